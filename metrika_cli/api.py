@@ -1,0 +1,210 @@
+"""The HTTP calls to Yandex ID and Metrika. The only module that imports httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import ssl
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import __version__
+from .diagnose import Reply
+from .errors import BadInput
+from .i18n import _
+
+PAGE_SIZE = 1000
+IDS_PER_REQUEST = 100  # keeps the URL short whatever the number of counters asked for
+METRIKA_PARALLEL = 3  # Metrika's documented limit of parallel requests per user
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    api_url: str = "https://api-metrika.yandex.net"
+    login_url: str = "https://login.yandex.ru"
+    oauth_url: str = "https://oauth.yandex.ru"
+    timeout: float = 10.0
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> Endpoints:
+        raw_timeout = environ.get("METRIKA_TIMEOUT", "10")
+        try:
+            timeout = float(raw_timeout)
+            if not 0 < timeout <= 600:
+                raise ValueError
+        except ValueError:
+            raise BadInput(_("METRIKA_TIMEOUT must be a number of seconds between 0 and 600; got {value!r}.").format(
+                value=raw_timeout)) from None
+        return cls(
+            api_url=(environ.get("METRIKA_API_URL") or cls.api_url).rstrip("/"),
+            login_url=(environ.get("METRIKA_LOGIN_URL") or cls.login_url).rstrip("/"),
+            oauth_url=(environ.get("METRIKA_OAUTH_URL") or cls.oauth_url).rstrip("/"),
+            timeout=timeout,
+            debug=environ.get("METRIKA_DEBUG", "") not in ("", "0"),
+        )
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy httpx will use for `url` (from HTTPS_PROXY/ALL_PROXY, minus NO_PROXY)."""
+    host = urlsplit(url).hostname or ""
+    if urllib.request.proxy_bypass_environment(host):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(urlsplit(url).scheme) or proxies.get("all")
+
+
+@dataclass
+class Evidence:
+    identity: Reply
+    metrika: Reply
+    counters: dict[int, dict[str, Any]]
+
+
+class Client:
+    """One async httpx client for a command; every request carries the token in the header only."""
+
+    def __init__(self, endpoints: Endpoints, token: str) -> None:
+        self.endpoints = endpoints
+        hooks = {"request": [self._trace_request], "response": [self._trace_response]} if endpoints.debug else {}
+        self.http = httpx.AsyncClient(
+            timeout=endpoints.timeout,
+            headers={"Authorization": f"OAuth {token}", "User-Agent": f"metrika-cli/{__version__}"},
+            event_hooks=hooks,
+            follow_redirects=False,
+        )
+        self.metrika_slots = asyncio.Semaphore(METRIKA_PARALLEL)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.http.aclose()
+
+    async def _trace_request(self, request: httpx.Request) -> None:
+        request.extensions["metrika_started"] = time.monotonic()
+        print(f"metrika: > {request.method} {request.url} Authorization: OAuth [redacted]", file=sys.stderr)
+
+    async def _trace_response(self, response: httpx.Response) -> None:
+        started = response.request.extensions.get("metrika_started", time.monotonic())
+        elapsed = (time.monotonic() - started) * 1000
+        print(f"metrika: < {response.status_code} {response.request.method} {response.request.url} "
+              f"({elapsed:.0f} ms, {response.headers.get('content-type', '-')})", file=sys.stderr)
+
+    async def _get(self, service: str, url: str, params: dict[str, Any] | None = None) -> Reply:
+        host = urlsplit(url).hostname or url
+        try:
+            response = await self.http.get(url, params=params)
+        except httpx.HTTPError as exc:
+            if self.endpoints.debug:
+                print(f"metrika: ! {service}: {exc.__class__.__name__}", file=sys.stderr)
+            return Reply(service, host, network=classify_network_error(exc, url), detail=exc.__class__.__name__)
+        return parse_reply(service, host, response)
+
+    async def identity(self) -> Reply:
+        return await self._get("Yandex ID", f"{self.endpoints.login_url}/info", {"format": "json"})
+
+    async def _counters_page(self, params: dict[str, Any]) -> Reply:
+        async with self.metrika_slots:
+            return await self._get("Metrika", f"{self.endpoints.api_url}/management/v1/counters", params)
+
+    async def counters(self, counter_ids: list[int] | None = None, all_pages: bool = False) -> tuple[Reply, dict[int, dict[str, Any]]]:
+        """Counters the token's owner can see: those asked for (by the counter_ids filter), or
+        all of them when `all_pages`, or just enough to prove the token works for Metrika."""
+        if counter_ids:
+            chunks = [counter_ids[i:i + IDS_PER_REQUEST] for i in range(0, len(counter_ids), IDS_PER_REQUEST)]
+            queries = [{"counter_ids": ",".join(map(str, chunk)), "per_page": PAGE_SIZE} for chunk in chunks]
+            replies = await asyncio.gather(*(self._counters_page(q) for q in queries))
+        else:
+            first = await self._counters_page({"per_page": PAGE_SIZE if all_pages else 1})
+            replies = [first]
+            total = first.data.get("rows", 0) if first.ok else 0
+            if all_pages and isinstance(total, int) and total > PAGE_SIZE:
+                offsets = range(PAGE_SIZE + 1, total + 1, PAGE_SIZE)
+                replies += await asyncio.gather(
+                    *(self._counters_page({"per_page": PAGE_SIZE, "offset": offset}) for offset in offsets))
+        failed = next((reply for reply in replies if not reply.ok), None)
+        if failed:
+            return failed, {}
+        found = {counter["id"]: counter
+                 for reply in replies for counter in reply.data.get("counters", [])
+                 if isinstance(counter, dict) and isinstance(counter.get("id"), int)}
+        total = len(found) if counter_ids else replies[0].data.get("rows", len(found))
+        return Reply("Metrika", replies[0].host, 200, data={"rows": total}), found
+
+
+def parse_reply(service: str, host: str, response: httpx.Response) -> Reply:
+    reply = Reply(service, host, response.status_code)
+    content_type = response.headers.get("content-type", "")
+    if "html" in content_type:
+        reply.html = True
+        return reply
+    try:
+        reply.data = json.loads(response.content)
+    except ValueError:
+        reply.broken = response.status_code == 200
+        return reply
+    if not isinstance(reply.data, dict):
+        reply.broken = response.status_code == 200
+        return reply
+    if response.status_code == 200:
+        if service == "Metrika" and not isinstance(reply.data.get("counters", []), list):
+            reply.broken = True
+        return reply
+    errors = reply.data.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        reply.error_type = str(errors[0].get("error_type") or "") or None
+    return reply
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
+    """dns, refused, tls, proxy, timeout, cut or other: what a person can act on."""
+    if isinstance(exc, httpx.ProxyError):
+        return "proxy"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    chain = _causes(exc)
+    text = " ".join(str(item) for item in chain).lower()
+    if isinstance(exc, httpx.ConnectError) and proxy_for(url):
+        return "proxy"
+    if any(isinstance(item, socket.gaierror) for item in chain) or "name or service not known" in text \
+            or "nodename nor servname" in text or "name resolution" in text or "getaddrinfo" in text:
+        return "dns"
+    if any(isinstance(item, ssl.SSLError) for item in chain) or "ssl" in text or "certificate" in text:
+        return "tls"
+    if any(isinstance(item, ConnectionRefusedError) for item in chain) or "connection refused" in text:
+        return "refused"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return "cut"
+    return "other"
+
+
+async def _gather(endpoints: Endpoints, token: str, counter_ids: list[int] | None, all_pages: bool) -> Evidence:
+    async with Client(endpoints, token) as client:
+        identity, (metrika, counters) = await asyncio.gather(
+            client.identity(), client.counters(counter_ids, all_pages))
+    return Evidence(identity, metrika, counters)
+
+
+def gather_evidence(endpoints: Endpoints, token: str, counter_ids: list[int] | None = None,
+                    all_pages: bool = False) -> Evidence:
+    """Ask Yandex ID and Metrika at the same time: one round trip of waiting, not two."""
+    return asyncio.run(_gather(endpoints, token, counter_ids, all_pages))

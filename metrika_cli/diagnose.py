@@ -1,0 +1,396 @@
+"""Evidence in, Diagnosis out: why a token does or does not work. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from .errors import EXIT_CODES, ExitCode
+from .i18n import N_, _
+from .oauth import app_page_url, describe_problem
+
+WRITE_PERMISSIONS = ("own", "edit")
+DATA_ACCESS_URL = "https://id.yandex.ru/personal/data-access"
+
+
+@dataclass
+class Reply:
+    """What one service answered, or why it could not answer."""
+
+    service: str  # "Yandex ID" or "Metrika"
+    host: str = ""
+    status: int | None = None
+    error_type: str | None = None
+    data: Any = None
+    network: str | None = None  # dns, refused, tls, proxy, timeout, cut, other
+    detail: str = ""
+    html: bool = False
+    broken: bool = False  # a 200 whose body is not the JSON it should be
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and not self.broken and not self.html
+
+
+@dataclass
+class Evidence:
+    token_source: str | None = None
+    token_problem: str | None = None
+    identity: Reply | None = None
+    metrika: Reply | None = None
+    counters: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> counter, as Metrika listed it
+    counter_ids: list[int] = field(default_factory=list)
+    need: str = "read"
+    expected_client_id: str | None = None
+    expected_login: str | None = None
+    scopes: list[str] = field(default_factory=list)
+    proxy: str | None = None
+    timeout: float = 10.0
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # passed, failed, skipped
+    detail: str = ""
+
+
+@dataclass
+class CounterResult:
+    id: int
+    name: str | None
+    permission: str | None
+    ok: bool
+
+
+@dataclass
+class Diagnosis:
+    code: str
+    summary: str
+    fix: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    counters: list[CounterResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return EXIT_CODES[self.code]
+
+    @property
+    def ok(self) -> bool:
+        return self.code == "ok"
+
+
+CHECK_LABELS = {
+    "token_present": N_("a token is present"),
+    "well_formed": N_("it is well formed"),
+    "header_read": N_("the API reads the header"),
+    "token_valid": N_("the token is valid"),
+    "expected_app": N_("it is from the expected app"),
+    "metrika_rights": N_("it has Metrika rights"),
+    "expected_account": N_("it belongs to the expected account"),
+}
+
+
+def check_label(name: str) -> str:
+    if name.startswith("counter:"):
+        return _("access to counter {id}").format(id=name.split(":", 1)[1])
+    return _(CHECK_LABELS[name])
+
+
+class _Verdict:
+    """Collects the checks in their fixed order; the first failure decides the diagnosis."""
+
+    def __init__(self, evidence: Evidence) -> None:
+        names = list(CHECK_LABELS) + [f"counter:{cid}" for cid in evidence.counter_ids]
+        self.checks = {name: Check(name, "skipped") for name in names}
+        self.warnings: list[str] = []
+        self.evidence: list[str] = []
+        self.counters: list[CounterResult] = []
+
+    def passed(self, *names: str, detail: str = "") -> None:
+        for name in names:
+            self.checks[name] = Check(name, "passed", detail)
+
+    def failed(self, name: str, detail: str = "") -> None:
+        self.checks[name] = Check(name, "failed", detail)
+
+    def result(self, code: str, summary: str, fix: list[str]) -> Diagnosis:
+        return Diagnosis(code, summary, fix, self.evidence, self.warnings, list(self.checks.values()), self.counters)
+
+
+def same_login(a: str, b: str) -> bool:
+    """Yandex logins ignore case, and treat '.' and '-' alike."""
+    def norm(login: str) -> str:
+        return login.strip().lower().replace(".", "-")
+
+    return norm(a) == norm(b)
+
+
+def diagnose(ev: Evidence) -> Diagnosis:
+    v = _Verdict(ev)
+    if ev.token_source is None:
+        v.failed("token_present")
+        return v.result("no_token", _("No token: nothing in METRIKA_TOKEN, METRIKA_TOKEN_FILE or the store."),
+                        [_("Run `metrika login` to get and store a token."),
+                         _("Or, in CI, set METRIKA_TOKEN (or METRIKA_TOKEN_FILE) to a token.")])
+    v.passed("token_present", detail=ev.token_source)
+    if ev.token_problem:
+        v.failed("well_formed", describe_problem(ev.token_problem))
+        return v.result("token_malformed",
+                        _("The token from {source} cannot be a token: {reason}.").format(
+                            source=ev.token_source, reason=describe_problem(ev.token_problem)),
+                        _malformed_fix(ev))
+    v.passed("well_formed")
+
+    metrika, identity = ev.metrika, ev.identity
+    assert metrika is not None and identity is not None
+    for reply in (metrika, identity):
+        trouble = _transport_trouble(reply, ev)
+        if trouble:
+            return v.result(*trouble)
+
+    id_data = identity.data if identity.ok and isinstance(identity.data, dict) else None
+    if id_data:
+        v.evidence.append(_identity_line(id_data, ev))
+
+    if metrika.ok:
+        return _diagnose_working_token(ev, v, id_data)
+    v.evidence.append(_("Metrika: HTTP {status} {error_type}").format(
+        status=metrika.status, error_type=metrika.error_type or "").strip())
+    if metrika.status in (401, 403) and metrika.error_type == "invalid_token":
+        return _token_invalid(ev, v)
+    if metrika.status == 401:
+        if id_data:
+            v.passed("token_valid", detail=_("Yandex ID accepts it"))
+            v.failed("header_read", _("Metrika answered 401 unauthorized"))
+            return v.result("header_rejected",
+                            _("Metrika did not read the Authorization header, although Yandex ID accepts "
+                              "the same token: something between you and Metrika changed or dropped the header."),
+                            _header_fix(ev))
+        return _token_invalid(ev, v)
+    if metrika.status == 403 and metrika.error_type == "access_denied":
+        if not id_data:
+            return _token_invalid(ev, v)
+        v.passed("header_read", "token_valid")
+        issued_to = str(id_data.get("client_id", ""))
+        if ev.expected_client_id and issued_to.lower() != ev.expected_client_id.lower():
+            v.failed("expected_app", _("issued to {app}").format(app=issued_to))
+            return v.result("wrong_app",
+                            _("The token was issued to another app ({app}) than your ClientID ({expected}), "
+                              "and that app has no Metrika rights.").format(app=issued_to, expected=ev.expected_client_id),
+                            [_("Get a token from your own app: `metrika login --client-id {expected} --force-confirm`.").format(
+                                expected=ev.expected_client_id),
+                             _("If you build the authorize URL yourself, check its client_id: it must be {expected}.").format(
+                                 expected=ev.expected_client_id),
+                             _("Or, if app {app} is yours, give it Metrika rights: {url} → Edit → Data access → "
+                               "Yandex Metrica.").format(app=issued_to, url=app_page_url(issued_to))])
+        if ev.expected_client_id:
+            v.passed("expected_app")
+        v.failed("metrika_rights", _("Metrika answered 403 access_denied"))
+        return v.result("scope_missing", _("The app {app} that issued this token has no Metrika rights "
+                                           "(metrika:read).").format(app=issued_to), _scope_fix(issued_to, "metrika:read"))
+    return v.result("unexpected_response",
+                    _("Metrika answered something metrika does not know: HTTP {status} {error_type}.").format(
+                        status=metrika.status, error_type=metrika.error_type or "").strip(),
+                    [_("Try again; if it persists, run with METRIKA_DEBUG=1 and report the output "
+                       "(the token is redacted in it).")])
+
+
+def _diagnose_working_token(ev: Evidence, v: _Verdict, id_data: dict[str, Any] | None) -> Diagnosis:
+    v.passed("header_read", "token_valid", "metrika_rights")
+    if id_data is None:
+        v.warnings.append(_("Yandex ID did not describe the token, so its app and account were not checked."))
+    else:
+        issued_to = str(id_data.get("client_id", ""))
+        if ev.expected_client_id and issued_to.lower() != ev.expected_client_id.lower():
+            v.passed("expected_app", detail=_("issued to {app}").format(app=issued_to))
+            v.warnings.append(_("The token was issued to app {app}, not to your ClientID {expected}; it works "
+                                "because that app has Metrika rights.").format(app=issued_to, expected=ev.expected_client_id))
+        elif ev.expected_client_id:
+            v.passed("expected_app")
+    if ev.need == "write" and ev.scopes and "metrika:write" not in ev.scopes:
+        v.failed("metrika_rights", _("the token was requested without metrika:write"))
+        app = (id_data or {}).get("client_id") or ev.expected_client_id or ""
+        return v.result("scope_missing",
+                        _("Writing needs metrika:write, and this token was requested with {scopes} only.").format(
+                            scopes=", ".join(ev.scopes)),
+                        _scope_fix(app, "metrika:write"))
+    owner = (id_data or {}).get("login")
+    if ev.expected_login and owner:
+        if not same_login(owner, ev.expected_login):
+            v.failed("expected_account", _("belongs to {login}").format(login=owner))
+            return v.result("wrong_account",
+                            _("The token belongs to {login}, not to {expected}.").format(login=owner, expected=ev.expected_login),
+                            [_("Get a token as {expected}: `metrika login --force-confirm --login-hint {expected}`, "
+                               "and choose {expected} on the Yandex page.").format(expected=ev.expected_login),
+                             _("The token's owner is whoever is logged in to Yandex in the browser when it is "
+                               "issued, not the owner of the app.")])
+        v.passed("expected_account", detail=owner)
+    failure: Diagnosis | None = None
+    for cid in ev.counter_ids:
+        counter = ev.counters.get(cid)
+        permission = counter.get("permission") if counter else None
+        name = counter.get("name") if counter else None
+        allowed = permission is not None and (ev.need == "read" or permission in WRITE_PERMISSIONS)
+        v.counters.append(CounterResult(cid, name, permission, allowed))
+        key = f"counter:{cid}"
+        if allowed:
+            v.passed(key, detail=str(permission))
+        elif permission is None:
+            v.failed(key, _("no access"))
+            failure = failure or _no_counter_access(ev, v, cid, owner)
+        else:
+            v.failed(key, str(permission))
+            failure = failure or _insufficient(ev, v, cid, owner, permission)
+    if failure:
+        failure.checks, failure.counters = list(v.checks.values()), v.counters
+        return failure
+    summary = _("The token works for Metrika.")
+    if ev.counter_ids:
+        summary = _("The token works for Metrika and can {need} every counter asked for.").format(
+            need=_("read") if ev.need == "read" else _("change"))
+    return v.result("ok", summary, [])
+
+
+def _no_counter_access(ev: Evidence, v: _Verdict, cid: int, owner: str | None) -> Diagnosis:
+    who = owner or _("the token's owner")
+    level = _("\"View\"") if ev.need == "read" else _("\"Edit\"")
+    return v.result("no_counter_access",
+                    _("{login} has no access to counter {id}, or the counter does not exist.").format(login=who, id=cid),
+                    [_("Check the counter number: https://metrika.yandex.ru/list shows the counters {login} can see.").format(
+                        login=who),
+                     _("Ask the counter's owner to grant access: https://metrika.yandex.ru/settings?id={id} → "
+                       "\"Access\" → \"Add user\", login {login}, level {level}.").format(id=cid, login=who, level=level),
+                     _("Or log in as an account that has access: `metrika login --force-confirm`.")])
+
+
+def _insufficient(ev: Evidence, v: _Verdict, cid: int, owner: str | None, permission: str) -> Diagnosis:
+    who = owner or _("the token's owner")
+    return v.result("insufficient_permission",
+                    _("{login} has \"{permission}\" access to counter {id}; changing it needs \"edit\" or owner "
+                      "access.").format(login=who, permission=permission, id=cid),
+                    [_("Ask the counter's owner to raise the access level: https://metrika.yandex.ru/settings?id={id} → "
+                       "\"Access\" → {login} → \"Edit\".").format(id=cid, login=who),
+                     _("Or use `--need read` if you only read statistics.")])
+
+
+def _token_invalid(ev: Evidence, v: _Verdict) -> Diagnosis:
+    v.failed("token_valid", _("rejected by Metrika and Yandex ID"))
+    fix = [_("The token expired, was revoked, or the account's password or 2FA changed: get a new one "
+             "with `metrika login`.")]
+    if ev.token_source and ev.token_source.startswith("env:"):
+        fix.append(_("The token comes from {source}: replace it there with the new one.").format(source=ev.token_source))
+    return v.result("token_invalid", _("The token is not valid (expired, revoked, or never valid)."), fix)
+
+
+def _malformed_fix(ev: Evidence) -> list[str]:
+    if ev.token_source == "env:METRIKA_TOKEN":
+        return [_("Set METRIKA_TOKEN to the token alone: no \"OAuth \" prefix, quotes, spaces or address.")]
+    if ev.token_source == "env:METRIKA_TOKEN_FILE":
+        return [_("Put the token alone in the file named by METRIKA_TOKEN_FILE.")]
+    return [_("Store a new token with `metrika login`.")]
+
+
+def _header_fix(ev: Evidence) -> list[str]:
+    fix = [_("Send the header exactly as `Authorization: OAuth <token>`; the token in the URL "
+             "(?oauth_token=) stopped working in 2019.")]
+    if ev.proxy:
+        fix.append(_("A proxy is configured ({proxy}): make it pass the Authorization header through, or "
+                     "bypass it for api-metrika.yandex.net with NO_PROXY.").format(proxy=ev.proxy))
+    else:
+        fix.append(_("Check any proxy, gateway or middleware between you and api-metrika.yandex.net: it must "
+                     "keep the Authorization header."))
+    return fix
+
+
+def _scope_fix(app: str, scope: str) -> list[str]:
+    return [_("Open the app's page: {url} → \"Edit\".").format(url=app_page_url(app) if app else "https://oauth.yandex.ru/"),
+            _("Under \"Data access\", find Yandex Metrica and tick {scope}; save.").format(scope=scope),
+            _("Changing an app's rights invalidates its tokens: get a new one with `metrika login --force-confirm`.")]
+
+
+QUOTAS = {
+    "quota_requests_by_uid": N_("the daily limit of requests per user (5,000 a day)"),
+    "quota_requests_by_ip": N_("the limit of requests per IP address (30 a second)"),
+    "quota_parallel_requests": N_("the limit of parallel requests per user (3 at once)"),
+    "quota_requests_by_counter_id": N_("the limit of requests per counter"),
+    "quota_delegate_requests": N_("the limit of requests for delegates"),
+    "quota_grants_requests": N_("the limit of requests that change access grants"),
+}
+
+
+def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[str, str, list[str]] | None:
+    """network_error, service_unavailable or rate_limited, if this reply says so."""
+    if reply.network:
+        return "network_error", _network_summary(reply, ev), _network_fix(reply, ev)
+    status = reply.status or 0
+    if status == 429 or (reply.error_type or "").startswith("quota_"):
+        quota = reply.error_type or ""
+        what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
+        return "rate_limited", _("{service} refused for now: {what} is used up.").format(
+            service=reply.service, what=what), [_rate_limit_reset(quota, ev.now)]
+    if status >= 500 or reply.html or reply.error_type in ("backend_error", "timeout"):
+        if reply.html:
+            what = _("an HTML page (HTTP {status}), probably from a proxy").format(status=status)
+        else:
+            what = f"HTTP {status} {reply.error_type or ''}".strip()
+        return "service_unavailable", _("{service} is not answering properly: {what}.").format(
+            service=reply.service, what=what), [_("Retry in a few minutes."),
+                                                _("If it persists, check for a proxy between you and {host}.").format(
+                                                    host=reply.host)]
+    if reply.status == 200 and reply.broken:
+        return "unexpected_response", _("{service} answered 200 with a body that is not the expected JSON.").format(
+            service=reply.service), [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")]
+    return None
+
+
+def _rate_limit_reset(quota: str, now: datetime) -> str:
+    if quota == "quota_requests_by_uid":
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        left = midnight - now
+        hours, minutes = int(left.total_seconds() // 3600), int(left.total_seconds() % 3600 // 60)
+        return _("It resets at 00:00 UTC, in {hours} h {minutes} min.").format(hours=hours, minutes=minutes)
+    if quota == "quota_parallel_requests":
+        return _("Run fewer requests at once (at most 3 per user), then retry.")
+    return _("Wait a few seconds and retry.")
+
+
+NETWORK = {
+    "dns": N_("cannot resolve {host} (DNS)"),
+    "refused": N_("the connection to {host} was refused"),
+    "tls": N_("the TLS handshake with {host} failed"),
+    "proxy": N_("the proxy {proxy} did not connect to {host}"),
+    "timeout": N_("{host} did not answer within {timeout:g} s"),
+    "cut": N_("the connection to {host} broke in the middle of the answer"),
+    "other": N_("cannot reach {host}"),
+}
+
+
+def _network_summary(reply: Reply, ev: Evidence) -> str:
+    what = _(NETWORK.get(reply.network or "other", NETWORK["other"])).format(
+        host=reply.host, proxy=ev.proxy or "", timeout=ev.timeout)
+    return _("Network error talking to {service}: {what}.").format(service=reply.service, what=what)
+
+
+def _network_fix(reply: Reply, ev: Evidence) -> list[str]:
+    if reply.network == "proxy":
+        return [_("Check that the proxy {proxy} (from HTTPS_PROXY) is running, or unset HTTPS_PROXY.").format(proxy=ev.proxy)]
+    if reply.network == "timeout":
+        return [_("Retry; on a slow network raise METRIKA_TIMEOUT (now {timeout:g} s).").format(timeout=ev.timeout)]
+    if reply.network == "tls":
+        return [_("Check the clock and any TLS-intercepting proxy; check that the URL in METRIKA_API_URL or "
+                  "METRIKA_LOGIN_URL is right.")]
+    return [_("Check the network connection and DNS, then retry."),
+            _("If you set METRIKA_API_URL or METRIKA_LOGIN_URL, check them.")]
+
+
+def _identity_line(id_data: dict[str, Any], ev: Evidence) -> str:
+    line = _("Yandex ID: this token belongs to {login} (uid {uid}) and was issued to app {app}").format(
+        login=id_data.get("login"), uid=id_data.get("id"), app=id_data.get("client_id"))
+    if ev.expected_client_id:
+        line += _("; your ClientID is {expected}").format(expected=ev.expected_client_id)
+    return line + "."

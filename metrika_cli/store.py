@@ -1,0 +1,349 @@
+"""Where tokens and profile metadata live: the OS keyring, config.toml, credentials.toml.
+
+The only module that imports keyring (lazily: `metrika token` is called in loops).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import ConfigError, StoreUnavailable
+from .i18n import _
+
+SERVICE = "metrika-cli"
+KEYRING_TIMEOUT = 5.0
+T = TypeVar("T")
+
+
+@dataclass
+class Profile:
+    """What `login` records about a profile; the token itself is kept apart."""
+
+    client_id: str | None = None
+    login: str | None = None
+    uid: str | None = None
+    storage: str | None = None  # "keyring" or "file"
+    obtained_at: str | None = None
+    expires_at: str | None = None
+    scopes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_toml(cls, data: dict[str, Any]) -> Profile:
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        return cls(**known)
+
+    def to_toml(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value not in (None, [])}
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str
+    source: str  # env:METRIKA_TOKEN, env:METRIKA_TOKEN_FILE, keyring, file
+
+
+def config_dir(environ: os._Environ[str] | dict[str, str] = os.environ) -> Path:
+    explicit = environ.get("METRIKA_CONFIG_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(SERVICE, appauthor=False, roaming=True))
+
+
+# ---- files -----------------------------------------------------------------------------
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The file's tables, {} when it does not exist; a clear error naming file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(_("Cannot read {path}: {error}").format(path=path, error=_os_reason(exc))) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            _("{path} is not valid TOML: {error}").format(path=path, error=exc),
+            fix=[_("Correct that line, or move the file away and run `metrika login` again.")],
+        ) from None
+
+
+def write_toml(path: Path, data: dict[str, Any]) -> None:
+    """Replace `path` atomically with mode 0600: readers see the old file or the new one."""
+    import tomli_w
+
+    ensure_dir(path.parent)
+    try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600)
+                tomli_w.dump(data, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except OSError as exc:
+        raise ConfigError(_("Cannot write {path}: {error}").format(path=path, error=_os_reason(exc)),
+                          fix=[_("Make the folder writable, or point METRIKA_CONFIG_DIR at one that is.")]) from None
+
+
+def ensure_dir(path: Path) -> None:
+    try:
+        if not path.is_dir():
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.chmod(0o700)
+    except OSError as exc:
+        raise ConfigError(_("Cannot create the folder {path}: {error}").format(path=path, error=_os_reason(exc)),
+                          fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")]) from None
+
+
+def _os_reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or exc.__class__.__name__
+
+
+# ---- keyring ---------------------------------------------------------------------------
+
+def _with_time_limit(call: Callable[[], T], what: str) -> T:
+    """Run a keyring call in a daemon thread: a hung D-Bus must not hang the tool."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="keyring", daemon=True)
+    worker.start()
+    worker.join(KEYRING_TIMEOUT)
+    if worker.is_alive():
+        raise StoreUnavailable(
+            _("The keyring did not answer within {seconds:g} s ({what}).").format(seconds=KEYRING_TIMEOUT, what=what),
+            fix=_no_keyring_fix(),
+        )
+    if "error" in outcome:
+        raise _keyring_failure(outcome["error"], what)
+    return outcome["value"]
+
+
+def _keyring_failure(exc: BaseException, what: str) -> StoreUnavailable:
+    from keyring.errors import KeyringLocked
+
+    if isinstance(exc, KeyringLocked):
+        reason = _("the keyring is locked")
+        fix = [_("Unlock your keyring (log in to the desktop session, or run `gnome-keyring-daemon --unlock`), "
+                 "then try again.")] + _no_keyring_fix()
+    else:
+        reason = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
+        fix = _no_keyring_fix()
+    return StoreUnavailable(_("The keyring failed ({what}): {reason}.").format(what=what, reason=reason), fix=fix)
+
+
+def _no_keyring_fix() -> list[str]:
+    return [
+        _("Store the token in a plain-text file instead: `metrika login --insecure-storage`."),
+        _("Or give the token through the environment: METRIKA_TOKEN or METRIKA_TOKEN_FILE."),
+        _("Or install and start a keyring (on Linux: gnome-keyring or KeePassXC with Secret Service)."),
+    ]
+
+
+def _backend() -> Any | None:
+    import keyring
+    from keyring.backends import chainer, fail, null
+
+    backend = keyring.get_keyring()
+    if isinstance(backend, (fail.Keyring, null.Keyring)):
+        return None
+    if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
+        return None
+    return backend
+
+
+def keyring_available() -> bool:
+    """True when a real keyring backend exists (the `fail` and `null` backends do not count)."""
+    return _with_time_limit(lambda: _backend() is not None, _("looking for a keyring"))
+
+
+def no_keyring_error() -> StoreUnavailable:
+    return StoreUnavailable(_("No OS keyring is available to store the token."), fix=_no_keyring_fix())
+
+
+def _keyring_get(profile: str) -> str | None:
+    def call() -> str | None:
+        backend = _backend()
+        if backend is None:
+            raise no_keyring_error()
+        return backend.get_password(SERVICE, profile)
+
+    return _with_time_limit(call, _("reading the token"))
+
+
+def _keyring_set(profile: str, token: str) -> None:
+    def call() -> None:
+        backend = _backend()
+        if backend is None:
+            raise no_keyring_error()
+        backend.set_password(SERVICE, profile, token)
+
+    _with_time_limit(call, _("storing the token"))
+
+
+def _keyring_delete(profile: str) -> bool:
+    """Delete the profile's keyring entry; False when there was none (or no keyring)."""
+
+    def call() -> bool:
+        from keyring.errors import PasswordDeleteError
+
+        backend = _backend()
+        if backend is None:
+            return False
+        try:
+            backend.delete_password(SERVICE, profile)
+        except PasswordDeleteError:
+            return False
+        return True
+
+    return _with_time_limit(call, _("deleting the token"))
+
+
+# ---- the store -------------------------------------------------------------------------
+
+class Store:
+    """Profiles in config.toml, tokens in the keyring or credentials.toml, under one lock."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or config_dir()
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "config.toml"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.directory / "credentials.toml"
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialise commands that change profiles, so a token and its metadata stay together."""
+        import fcntl
+
+        ensure_dir(self.directory)
+        try:
+            handle = open(self.directory / ".lock", "a")
+        except OSError as exc:
+            raise ConfigError(_("Cannot create the lock file in {path}: {error}").format(
+                path=self.directory, error=_os_reason(exc))) from None
+        with handle:
+            os.chmod(handle.name, 0o600)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def profiles(self) -> dict[str, Profile]:
+        tables = read_toml(self.config_path).get("profiles", {})
+        if not isinstance(tables, dict):
+            raise ConfigError(_("{path}: [profiles] must be a table.").format(path=self.config_path))
+        return {name: Profile.from_toml(data) for name, data in tables.items() if isinstance(data, dict)}
+
+    def profile(self, name: str) -> Profile:
+        return self.profiles().get(name) or Profile()
+
+    def stored_token(self, name: str, profile: Profile | None = None) -> Token | None:
+        profile = profile or self.profile(name)
+        if profile.storage == "keyring":
+            value = _keyring_get(name)
+            return Token(value, "keyring") if value else None
+        if profile.storage == "file":
+            table = read_toml(self.credentials_path).get("profiles", {}).get(name, {})
+            value = table.get("token") if isinstance(table, dict) else None
+            return Token(value, "file") if isinstance(value, str) and value else None
+        return None
+
+    def save(self, name: str, token: str, profile: Profile, insecure: bool) -> Profile:
+        """Store the token and its metadata together; returns the profile as saved."""
+        with self.lock():
+            config = read_toml(self.config_path)
+            credentials = read_toml(self.credentials_path)
+            previous = Profile.from_toml(config.get("profiles", {}).get(name, {}))
+            if insecure:
+                self._write_credential(credentials, name, token)
+                profile.storage = "file"
+                if previous.storage == "keyring":
+                    _keyring_delete(name)
+            else:
+                _keyring_set(name, token)
+                profile.storage = "keyring"
+                if name in credentials.get("profiles", {}):
+                    self._write_credential(credentials, name, None)
+            config.setdefault("profiles", {})[name] = profile.to_toml()
+            write_toml(self.config_path, config)
+        return profile
+
+    def forget(self, names: list[str]) -> list[str]:
+        """Delete tokens and metadata of these profiles; returns the ones that had any."""
+        forgotten = []
+        with self.lock():
+            config = read_toml(self.config_path)
+            credentials = read_toml(self.credentials_path)
+            for name in names:
+                recorded = config.get("profiles", {}).get(name, {})
+                had = False
+                if recorded.get("storage") != "file" and _keyring_delete(name):
+                    had = True
+                if name in credentials.get("profiles", {}):
+                    self._write_credential(credentials, name, None)
+                    had = True
+                if config.get("profiles", {}).pop(name, None) is not None:
+                    had = True
+                if had:
+                    forgotten.append(name)
+            if forgotten:
+                write_toml(self.config_path, config)
+        return forgotten
+
+    def _write_credential(self, credentials: dict[str, Any], name: str, token: str | None) -> None:
+        tables = credentials.setdefault("profiles", {})
+        if token is None:
+            tables.pop(name, None)
+        else:
+            tables[name] = {"token": token}
+        write_toml(self.credentials_path, credentials)
+
+
+def resolve_token(store: Store, name: str, environ: os._Environ[str] | dict[str, str] = os.environ
+                  ) -> tuple[Token | None, Profile]:
+    """The token in use, first wins: METRIKA_TOKEN, METRIKA_TOKEN_FILE, the profile's stored one."""
+    profile = store.profile(name)
+    value = environ.get("METRIKA_TOKEN")
+    if value:
+        return Token(value, "env:METRIKA_TOKEN"), profile
+    file_name = environ.get("METRIKA_TOKEN_FILE")
+    if file_name:
+        return Token(read_token_file(Path(file_name)), "env:METRIKA_TOKEN_FILE"), profile
+    return store.stored_token(name, profile), profile
+
+
+def read_token_file(path: Path) -> str:
+    from .errors import BadInput
+
+    try:
+        return path.expanduser().read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(_("Cannot read the token file named by METRIKA_TOKEN_FILE ({path}): {error}").format(
+            path=path, error=_os_reason(exc))) from None

@@ -1,0 +1,95 @@
+"""Every test runs with a clean environment: its own config folder, no keyring, English, no CI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fake_yandex import FakeYandex
+from secret_service import running_secret_service
+
+CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
+OTHER_CLIENT_ID = "0f9e8d7c6b5a49382716051423324150"
+TOKEN = "y0__xCanaryTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijk"
+OTHER_TOKEN = "y0__xSecondTokenZyXwVuTs9876543210_PqOnMlKjIh-zyxwvutsrqp"
+HOST_VARIABLES = ("CI", "NO_COLOR", "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy",
+                  "http_proxy", "all_proxy", "no_proxy", "LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE",
+                  "SSH_CONNECTION", "SSH_TTY", "DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name in list(os.environ):
+        if name.startswith("METRIKA_") or name in HOST_VARIABLES:
+            monkeypatch.delenv(name)
+    config = tmp_path / "config"
+    monkeypatch.setenv("METRIKA_CONFIG_DIR", str(config))
+    monkeypatch.setenv("METRIKA_LANG", "en")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setenv("METRIKA_TIMEOUT", "5")
+    return config
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeYandex]:
+    """Yandex ID, Metrika and OAuth on one loopback port; TOKEN is vasya's, from CLIENT_ID's app."""
+    with FakeYandex() as server:
+        server.add_token(TOKEN, login="vasya", client_id=CLIENT_ID,
+                         counters=[{"id": 101, "name": "Shop", "permission": "own"},
+                                   {"id": 202, "name": "Blog", "permission": "view"},
+                                   {"id": 303, "name": "Docs", "permission": "edit"}])
+        for name in ("METRIKA_API_URL", "METRIKA_LOGIN_URL", "METRIKA_OAUTH_URL"):
+            monkeypatch.setenv(name, server.url)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def secret_service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """One real gnome-keyring-daemon in a private D-Bus session for the whole run."""
+    with running_secret_service(tmp_path_factory.mktemp("secret-service")) as env:
+        yield env
+
+
+@pytest.fixture
+def real_keyring(monkeypatch: pytest.MonkeyPatch, secret_service_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Point metrika at the real Secret Service; forget what the test stored afterwards."""
+    for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "PYTHON_KEYRING_BACKEND"):
+        monkeypatch.setenv(name, secret_service_env[name])
+    yield secret_service_env
+    clear = ("import keyring, keyring.errors\n"
+             "for user in ('default', 'work', 'client-a', 'client-b'):\n"
+             "    try: keyring.delete_password('metrika-cli', user)\n"
+             "    except keyring.errors.PasswordDeleteError: pass\n")
+    subprocess.run([sys.executable, "-c", clear], env=dict(os.environ), timeout=30, check=True)
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_metrika(*args: str, input: str | None = None, env: dict[str, str] | None = None,
+                timeout: float = 60) -> Result:
+    """`metrika ARGS` in a subprocess, standard input a pipe (never a terminal)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "metrika_cli", *args], input=input if input is not None else "",
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+    return Result(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.fixture
+def metrika():
+    return run_metrika

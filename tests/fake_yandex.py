@@ -1,0 +1,503 @@
+"""A loopback fake of Yandex ID, the Metrika Management API and the OAuth authorize page.
+
+One threaded HTTP server on 127.0.0.1 answers what /work/shared/yandex-api.md (sections 2
+and 3) documents:
+
+- ``GET /info`` (Yandex ID): the token's owner and app, or 401 with a body not to be parsed;
+- ``GET /management/v1/counters``, ``/management/v1/counter/{id}`` and ``.../my_grant``
+  (Metrika), with Metrika-style error bodies;
+- ``GET /authorize``: a small HTML page.
+
+Faults (error statuses, HTML proxy pages, broken JSON, cut connections, hangs) are
+scripted with :meth:`FakeYandex.fail`. Standard library only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
+
+PSUID = "1.AAceCw.tbHgw5DtJ9_zeqPrk-Ba2w.qPWSRC5v2t2IaksPJgnge"
+JSON_TYPE = "application/json; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+TEXT_TYPE = "text/plain; charset=utf-8"
+MAX_PER_PAGE = 1000
+FAULT_MODES = ("status", "html", "broken_json", "cut", "hang")
+
+# error_type -> (English message, Russian message)
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "unauthorized": ("Unauthorized", "Не авторизован"),
+    "invalid_token": ("Invalid oauth_token", "Недействительный oauth_token"),
+    "access_denied": ("Access is denied", "Доступ запрещён"),
+    "not_found": ("Entity not found", "Объект не найден"),
+    "invalid_parameter": ("Invalid parameter", "Неверное значение параметра"),
+    "method_not_allowed": ("Method not allowed", "Метод не поддерживается"),
+    "backend_error": ("Internal server error", "Внутренняя ошибка сервера"),
+    "timeout": ("Query execution timeout", "Превышено время выполнения запроса"),
+    "counter_in_connect": (
+        "Counter is bound to a Yandex Connect organization",
+        "Счётчик привязан к организации Яндекс Коннект",
+    ),
+}
+_QUOTA_MESSAGES = ("Quota exceeded", "Превышена квота")
+_OTHER_MESSAGES = ("Error", "Ошибка")
+_DEFAULT_ERROR_TYPES = {429: "quota_requests_by_uid", 503: "backend_error", 504: "timeout"}
+
+_COUNTER_PATH = re.compile(r"^/management/v1/counter/(\d+)(/my_grant)?$")
+
+
+@dataclass
+class Account:
+    """One token's truth: whose it is, which app it was issued to, what Metrika shows."""
+
+    login: str = "vasya"
+    uid: str = "1000034426"
+    client_id: str = "4760187d81bc4b7799476b42b5103713"
+    metrika: bool = True  # False: the app lacks metrika:read -> 403 access_denied
+    counters: list[dict] = field(default_factory=list)
+
+
+class Headers(dict):
+    """Request headers with lower-case keys; lookups ignore case."""
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key.lower() if isinstance(key, str) else key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+
+@dataclass
+class Recorded:
+    """One request as the client sent it; times are ``time.monotonic()``."""
+
+    method: str
+    path: str  # the request-line target, query string included
+    headers: Headers
+    started: float
+    finished: float | None = None  # set just before the answer is written; None if never answered
+
+
+@dataclass
+class Fault:
+    """A scripted misbehaviour for requests whose target starts with ``path_prefix``."""
+
+    path_prefix: str
+    mode: str
+    options: dict[str, Any]
+    times: int | None = None  # how many more requests it hits; None: until cleared
+
+
+class Reply(NamedTuple):
+    """A complete answer: status, Content-Type, body and extra headers (never mutated)."""
+
+    status: int
+    content_type: str
+    body: bytes
+    headers: dict[str, str] = {}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for hanging handlers
+
+    def __init__(self, fake: FakeYandex) -> None:
+        self.fake = fake
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # The default prints a traceback to stderr; clients hanging up are normal here,
+        # anything else is kept for tests to inspect.
+        error = sys.exc_info()[1]
+        if error is not None and not isinstance(error, (ConnectionError, TimeoutError)):
+            if not self.fake.stopping:
+                self.fake.errors.append(error)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _serve(self) -> None:
+        fake = self.server.fake
+        record = Recorded(
+            method=self.command,
+            path=self.path,
+            headers=Headers((name.lower(), value) for name, value in self.headers.items()),
+            started=time.monotonic(),
+        )
+        fake._record(record)
+        self._discard_body()
+        if fake.latency > 0 and not fake._pause(fake.latency):
+            return self._hang_up()
+        fault = fake._take_fault(self.path)
+        if fault is not None:
+            if fault.mode == "hang":
+                if not fake._pause(fault.options.get("seconds", 30.0)):
+                    return self._hang_up()
+            elif fault.mode == "cut":
+                return self._send_cut(record)
+            else:
+                return self._send(record, _fault_reply(fault, fake.russian))
+        self._send(record, fake._answer(self.command, self.path, self.headers))
+
+    def _discard_body(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > 0:
+            self.rfile.read(length)
+
+    def _send(self, record: Recorded, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        record.finished = time.monotonic()
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def _send_cut(self, record: Recorded) -> None:
+        body = b'{"rows": 1, "counters": [{"id": 1, "name": "cut short'
+        self.send_response(200)
+        self.send_header("Content-Type", JSON_TYPE)
+        self.send_header("Content-Length", str(len(body) + 1000))
+        self.send_header("Connection", "close")
+        record.finished = time.monotonic()
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Close the connection without (finishing) an answer."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class FakeYandex:
+    """Yandex ID + Metrika Management API + OAuth authorize page on one loopback port.
+
+    ``accounts`` maps a token to its :class:`Account`; ``requests`` records every request.
+    Beyond the brief: ``invalid_token_status`` (403 as seen in traffic, or 401 as the docs
+    say) and ``errors`` (unexpected exceptions raised inside the server).
+    """
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
+        self.accounts: dict[str, Account] = {}
+        self.requests: list[Recorded] = []
+        self.errors: list[BaseException] = []
+        self.russian = False
+        self.strip_metrika_auth = False
+        self.invalid_token_status = 403
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._stop_event = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- set-up ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``; available once started."""
+        if self._server is None:
+            raise RuntimeError("FakeYandex is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_event.is_set()
+
+    def add_token(self, token: str, **fields: Any) -> Account:
+        """Register ``token`` for an :class:`Account` built from ``fields``."""
+        account = Account(**fields)
+        self.accounts[token] = account
+        return account
+
+    def fail(self, path_prefix: str, mode: str, *, times: int | None = None, **kw: Any) -> None:
+        """Misbehave for requests whose target starts with ``path_prefix``.
+
+        Modes and their keywords: ``status`` (status=503, error_type by status, headers),
+        ``html`` (status=502, headers), ``broken_json``, ``cut``, ``hang`` (seconds=30).
+        ``times`` limits the fault to that many requests. The latest matching fault wins.
+        """
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {mode!r}; expected one of {FAULT_MODES}")
+        with self._lock:
+            self._faults.insert(0, Fault(path_prefix, mode, dict(kw), times))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def requests_to(self, path_prefix: str) -> list[Recorded]:
+        """The recorded requests whose target starts with ``path_prefix``."""
+        with self._lock:
+            return [r for r in self.requests if r.path.startswith(path_prefix)]
+
+    # -- life cycle --------------------------------------------------------------------
+
+    def start(self) -> FakeYandex:
+        if self._server is not None:
+            raise RuntimeError("FakeYandex is already started")
+        self._stop_event.clear()
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.01},  # stop() waits for one poll
+            name="fake-yandex",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; wakes hanging handlers and closes open connections."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stop_event.set()
+        server.shutdown()
+        server.server_close()
+        with server.connections_lock:
+            connections = list(server.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> FakeYandex:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    # -- used by the handler -----------------------------------------------------------
+
+    def _record(self, record: Recorded) -> None:
+        with self._lock:
+            self.requests.append(record)
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep ``seconds``; False if the server stopped meanwhile."""
+        return not self._stop_event.wait(seconds)
+
+    def _take_fault(self, target: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if target.startswith(fault.path_prefix):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _answer(self, method: str, target: str, headers: Any) -> Reply:
+        """The fault-free answer to one request."""
+        parts = urlsplit(target)
+        path = parts.path
+        query = parse_qs(parts.query, keep_blank_values=True)
+        is_metrika = path.startswith("/management/")
+        if method != "GET":
+            return self._error(405, "method_not_allowed")
+        if path == "/authorize":
+            return _authorize_page(query)
+        token = None
+        if not (is_metrika and self.strip_metrika_auth):
+            token = _read_authorization(headers.get("Authorization"))
+        if path == "/info":
+            return self._info(token)
+        if path == "/management/v1/counters":
+            return self._metrika(token, lambda account: self._counters(account, query))
+        match = _COUNTER_PATH.match(path)
+        if match:
+            counter_id, my_grant = int(match.group(1)), bool(match.group(2))
+            return self._metrika(token, lambda account: self._counter(account, counter_id, my_grant))
+        return self._error(404, "not_found")
+
+    # -- Yandex ID ---------------------------------------------------------------------
+
+    def _info(self, token: str | None) -> Reply:
+        account = self.accounts.get(token) if token is not None else None
+        if account is None:
+            # Real body is undocumented: make it something a client cannot parse as JSON.
+            return Reply(401, TEXT_TYPE, b"401 Unauthorized\n")
+        return _json(200, {
+            "id": account.uid,
+            "login": account.login,
+            "client_id": account.client_id,
+            "psuid": PSUID,
+        })
+
+    # -- Metrika -----------------------------------------------------------------------
+
+    def _metrika(self, token: str | None, answer: Any) -> Reply:
+        if token is None:
+            return self._error(401, "unauthorized")
+        account = self.accounts.get(token)
+        if account is None:
+            return self._error(self.invalid_token_status, "invalid_token")
+        if not account.metrika:
+            return self._error(403, "access_denied")
+        return answer(account)
+
+    def _counters(self, account: Account, query: dict[str, list[str]]) -> Reply:
+        try:
+            per_page = min(_positive_int(query, "per_page", MAX_PER_PAGE), MAX_PER_PAGE)
+            offset = _positive_int(query, "offset", 1)
+            wanted_ids = {int(i) for i in _csv(query, "counter_ids")}
+        except ValueError:
+            return self._error(400, "invalid_parameter")
+        wanted_permissions = set(_csv(query, "permission"))
+        matching = [
+            counter
+            for counter in (_full_counter(c, account) for c in account.counters)
+            if (not wanted_ids or counter["id"] in wanted_ids)
+            and (not wanted_permissions or counter["permission"] in wanted_permissions)
+        ]
+        page = matching[offset - 1 : offset - 1 + per_page]
+        return _json(200, {"rows": len(matching), "counters": page})
+
+    def _counter(self, account: Account, counter_id: int, my_grant: bool) -> Reply:
+        for counter in account.counters:
+            if int(counter["id"]) == counter_id:
+                full = _full_counter(counter, account)
+                if my_grant:
+                    return _json(200, {"grant": {"perm": full["permission"]}})
+                return _json(200, {"counter": full})
+        return self._error(403, "access_denied")
+
+    def _error(self, status: int, error_type: str) -> Reply:
+        return _json(status, _error_body(status, error_type, self.russian))
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _read_authorization(value: str | None) -> str | None:
+    """The token from ``OAuth <t>`` or ``Bearer <t>``; None if absent or unreadable."""
+    if not value:
+        return None
+    parts = value.split()
+    if len(parts) != 2 or parts[0].lower() not in ("oauth", "bearer"):
+        return None
+    return parts[1]
+
+
+def _positive_int(query: dict[str, list[str]], name: str, default: int) -> int:
+    values = query.get(name)
+    if not values or values[0] == "":
+        return default
+    number = int(values[0])
+    if number < 1:
+        raise ValueError(f"{name} must be positive")
+    return number
+
+
+def _csv(query: dict[str, list[str]], name: str) -> list[str]:
+    """Comma-separated values, also accepting the parameter repeated."""
+    return [item.strip() for value in query.get(name, []) for item in value.split(",") if item.strip()]
+
+
+def _full_counter(counter: dict, account: Account) -> dict:
+    """The counter as Metrika shows it: the given fields plus defaults for missing ones."""
+    counter_id = int(counter["id"])
+    permission = counter.get("permission", "own")
+    full = {
+        "id": counter_id,
+        "name": f"Counter {counter_id}",
+        "permission": permission,
+        "status": "Active",
+        "owner_login": account.login if permission == "own" else "other.owner",
+        "site2": {"site": f"site{counter_id}.example.ru"},
+    }
+    full.update({key: value for key, value in counter.items() if key != "id"})
+    return full
+
+
+def _error_body(status: int, error_type: str, russian: bool) -> dict:
+    if error_type in _MESSAGES:
+        english, russian_text = _MESSAGES[error_type]
+    elif error_type.startswith("quota_"):
+        english, russian_text = _QUOTA_MESSAGES
+    else:
+        english, russian_text = _OTHER_MESSAGES
+    message = russian_text if russian else english
+    return {"errors": [{"error_type": error_type, "message": message}], "code": status, "message": message}
+
+
+def _fault_reply(fault: Fault, russian: bool) -> Reply:
+    options = fault.options
+    extra_headers = dict(options.get("headers", {}))
+    if fault.mode == "status":
+        status = options.get("status", 503)
+        error_type = options.get("error_type") or _DEFAULT_ERROR_TYPES.get(status, "backend_error")
+        body = json.dumps(_error_body(status, error_type, russian), ensure_ascii=False)
+        return Reply(status, JSON_TYPE, body.encode(), extra_headers)
+    if fault.mode == "html":
+        status = options.get("status", 502)
+        page = (
+            f"<html><head><title>{status} Bad Gateway</title></head>"
+            f"<body><center><h1>{status} Bad Gateway</h1></center><hr><center>nginx</center>"
+            "</body></html>\n"
+        )
+        return Reply(status, HTML_TYPE, page.encode(), extra_headers)
+    if fault.mode == "broken_json":
+        return Reply(200, JSON_TYPE, b'{"rows": 3, "counters": [{"id": 1, "na', extra_headers)
+    raise AssertionError(f"mode {fault.mode!r} is not a plain reply")
+
+
+def _authorize_page(query: dict[str, list[str]]) -> Reply:
+    client_id = html.escape(query.get("client_id", [""])[0])
+    page = (
+        '<!doctype html><html><head><meta charset="utf-8"><title>Yandex OAuth (fake)</title>'
+        f"</head><body><p>Allow app {client_id} access to your Yandex account?</p></body></html>\n"
+    )
+    return Reply(200, HTML_TYPE, page.encode())
+
+
+def _json(status: int, payload: Any) -> Reply:
+    return Reply(status, JSON_TYPE, json.dumps(payload, ensure_ascii=False).encode())

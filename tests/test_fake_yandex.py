@@ -1,0 +1,379 @@
+"""The fake Yandex services answer what /work/shared/yandex-api.md documents."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+try:
+    from fake_yandex import FakeYandex, Recorded
+except ImportError:  # tests/ turned into a package
+    from tests.fake_yandex import FakeYandex, Recorded
+
+TOKEN = "y0__good-token"
+NO_METRIKA_TOKEN = "y0__no-metrika"
+CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
+COUNTERS = [
+    {"id": 101, "name": "Shop", "permission": "own"},
+    {"id": 102, "name": "Blog", "permission": "view", "site2": {"site": "blog.example.ru"}},
+    {"id": 103, "permission": "edit"},
+]
+
+
+def oauth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"OAuth {token}"}
+
+
+def assert_metrika_error(response: httpx.Response, status: int, error_type: str) -> dict:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert body["code"] == status
+    assert [e["error_type"] for e in body["errors"]] == [error_type]
+    assert body["message"] == body["errors"][0]["message"]
+    return body
+
+
+@pytest.fixture
+def fake():
+    with FakeYandex() as server:
+        server.add_token(TOKEN, counters=[dict(c) for c in COUNTERS])
+        server.add_token(NO_METRIKA_TOKEN, login="petya", metrika=False)
+        yield server
+
+
+@pytest.fixture
+def client(fake):
+    with httpx.Client(base_url=fake.url, timeout=5) as http:
+        yield http
+
+
+# -- Yandex ID -------------------------------------------------------------------------
+
+
+def test_info_names_owner_and_app(client):
+    response = client.get("/info?format=json", headers=oauth())
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert body["id"] == "1000034426"
+    assert body["login"] == "vasya"
+    assert body["client_id"] == CLIENT_ID
+    assert body["psuid"].startswith("1.AAce")
+
+
+@pytest.mark.parametrize("header", ["OAuth", "Bearer", "oauth", "BEARER"])
+def test_info_accepts_both_schemes_in_any_case(client, header):
+    response = client.get("/info?format=json", headers={"Authorization": f"{header} {TOKEN}"})
+    assert response.status_code == 200
+
+
+def test_info_works_for_a_token_without_metrika_rights(client):
+    response = client.get("/info?format=json", headers=oauth(NO_METRIKA_TOKEN))
+    assert response.status_code == 200
+    assert response.json()["login"] == "petya"
+
+
+@pytest.mark.parametrize("headers", [{}, oauth("unknown"), {"Authorization": "Basic abc"}])
+def test_info_rejects_missing_or_unknown_token_with_unparseable_401(client, headers):
+    response = client.get("/info?format=json", headers=headers)
+    assert response.status_code == 401
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(response.text)
+
+
+def test_token_in_query_string_is_never_accepted(client):
+    assert client.get(f"/info?format=json&oauth_token={TOKEN}").status_code == 401
+    response = client.get(f"/management/v1/counters?oauth_token={TOKEN}")
+    assert_metrika_error(response, 401, "unauthorized")
+
+
+# -- Metrika: authorisation ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": TOKEN},
+        {"Authorization": "OAuth"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": f"OAuth {TOKEN} extra"},
+    ],
+    ids=["missing", "bare-token", "no-token", "basic", "two-words"],
+)
+def test_metrika_unreadable_header_is_401_unauthorized(client, headers):
+    response = client.get("/management/v1/counters", headers=headers)
+    assert_metrika_error(response, 401, "unauthorized")
+
+
+def test_metrika_unknown_token_is_403_invalid_token(client):
+    body = assert_metrika_error(client.get("/management/v1/counters", headers=oauth("nope")), 403, "invalid_token")
+    assert body["message"] == "Invalid oauth_token"
+    for path in ("/management/v1/counter/101", "/management/v1/counter/101/my_grant"):
+        assert_metrika_error(client.get(path, headers=oauth("nope")), 403, "invalid_token")
+
+
+def test_invalid_token_status_can_follow_the_docs(fake, client):
+    fake.invalid_token_status = 401
+    assert_metrika_error(client.get("/management/v1/counters", headers=oauth("nope")), 401, "invalid_token")
+
+
+def test_metrika_without_scope_is_403_access_denied(client):
+    response = client.get("/management/v1/counters", headers={"Authorization": f"Bearer {NO_METRIKA_TOKEN}"})
+    body = assert_metrika_error(response, 403, "access_denied")
+    assert body["message"] == "Access is denied"
+    assert_metrika_error(client.get("/management/v1/counter/101", headers=oauth(NO_METRIKA_TOKEN)), 403, "access_denied")
+
+
+def test_strip_metrika_auth_drops_the_header_for_metrika_only(fake, client):
+    fake.strip_metrika_auth = True
+    assert client.get("/info?format=json", headers=oauth()).status_code == 200
+    assert_metrika_error(client.get("/management/v1/counters", headers=oauth()), 401, "unauthorized")
+    # What the client sent is still recorded.
+    assert fake.requests_to("/management/")[0].headers["Authorization"] == f"OAuth {TOKEN}"
+
+
+# -- Metrika: counters -----------------------------------------------------------------
+
+
+def test_counters_list_fills_default_fields(client):
+    response = client.get("/management/v1/counters", headers=oauth())
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    body = response.json()
+    assert body["rows"] == 3
+    assert [c["id"] for c in body["counters"]] == [101, 102, 103]
+    for counter in body["counters"]:
+        assert set(counter) >= {"id", "name", "permission", "status", "owner_login", "site2"}
+        assert counter["status"] == "Active"
+        assert counter["site2"]["site"]
+    shop, blog, third = body["counters"]
+    assert (shop["name"], shop["permission"], shop["owner_login"]) == ("Shop", "own", "vasya")
+    assert blog["site2"] == {"site": "blog.example.ru"}
+    assert blog["owner_login"] != "vasya"
+    assert third["permission"] == "edit" and third["name"]
+
+
+def test_counters_pages_through_2500(fake, client):
+    fake.add_token("big", counters=[{"id": 10_000 + i, "name": f"c{i}", "permission": "view"} for i in range(2500)])
+    pages = []
+    for offset in (1, 1001, 2001):
+        response = client.get(f"/management/v1/counters?per_page=1000&offset={offset}", headers=oauth("big"))
+        assert response.status_code == 200
+        assert response.json()["rows"] == 2500
+        pages.append(response.json()["counters"])
+    assert [len(page) for page in pages] == [1000, 1000, 500]
+    ids = [c["id"] for page in pages for c in page]
+    assert len(set(ids)) == 2500
+    beyond = client.get("/management/v1/counters?offset=2501", headers=oauth("big")).json()
+    assert beyond == {"rows": 2500, "counters": []}
+
+
+def test_counters_default_and_capped_page_size(fake, client):
+    fake.add_token("big", counters=[{"id": i, "name": f"c{i}"} for i in range(1, 1201)])
+    default = client.get("/management/v1/counters", headers=oauth("big")).json()
+    capped = client.get("/management/v1/counters?per_page=5000", headers=oauth("big")).json()
+    small = client.get("/management/v1/counters?per_page=10&offset=11", headers=oauth("big")).json()
+    assert len(default["counters"]) == len(capped["counters"]) == 1000
+    assert [c["id"] for c in small["counters"]] == list(range(11, 21))
+    assert default["rows"] == capped["rows"] == small["rows"] == 1200
+
+
+def test_counters_filter_by_ids_and_permission(client):
+    by_ids = client.get("/management/v1/counters?counter_ids=103,101,999", headers=oauth()).json()
+    assert by_ids["rows"] == 2
+    assert sorted(c["id"] for c in by_ids["counters"]) == [101, 103]
+    by_permission = client.get("/management/v1/counters", params={"permission": "own,edit"}, headers=oauth()).json()
+    assert sorted(c["id"] for c in by_permission["counters"]) == [101, 103]
+    none = client.get("/management/v1/counters?counter_ids=999", headers=oauth()).json()
+    assert none == {"rows": 0, "counters": []}
+
+
+@pytest.mark.parametrize("query", ["per_page=abc", "offset=0", "counter_ids=1,x"])
+def test_counters_bad_parameter_is_400(client, query):
+    assert_metrika_error(client.get(f"/management/v1/counters?{query}", headers=oauth()), 400, "invalid_parameter")
+
+
+def test_single_counter_and_grant(client):
+    response = client.get("/management/v1/counter/102", headers=oauth())
+    assert response.status_code == 200
+    counter = response.json()["counter"]
+    assert (counter["id"], counter["name"], counter["permission"]) == (102, "Blog", "view")
+    grant = client.get("/management/v1/counter/103/my_grant", headers=oauth())
+    assert grant.status_code == 200
+    assert grant.json() == {"grant": {"perm": "edit"}}
+
+
+def test_foreign_counter_is_403_access_denied(client):
+    assert_metrika_error(client.get("/management/v1/counter/999", headers=oauth()), 403, "access_denied")
+    assert_metrika_error(client.get("/management/v1/counter/999/my_grant", headers=oauth()), 403, "access_denied")
+    assert_metrika_error(client.get("/management/v1/counter/101", headers={}), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("path", ["/nothing", "/management/v1/counter/abc", "/management/v2/counters"])
+def test_unknown_path_is_404_not_found(client, path):
+    assert_metrika_error(client.get(path, headers=oauth()), 404, "not_found")
+
+
+def test_authorize_serves_a_small_html_page(client):
+    response = client.get(f"/authorize?response_type=token&client_id={CLIENT_ID}")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert CLIENT_ID in response.text
+
+
+def test_russian_messages_keep_error_types(fake, client):
+    fake.russian = True
+    body = assert_metrika_error(client.get("/management/v1/counters", headers=oauth("nope")), 403, "invalid_token")
+    assert body["message"] == "Недействительный oauth_token"
+    body = assert_metrika_error(client.get("/management/v1/counter/999", headers=oauth()), 403, "access_denied")
+    assert body["message"] == "Доступ запрещён"
+    fake.fail("/management/", "status", status=429)
+    body = assert_metrika_error(client.get("/management/v1/counters", headers=oauth()), 429, "quota_requests_by_uid")
+    assert any("а" <= ch <= "я" for ch in body["message"].lower())
+
+
+# -- recording and concurrency ---------------------------------------------------------
+
+
+def test_requests_are_recorded_with_full_target_and_headers(fake, client):
+    client.get("/info?format=json", headers=oauth())
+    client.get("/management/v1/counters?per_page=2&offset=1", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert [r.path for r in fake.requests] == ["/info?format=json", "/management/v1/counters?per_page=2&offset=1"]
+    info, counters = fake.requests
+    assert isinstance(info, Recorded) and info.method == "GET"
+    assert info.headers["authorization"] == info.headers["Authorization"] == f"OAuth {TOKEN}"
+    assert counters.headers.get("AUTHORIZATION") == f"Bearer {TOKEN}"
+    assert info.started <= info.finished <= counters.started <= counters.finished
+    assert fake.requests_to("/management/") == [counters]
+    assert fake.errors == []
+
+
+def test_latency_lets_concurrent_requests_overlap(fake):
+    fake.latency = 0.3
+    statuses = []
+
+    def call(path: str) -> None:
+        with httpx.Client(base_url=fake.url, timeout=5) as http:
+            statuses.append(http.get(path, headers=oauth()).status_code)
+
+    threads = [threading.Thread(target=call, args=(p,)) for p in ("/info?format=json", "/management/v1/counters")]
+    began = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200, 200]
+    first, second = fake.requests
+    assert first.started < second.finished and second.started < first.finished
+    assert first.finished - first.started >= 0.3
+    assert time.monotonic() - began < 0.55  # in parallel, not one after the other
+
+
+# -- faults ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [(429, "quota_requests_by_uid"), (503, "backend_error"), (504, "timeout"), (500, "backend_error")],
+)
+def test_fault_status(fake, client, status, error_type):
+    fake.fail("/management/", "status", status=status, error_type=error_type)
+    assert_metrika_error(client.get("/management/v1/counters", headers=oauth()), status, error_type)
+    assert client.get("/info?format=json", headers=oauth()).status_code == 200  # other prefixes unaffected
+
+
+def test_fault_status_with_headers_and_times(fake, client):
+    fake.fail("/management/", "status", status=429, error_type="quota_parallel_requests", headers={"Retry-After": "1"}, times=1)
+    first = client.get("/management/v1/counters", headers=oauth())
+    assert_metrika_error(first, 429, "quota_parallel_requests")
+    assert first.headers["retry-after"] == "1"
+    assert client.get("/management/v1/counters", headers=oauth()).status_code == 200
+
+
+def test_fault_html(fake, client):
+    fake.fail("/info", "html")
+    response = client.get("/info?format=json", headers=oauth())
+    assert response.status_code == 502
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<html>" in response.text
+    fake.fail("/info", "html", status=503)
+    assert client.get("/info?format=json", headers=oauth()).status_code == 503
+
+
+def test_fault_broken_json(fake, client):
+    fake.fail("/management/v1/counters", "broken_json")
+    response = client.get("/management/v1/counters", headers=oauth())
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+def test_fault_cut(fake, client):
+    fake.fail("/management/", "cut")
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        client.get("/management/v1/counters", headers=oauth())
+    fake.clear_faults()
+    assert client.get("/management/v1/counters", headers=oauth()).status_code == 200
+
+
+def test_fault_hang_times_out_the_client(fake):
+    fake.fail("/info", "hang", seconds=5)
+    with httpx.Client(base_url=fake.url, timeout=0.2) as http:
+        began = time.monotonic()
+        with pytest.raises(httpx.TimeoutException):
+            http.get("/info?format=json", headers=oauth())
+        assert time.monotonic() - began < 1
+        assert http.get("/management/v1/counters", headers=oauth()).status_code == 200
+
+
+def test_fault_hang_answers_after_the_pause(fake, client):
+    fake.fail("/info", "hang", seconds=0.2)
+    began = time.monotonic()
+    assert client.get("/info?format=json", headers=oauth()).status_code == 200
+    assert time.monotonic() - began >= 0.2
+
+
+def test_fail_rejects_unknown_mode(fake):
+    with pytest.raises(ValueError):
+        fake.fail("/info", "explode")
+
+
+# -- life cycle ------------------------------------------------------------------------
+
+
+def test_stop_is_prompt_while_a_request_hangs():
+    fake = FakeYandex(latency=0.1).start()
+    fake.add_token(TOKEN)
+    fake.fail("/info", "hang")  # default: 30 s
+    errors = []
+
+    def hanging_call() -> None:
+        try:
+            httpx.get(f"{fake.url}/info?format=json", headers=oauth(), timeout=10)
+        except httpx.HTTPError as error:
+            errors.append(error)
+
+    caller = threading.Thread(target=hanging_call)
+    caller.start()
+    time.sleep(0.3)
+    began = time.monotonic()
+    fake.stop()
+    assert time.monotonic() - began < 1
+    caller.join(timeout=2)
+    assert not caller.is_alive()
+    assert errors and isinstance(errors[0], httpx.RemoteProtocolError | httpx.ReadError)
+    fake.stop()  # idempotent
+    assert fake.errors == []
+
+
+def test_url_needs_a_started_server():
+    fake = FakeYandex()
+    with pytest.raises(RuntimeError):
+        fake.url
