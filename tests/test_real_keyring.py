@@ -1,0 +1,46 @@
+"""The token through a real Secret Service: gnome-keyring-daemon in a private D-Bus session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN
+
+
+def files_containing(root: Path, needle: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
+
+
+def test_login_then_token_through_the_os_keyring(fake, metrika, real_keyring, isolated, tmp_path):
+    result = metrika("login", "--with-token", "--client-id", CLIENT_ID, input=TOKEN)
+    assert result.code == 0, result.stderr
+    assert "OS keyring" in result.stderr
+    assert metrika("token").stdout == TOKEN + "\n"
+    assert 'storage = "keyring"' in (isolated / "config.toml").read_text()
+    assert not (isolated / "credentials.toml").exists()
+    assert files_containing(tmp_path, TOKEN[8:24]) == []
+
+
+def test_the_keyring_entry_is_service_metrika_cli_user_profile(fake, metrika, real_keyring):
+    metrika("login", "--with-token", "--profile", "work", "--client-id", CLIENT_ID, input=TOKEN)
+    read = subprocess.run([sys.executable, "-c", "import keyring; print(keyring.get_password('metrika-cli', 'work'))"],
+                          capture_output=True, text=True, timeout=30, env=dict(os.environ))
+    assert read.stdout.strip() == TOKEN
+
+
+def test_logout_deletes_the_keyring_entry(fake, metrika, real_keyring):
+    metrika("login", "--with-token", "--client-id", CLIENT_ID, input=TOKEN)
+    assert metrika("logout").code == 0
+    assert metrika("token").code == 3
+
+
+def test_moving_from_plain_text_to_the_keyring_removes_the_plain_text_copy(fake, metrika, real_keyring, isolated):
+    fake.add_token(OTHER_TOKEN)
+    assert metrika("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID, input=OTHER_TOKEN).code == 0
+    assert OTHER_TOKEN in (isolated / "credentials.toml").read_text()
+    assert metrika("login", "--with-token", "--client-id", CLIENT_ID, input=TOKEN).code == 0
+    assert OTHER_TOKEN not in (isolated / "credentials.toml").read_text()
+    assert metrika("token").stdout == TOKEN + "\n"
