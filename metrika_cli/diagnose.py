@@ -202,6 +202,13 @@ def diagnose(ev: Evidence) -> Diagnosis:
 
 def _diagnose_working_token(ev: Evidence, v: _Verdict, id_data: dict[str, Any] | None) -> Diagnosis:
     v.passed("header_read", "token_valid", "metrika_rights")
+    if id_data is None and ev.expected_login:
+        v.failed("expected_account", _("Yandex ID did not say whose token it is"))
+        return v.result("unexpected_response",
+                        _("Yandex ID did not say whose token it is, so the account {login} cannot be checked.").format(
+                            login=ev.expected_login),
+                        [_("Retry; if it persists, run with METRIKA_DEBUG=1 and report the output "
+                           "(the token is redacted in it).")])
     if id_data is None:
         v.warnings.append(_("Yandex ID did not describe the token, so its app and account were not checked."))
     else:

@@ -1,0 +1,97 @@
+"""How many round trips of waiting `metrika check-access` costs, against the loopback fake.
+
+Each request to the fake waits `--latency` seconds before it is answered. The same command
+is run with latency 0 in the same session to measure start-up (interpreter, imports, config,
+the loopback requests themselves); the figure printed is
+
+    (wall with latency - wall without latency) / latency
+
+i.e. how many latencies a person waits for. One round trip is the floor (1.0): Yandex ID and
+Metrika are asked at the same time, and the counters asked for go in one filtered request.
+Target: <= 1.3.
+
+    .venv/bin/python bench/check_access.py [--latency 0.2] [--runs 5] [--counters 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fake_yandex import FakeYandex  # noqa: E402
+
+TOKEN = "y0__xBenchTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijklmn"
+CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
+TARGET = 1.3
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    started = time.perf_counter()
+    completed = subprocess.run([sys.executable, "-m", "metrika_cli", *args], env=env, capture_output=True,
+                               text=True, timeout=120)
+    return time.perf_counter() - started, completed.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds each request waits (default 0.2)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
+    parser.add_argument("--counters", type=int, default=50, help="counters asked for in the second case (default 50)")
+    options = parser.parse_args()
+
+    ids = [str(1_000_000 + i) for i in range(options.counters)]
+    cases = [("no counters", ["check-access"]), (f"{options.counters} counters", ["check-access", *ids])]
+    worst = 0.0
+    with FakeYandex() as fake, tempfile.TemporaryDirectory() as config:
+        fake.add_token(TOKEN, login="bench", client_id=CLIENT_ID,
+                       counters=[{"id": int(cid), "permission": "own"} for cid in ids])
+        env = {**os.environ, "METRIKA_TOKEN": TOKEN, "METRIKA_CLIENT_ID": CLIENT_ID, "METRIKA_CONFIG_DIR": config,
+               "METRIKA_API_URL": fake.url, "METRIKA_LOGIN_URL": fake.url, "METRIKA_OAUTH_URL": fake.url,
+               "METRIKA_LANG": "en", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy",
+                     "METRIKA_PROFILE", "METRIKA_TOKEN_FILE", "METRIKA_DEBUG"):
+            env.pop(name, None)
+        run(["check-access"], env)  # warm the disk cache and byte-code
+        print(f"latency {options.latency:g} s per request, {options.runs} runs per case, "
+              f"figure = (wall - start-up) / latency, target <= {TARGET}")
+        for label, args in cases:
+            slow, quick, ratios = [], [], []
+            for _ in range(options.runs):  # interleaved, so both see the same machine load
+                fake.latency = 0.0
+                base, code = run(args, env)
+                if code != 0:
+                    print(f"{label}: exit {code} without latency; expected 0", file=sys.stderr)
+                    return 1
+                fake.latency = options.latency
+                wall, code = run(args, env)
+                if code != 0:
+                    print(f"{label}: exit {code} with latency; expected 0", file=sys.stderr)
+                    return 1
+                quick.append(base)
+                slow.append(wall)
+                ratios.append((wall - base) / options.latency)
+            fake.latency = 0.0
+            before = len(fake.requests)
+            run(args, env)
+            requests = len(fake.requests) - before
+            ratio = statistics.median(ratios)
+            worst = max(worst, ratio)
+            print(f"{label:>12}: {ratio:.2f} (median; runs {', '.join(f'{r:.2f}' for r in ratios)}); "
+                  f"start-up {statistics.median(quick):.2f} s, with latency {statistics.median(slow):.2f} s; "
+                  f"{requests} requests per run")
+    verdict = "within" if worst <= TARGET else "OVER"
+    print(f"worst median {worst:.2f}: {verdict} the target of {TARGET}")
+    return 0 if worst <= TARGET else 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
