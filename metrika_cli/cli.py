@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import math
 import os
 import re
 import sys
@@ -55,12 +56,12 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(help=_("Get, keep and diagnose Yandex Metrika API OAuth tokens."))
 def main_callback(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help=_("Show the version and exit."))] = False,
 ) -> None:
-    """Get, keep and diagnose Yandex Metrika API OAuth tokens."""
+    pass
 
 
 # ---- plumbing --------------------------------------------------------------------------
@@ -211,7 +212,7 @@ def choose_storage(store: Store, insecure_storage: bool) -> bool:
     raise no_keyring_error()
 
 
-@app.command()
+@app.command(help=_("Get a token through your app and store it in the OS keyring."))
 @handles_errors
 def login(
     profile: ProfileOption = "default",
@@ -225,7 +226,6 @@ def login(
     insecure_storage: Annotated[bool, typer.Option(
         "--insecure-storage", help=_("Store the token in a plain-text file (0600) even if a keyring exists."))] = False,
 ) -> None:
-    """Get a token through your app and store it in the OS keyring."""
     name = checked_profile(profile)
     store = Store()
     saved = store.profile(name)
@@ -291,7 +291,7 @@ def logged_in_line(name: str, profile: Profile, token: str, store: Store) -> str
     return line + " " + _("Stored {where}.").format(where=describe_storage(profile, store))
 
 
-@app.command("auth-url")
+@app.command("auth-url", help=_("Print the authorize URL alone on stdout (to send to a client, or open elsewhere)."))
 @handles_errors
 def auth_url(
     profile: ProfileOption = "default",
@@ -300,7 +300,6 @@ def auth_url(
     login_hint: LoginHintOption = None,
     force_confirm: ForceConfirmOption = False,
 ) -> None:
-    """Print the authorize URL alone on stdout (to send to a client, or open elsewhere)."""
     from .api import Endpoints
 
     raw = client_id or os.environ.get("METRIKA_CLIENT_ID") or Store().profile(checked_profile(profile)).client_id
@@ -312,23 +311,21 @@ def auth_url(
 
 # ---- token, logout ---------------------------------------------------------------------
 
-@app.command()
+@app.command(help=_("Print the stored token (the only command that ever prints it)."))
 @handles_errors
 def token(
     profile: ProfileOption = "default",
     header: Annotated[bool, typer.Option("--header", help=_("Print `Authorization: OAuth <token>`."))] = False,
 ) -> None:
-    """Print the stored token (the only command that ever prints it)."""
     raise typer.Exit(print_token(checked_profile(profile), header))
 
 
-@app.command()
+@app.command(help=_("Forget the stored token and the profile's metadata."))
 @handles_errors
 def logout(
     profile: ProfileOption = "default",
     all_profiles: Annotated[bool, typer.Option("--all", help=_("Forget every profile."))] = False,
 ) -> None:
-    """Forget the stored token and the profile's metadata."""
     store = Store()
     names = sorted(store.profiles()) if all_profiles else [checked_profile(profile)]
     forgotten = store.forget(names)
@@ -360,10 +357,9 @@ def _document(diagnosis: Diagnosis, evidence: Evidence, name: str, token: Token 
     return document
 
 
-@app.command()
+@app.command(help=_("Who the token belongs to, which app issued it, where it is kept, when it expires."))
 @handles_errors
 def whoami(profile: ProfileOption = "default", as_json: JsonOption = False) -> None:
-    """Who the token belongs to, which app issued it, where it is kept, when it expires."""
     name = checked_profile(profile)
     store = Store()
     token, saved = _resolve(name, store)
@@ -374,7 +370,8 @@ def whoami(profile: ProfileOption = "default", as_json: JsonOption = False) -> N
     expires_at = saved.expires_at if token and token.source in ("keyring", "file") else None
     days_left = None
     if expires_at:
-        days_left = (datetime.fromisoformat(expires_at) - datetime.now(timezone.utc)).days
+        seconds_left = (datetime.fromisoformat(expires_at) - datetime.now(timezone.utc)).total_seconds()
+        days_left = math.ceil(seconds_left / 86400)
     by_permission: dict[str, int] = {}
     for counter in evidence.counters.values():
         key = str(counter.get("permission"))
@@ -420,7 +417,6 @@ def check_access(
                                                       help=_("The account the token must belong to."))] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the API checks and say exactly why a token does not work, with the fix (alias: check)."""
     name = checked_profile(profile)
     if need not in ("read", "write"):
         raise BadInput(_("--need is read or write; got {value!r}.").format(value=need[:20]))
@@ -443,5 +439,6 @@ def check_access(
     raise typer.Exit(int(diagnosis.exit_code))
 
 
-app.command("check-access")(handles_errors(check_access))
-app.command("check", hidden=True)(handles_errors(check_access))
+CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
+app.command("check-access", help=CHECK_ACCESS_HELP)(handles_errors(check_access))
+app.command("check", hidden=True, help=CHECK_ACCESS_HELP)(handles_errors(check_access))

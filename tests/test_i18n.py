@@ -1,0 +1,226 @@
+"""Russian for Russian-speaking users: complete, compiled catalogs, and the CLI speaking them."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import re
+import string
+import subprocess
+import sys
+from gettext import GNUTranslations
+from pathlib import Path
+
+import pytest
+
+from conftest import CLIENT_ID, TOKEN
+from metrika_cli.i18n import detect_language
+
+ROOT = Path(__file__).resolve().parent.parent
+CYRILLIC = re.compile("[а-яё]", re.IGNORECASE)
+RUSSIAN = {"METRIKA_LANG": "", "LANG": "ru_RU.UTF-8"}
+# What a translation must carry over verbatim: commands in backticks, options, env vars, URLs.
+VERBATIM = re.compile(r"`[^`]*`|(?<![\w-])--[a-z][a-z-]*|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|https?://[^\s)»]*[^\s).,»]")
+SAME_IN_EVERY_LANGUAGE = ("schema", "ok", "diagnosis", "exit_code", "profile", "token", "identity", "api", "counters")
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("i18n_script", ROOT / "scripts" / "i18n.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["i18n_script"] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = load_script()
+RU_PO = tool.LOCALE / "ru" / "LC_MESSAGES" / "metrika.po"
+
+
+def ru_entries():
+    return [entry for entry in tool.parse_po(RU_PO.read_text(encoding="utf-8")) if entry.msgid and not entry.obsolete]
+
+
+def fields(text: str) -> list[tuple[str, str, str]]:
+    """The {placeholders} of a format string: name, conversion and format spec."""
+    return sorted((name, conversion or "", spec or "")
+                  for _literal, name, spec, conversion in string.Formatter().parse(text) if name is not None)
+
+
+# ---- the catalogs ----------------------------------------------------------------------
+
+def test_every_message_in_the_code_has_a_russian_translation():
+    messages, problems = tool.extract()
+    assert not problems
+    assert len(messages) > 150  # the walker found the code's messages, not an empty package
+    translated = {entry.key for entry in ru_entries() if entry.translated}
+    missing = sorted(key[0] for key in messages if key not in translated)
+    assert not missing, f"untranslated (run scripts/i18n.py extract, then translate): {missing}"
+
+
+def test_the_template_lists_exactly_the_messages_in_the_code():
+    messages, _problems = tool.extract()
+    template = {entry.key for entry in tool.parse_po(tool.POT.read_text(encoding="utf-8")) if entry.msgid}
+    assert template == set(messages)
+
+
+def test_the_committed_mo_is_the_compiled_po():
+    committed = RU_PO.with_suffix(".mo").read_bytes()
+    assert committed == tool.compile_mo(tool.parse_po(RU_PO.read_text(encoding="utf-8"))), \
+        "stale .mo: run `python scripts/i18n.py compile`"
+
+
+def test_python_gettext_reads_every_translation_from_the_compiled_mo():
+    translations = GNUTranslations(io.BytesIO(RU_PO.with_suffix(".mo").read_bytes()))
+    assert translations.info()["content-type"] == "text/plain; charset=UTF-8"
+    for entry in ru_entries():
+        assert translations.gettext(entry.msgid) == entry.msgstr[0]
+
+
+def test_translations_keep_the_placeholders_of_their_message():
+    for entry in ru_entries():
+        for text in entry.msgstr:
+            assert fields(text) == fields(entry.msgid), entry.msgid
+            text.format(**{name: "x" for name, _c, _s in fields(text) if not _s}, **{
+                name: 1.5 for name, _c, spec in fields(text) if spec})
+
+
+def test_translations_keep_commands_options_variables_and_addresses_verbatim():
+    for entry in ru_entries():
+        assert sorted(VERBATIM.findall(entry.msgstr[0])) == sorted(VERBATIM.findall(entry.msgid)), entry.msgid
+
+
+def test_translations_are_russian_and_name_the_russian_interface():
+    translated = {entry.msgid: entry.msgstr[0] for entry in ru_entries()}
+    english_only = [msgid for msgid, text in translated.items() if not CYRILLIC.search(text)]
+    assert english_only == ["Redirect URI: {uri}"]  # the field is called so in the Russian oauth.yandex.ru too
+    assert "«Разрешить»" in translated['Open this address, sign in as the account whose counters you need, '
+                                       'and press "Allow":']
+    assert "«Веб-сервисы»" in translated['Name: anything, e.g. "metrika". Platform: "Web services".']
+    grant = translated['Ask the counter\'s owner to grant access: https://metrika.yandex.ru/settings?id={id} → '
+                       '"Access" → "Add user", login {login}, level {level}.']
+    assert "«Доступы» → «Добавить пользователя»" in grant
+    assert translated['"View"'] == "«Просмотр»" and translated['"Edit"'] == "«Редактирование»"
+    assert "«Доступ к данным»" in translated['Under "Data access", find Yandex Metrica and tick {scope}; save.']
+    assert {translated[word] for word in ("passed", "failed", "skipped")} == {"выполнено", "не выполнено", "пропущено"}
+
+
+def test_the_check_command_passes_on_the_committed_catalogs():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "check"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_non_editable_install_ships_the_compiled_catalogs():
+    import fnmatch
+    import tomllib
+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]["metrika_cli"]
+    shipped = RU_PO.with_suffix(".mo").relative_to(ROOT / "metrika_cli").as_posix()
+    assert any(fnmatch.fnmatch(shipped, pattern) for pattern in package_data)
+
+
+# ---- the tool itself -------------------------------------------------------------------
+
+def test_extract_takes_literals_from_each_marker_and_flags_f_strings(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text(
+        'from .i18n import _, N_, ngettext\n'
+        'LABEL = N_("a label")\n'
+        'print(_("Hello {name}").format(name="x"), _(LABEL), _("Hello {name}"))\n'
+        'print(ngettext("{n} counter", "{n} counters", 2))\n'
+        'print(_(f"no {LABEL}"))\n', encoding="utf-8")
+    messages, problems = tool.extract(package)
+    assert messages == {("a label", None): ["pkg/a.py:2"], ("Hello {name}", None): ["pkg/a.py:3", "pkg/a.py:3"],
+                        ("{n} counter", "{n} counters"): ["pkg/a.py:4"]}
+    assert problems == ["pkg/a.py:5: an f-string in _() cannot be translated; use .format()"]
+
+
+def test_merge_keeps_translations_adds_new_messages_and_marks_lost_ones_obsolete():
+    old = [tool.Entry("kept", msgstr=["сохранено"]), tool.Entry("gone", msgstr=["удалено"]),
+           tool.Entry("never translated", msgstr=[""])]
+    merged = tool.merge({("kept", None): ["x.py:1"], ("new", None): ["x.py:2"],
+                         ("{n} day", "{n} days"): ["x.py:3"]}, old, "ru")
+    by_id = {entry.msgid: entry for entry in merged}
+    assert by_id["kept"].msgstr == ["сохранено"] and not by_id["kept"].obsolete
+    assert by_id["new"].msgstr == [""] and not by_id["new"].translated
+    assert by_id["{n} day"].msgstr == ["", "", ""]  # three plural forms in Russian
+    assert by_id["gone"].obsolete and "never translated" not in by_id
+    assert "Plural-Forms: nplurals=3" in by_id[""].msgstr[0]
+    assert tool.compile_mo(merged) == tool.compile_mo(tool.parse_po(tool.format_po(merged)))
+
+
+def test_po_text_survives_a_round_trip_with_quotes_backslashes_newlines_and_plurals():
+    entries = [tool.header("ru"),
+               tool.Entry('say "hi" \\ {x}', msgstr=["скажи «привет» \\ {x}"], references=["a.py:1", "b.py:2"]),
+               tool.Entry("two\nlines\n", msgstr=["две\nстроки\n"], flags=["fuzzy"]),
+               tool.Entry("{n} day", "{n} days", ["{n} день", "{n} дня", "{n} дней"]),
+               tool.Entry("old", msgstr=["старое"], obsolete=True)]
+    assert tool.parse_po(tool.format_po(entries)) == entries
+    translations = GNUTranslations(io.BytesIO(tool.compile_mo(entries)))
+    assert translations.ngettext("{n} day", "{n} days", 3) == "{n} дня"
+    assert translations.ngettext("{n} day", "{n} days", 11) == "{n} дней"
+    assert translations.gettext("two\nlines\n") == "two\nlines\n"  # fuzzy: not compiled
+    assert translations.gettext("old") == "old"  # obsolete: not compiled
+
+
+@pytest.mark.parametrize("environ, language", [
+    ({"METRIKA_LANG": "ru"}, "ru"),
+    ({"METRIKA_LANG": "en", "LANG": "ru_RU.UTF-8"}, "en"),
+    ({"METRIKA_LANG": "", "LANG": "ru_RU.UTF-8"}, "ru"),
+    ({"LC_ALL": "C.UTF-8", "LANG": "ru_RU.UTF-8"}, "en"),
+    ({"LC_MESSAGES": "ru_UA.UTF-8", "LANG": "en_US.UTF-8"}, "ru"),
+    ({}, "en"),
+])
+def test_the_language_is_metrika_lang_else_the_first_locale_variable(environ, language):
+    assert detect_language(environ) == language
+
+
+# ---- the CLI ---------------------------------------------------------------------------
+
+def test_a_russian_locale_gives_the_diagnosis_in_russian(metrika):
+    result = metrika("check-access", env=RUSSIAN)
+    assert result.code == 3
+    assert "no_token: Нет токена" in result.stdout
+    assert "не выполнено" in result.stdout and "Что сделать:" in result.stdout
+    assert "`metrika login`" in result.stdout and "METRIKA_TOKEN" in result.stdout
+    assert "No token" not in result.output and "What to do" not in result.output
+
+
+def test_metrika_lang_en_overrides_a_russian_locale(metrika):
+    result = metrika("check-access", env={"METRIKA_LANG": "en", "LANG": "ru_RU.UTF-8"})
+    assert result.code == 3
+    assert "no_token: No token" in result.stdout
+    assert not CYRILLIC.search(result.output)
+
+
+def test_help_is_russian_for_the_app_and_for_login(metrika):
+    app = metrika("--help", env=RUSSIAN)
+    assert app.code == 0
+    assert "Получение, хранение и диагностика OAuth-токенов API Яндекс Метрики." in app.stdout
+    assert "Показать версию и выйти." in app.stdout
+    assert "Get, keep and diagnose" not in app.stdout and "store it in the OS keyring" not in app.stdout
+    login = metrika("login", "--help", env=RUSSIAN)
+    assert login.code == 0
+    flat = " ".join(login.stdout.split())  # rich wraps the option help inside a box
+    assert "Получить токен через ваше приложение" in flat
+    assert "Прочитать токен со стандартного ввода." in flat
+    assert "--with-token" in flat and "--insecure-storage" in flat
+    assert "Read the token from standard input" not in flat
+
+
+@pytest.mark.parametrize("args", [("check-access", "101", "202"), ("check-access", "101", "999", "--need", "write")])
+def test_json_is_the_same_in_both_languages_but_for_the_prose(fake, metrika, args):
+    env = {"METRIKA_TOKEN": TOKEN, "METRIKA_CLIENT_ID": CLIENT_ID}
+    english = metrika(*args, "--json", env={**env, "METRIKA_LANG": "en"})
+    russian = metrika(*args, "--json", env={**env, **RUSSIAN})
+    assert english.code == russian.code
+    en, ru = json.loads(english.stdout), json.loads(russian.stdout)
+    assert set(en) == set(ru)
+    for key in SAME_IN_EVERY_LANGUAGE:
+        assert en[key] == ru[key], key
+    assert [(c["name"], c["status"]) for c in en["checks"]] == [(c["name"], c["status"]) for c in ru["checks"]]
+    assert CYRILLIC.search(ru["summary"]) and not CYRILLIC.search(en["summary"])
+    assert len(en["fix"]) == len(ru["fix"])
