@@ -10,9 +10,6 @@ from .errors import ExitCode, MetrikaError, NoToken, TokenMalformed
 
 def shadow_warning(store, name, token, profile) -> None:  # type: ignore[no-untyped-def]
     """An environment token that hides a different stored one is worth a line on stderr."""
-    from .i18n import _
-    from .output import fingerprint, warn
-
     if not token.source.startswith("env:") or not profile.storage:
         return
     try:
@@ -20,6 +17,9 @@ def shadow_warning(store, name, token, profile) -> None:  # type: ignore[no-unty
     except MetrikaError:
         return
     if stored and stored.value != token.value:
+        from .i18n import _
+        from .output import fingerprint, warn  # not on `metrika token`'s usual path: it costs start-up
+
         warn(_("{source} ({fp}) is used instead of the token stored for profile {profile} ({stored}).").format(
             source=token.source[4:], fp=fingerprint(token.value), profile=name, stored=fingerprint(stored.value)))
 
@@ -83,12 +83,20 @@ def _run_lean_token(profile: str, header: bool) -> int:
 
 
 def _run_app(args: list[str]) -> int:
+    import os
+
     import click
     import typer
 
     from .cli import app
 
     command = typer.main.get_command(app)
+    if "_METRIKA_COMPLETE" in os.environ:
+        # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
+        # app sets add_completion=False, so Typer's completion classes are registered here.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         result = command.main(args, prog_name="metrika", standalone_mode=False)
     except click.UsageError as exc:

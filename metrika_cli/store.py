@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 import threading
 import tomllib
@@ -54,6 +55,9 @@ def config_dir(environ: os._Environ[str] | dict[str, str] = os.environ) -> Path:
     explicit = environ.get("METRIKA_CONFIG_DIR")
     if explicit:
         return Path(explicit).expanduser()
+    if sys.platform.startswith("linux"):  # what platformdirs answers, without its import on every `metrika token`
+        xdg = environ.get("XDG_CONFIG_HOME", "")
+        return (Path(xdg) if xdg.strip() else Path("~/.config").expanduser()) / SERVICE
     import platformdirs
 
     return Path(platformdirs.user_config_dir(SERVICE, appauthor=False, roaming=True))

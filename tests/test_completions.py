@@ -1,0 +1,96 @@
+"""completions/: the committed scripts are what the app generates, and they complete in a real bash."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _generator():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("generate_completions", ROOT / "scripts" / "generate_completions.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+generator = _generator()
+
+
+def test_committed_scripts_equal_what_the_app_generates_now() -> None:
+    generated = generator.generate()
+    assert sorted(generated) == ["_metrika", "metrika.bash", "metrika.fish", "metrika.ps1"]
+    for name, text in generated.items():
+        committed = (ROOT / "completions" / name).read_text()
+        assert committed == text, f"completions/{name} is stale: run python scripts/generate_completions.py"
+
+
+def test_generating_twice_gives_the_same_bytes() -> None:
+    assert generator.generate() == generator.generate()
+
+
+def test_each_script_hooks_the_metrika_command_for_its_shell() -> None:
+    scripts = generator.generate()
+    assert scripts["_metrika"].startswith("#compdef metrika\n")
+    assert "complete -o default -F _metrika_completion metrika" in scripts["metrika.bash"]
+    assert "complete --command metrika" in scripts["metrika.fish"]
+    assert "Register-ArgumentCompleter -Native -CommandName metrika" in scripts["metrika.ps1"]
+    for name, text in scripts.items():
+        assert "_METRIKA_COMPLETE" in text and "complete_" in text, name
+
+
+def bash_complete(*words: str) -> list[str]:
+    """COMPREPLY from completions/metrika.bash for `metrika WORDS`, the last word being completed."""
+    assert shutil.which("bash"), "bash is needed for this test"
+    script = (
+        f"source {ROOT / 'completions' / 'metrika.bash'}\n"
+        "COMP_WORDS=(\"$@\"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n"
+        "_metrika_completion metrika\n"
+        "printf '%s\\n' \"${COMPREPLY[@]}\"\n"
+    )
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    completed = subprocess.run(["bash", "--norc", "--noprofile", "-c", script, "bash", "metrika", *words],
+                               capture_output=True, text=True, env=env, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    return [line for line in completed.stdout.splitlines() if line]
+
+
+def test_bash_completes_che_to_check_access() -> None:
+    assert bash_complete("che") == ["check-access"]
+
+
+def test_bash_completes_login_with_to_with_token() -> None:
+    assert bash_complete("login", "--with") == ["--with-token"]
+
+
+def test_bash_offers_every_command_but_never_the_hidden_check_alias() -> None:
+    offered = bash_complete("")
+    assert sorted(offered) == ["auth-url", "check-access", "login", "logout", "token", "whoami"]
+
+
+def test_bash_offers_the_json_option_of_check_access() -> None:
+    assert "--json" in bash_complete("check-access", "--")
+
+
+@pytest.mark.parametrize("shell, extra", [
+    ("fish", {"_TYPER_COMPLETE_FISH_ACTION": "get-args", "_TYPER_COMPLETE_ARGS": "metrika ch"}),
+    ("zsh", {"_TYPER_COMPLETE_ARGS": "metrika ch"}),
+    ("powershell", {"_TYPER_COMPLETE_ARGS": "metrika ch", "_TYPER_COMPLETE_WORD_TO_COMPLETE": "ch"}),
+])
+def test_zsh_fish_and_powershell_answers_offer_check_access_not_check(shell: str, extra: dict[str, str]) -> None:
+    env = {**os.environ, "_METRIKA_COMPLETE": f"complete_{shell}", **extra}
+    completed = subprocess.run([sys.executable, "-m", "metrika_cli"], capture_output=True, text=True,
+                               env=env, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert "check-access" in completed.stdout
+    candidates = completed.stdout.replace('"', "\n").replace("\t", "\n").replace(":::", "\n").split("\n")
+    assert "check" not in candidates
