@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Optional
 
+import click
 import typer
 
 from . import __version__, oauth
@@ -34,6 +35,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,  # a pretty traceback would show local variables: tokens
     context_settings={"help_option_names": ["-h", "--help"]},
+    # click 8.4+ suggests close command names itself, through gettext (so in Russian too);
+    # Typer's suggestion is English only and would say the same thing twice.
+    suggest_commands=not hasattr(click, "NoSuchCommand"),
 )
 
 ProfileOption = Annotated[str, typer.Option(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gettext
 import os
+import sys
 from pathlib import Path
 
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -45,3 +46,47 @@ def N_(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _translations.ngettext(singular, plural, n)
+
+
+# ---- click and Typer -------------------------------------------------------------------
+# click and Typer word their help and usage errors ("Usage:", "Options", "No such option ...")
+# through the standard library's `gettext.gettext`/`ngettext`, which look in the "messages"
+# domain: never ours. For Russian, those lookups are routed through metrika's catalog first
+# (the framework strings are listed in framework_messages.py, so `scripts/i18n.py extract`
+# keeps them in the catalog); anything not there falls back to the original function.
+
+_FRAMEWORKS = ("click", "typer")
+
+
+def _install_for_frameworks() -> None:
+    original_gettext, original_ngettext = gettext.gettext, gettext.ngettext
+
+    def framework_gettext(message: str) -> str:
+        translated = _translations.gettext(message)
+        return translated if translated != message else original_gettext(message)
+
+    def framework_ngettext(singular: str, plural: str, n: int) -> str:
+        translated = _translations.ngettext(singular, plural, n)
+        return translated if translated not in (singular, plural) else original_ngettext(singular, plural, n)
+
+    # Modules imported from now on (typer.rich_utils is imported lazily) bind these.
+    gettext.gettext, gettext.ngettext = framework_gettext, framework_ngettext  # type: ignore[assignment]
+    # Modules already imported bound the originals with `from gettext import gettext as _`.
+    replacements = ((original_gettext, framework_gettext), (original_ngettext, framework_ngettext))
+    for name, module in list(sys.modules.items()):
+        if module is None or name.partition(".")[0] not in _FRAMEWORKS:
+            continue
+        namespace = vars(module)
+        for attribute, value in list(namespace.items()):
+            for original, replacement in replacements:
+                if value is original:
+                    namespace[attribute] = replacement
+            # Texts translated when the module was imported (typer.rich_utils' panel titles).
+            if isinstance(value, str) and attribute.isupper() and value:
+                translated = _translations.gettext(value)
+                if translated != value:
+                    namespace[attribute] = translated
+
+
+if language != "en":
+    _install_for_frameworks()

@@ -81,8 +81,9 @@ def test_translations_keep_the_placeholders_of_their_message():
     for entry in ru_entries():
         for text in entry.msgstr:
             assert fields(text) == fields(entry.msgid), entry.msgid
-            text.format(**{name: "x" for name, _c, _s in fields(text) if not _s}, **{
-                name: 1.5 for name, _c, spec in fields(text) if spec})
+            positional = ["x"] * sum(1 for name, _c, _s in fields(text) if not name)  # Typer's "[default: {}]"
+            text.format(*positional, **{name: "x" for name, _c, _s in fields(text) if name and not _s}, **{
+                name: 1.5 for name, _c, spec in fields(text) if name and spec})
 
 
 def test_translations_keep_commands_options_variables_and_addresses_verbatim():
@@ -224,3 +225,95 @@ def test_json_is_the_same_in_both_languages_but_for_the_prose(fake, metrika, arg
     assert [(c["name"], c["status"]) for c in en["checks"]] == [(c["name"], c["status"]) for c in ru["checks"]]
     assert CYRILLIC.search(ru["summary"]) and not CYRILLIC.search(en["summary"])
     assert len(en["fix"]) == len(ru["fix"])
+
+
+# ---- click's and Typer's own words -----------------------------------------------------
+
+# What click and Typer print around our help and usage errors, in English.
+FRAMEWORK_ENGLISH = ("Usage:", "Options", "Commands", "Arguments", "Show this message and exit.", "[default:",
+                     "[required]", "Try '", "for help", "Error", "No such option", "No such command",
+                     "Did you mean", "requires an argument", "Missing argument", "unexpected extra argument")
+
+
+def library_messages() -> set[tuple[str, str | None]]:
+    """Every literal that the installed click and Typer pass to gettext, as (msgid, msgid_plural)."""
+    import ast
+    from importlib.util import find_spec
+
+    found: set[tuple[str, str | None]] = set()
+    for package in ("click", "typer"):
+        for path in sorted(Path(find_spec(package).origin).parent.glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "id", getattr(node.func, "attr", None))
+                texts = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+                if name in ("_", "gettext") and texts:
+                    found.add((texts[0], None))
+                elif name == "ngettext" and len(texts) >= 2:
+                    found.add((texts[0], texts[1]))
+    return found
+
+
+def test_framework_messages_are_spelled_exactly_as_the_installed_click_and_typer_spell_them():
+    from metrika_cli import framework_messages
+
+    ours = {(text, None) for text in framework_messages.CLICK + framework_messages.TYPER}
+    ours |= set(framework_messages.CLICK_PLURALS)
+    assert len(ours) > 30
+    assert not ours - library_messages(), "click or Typer reworded these: update framework_messages.py"
+    translated = {entry.key for entry in ru_entries() if entry.translated}
+    assert ours <= translated
+
+
+def flat(text: str) -> str:
+    """Rich help without its box drawing and line wrapping."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
+def test_help_in_a_russian_locale_has_no_english_from_click_or_typer(metrika):
+    for args, russian in [(("--help",), ["Использование: metrika", "Параметры", "Команды",
+                                          "Показать это сообщение и выйти."]),
+                          (("login", "--help"), ["Использование: metrika login", "Параметры",
+                                                 "[по умолчанию: default]", "Показать это сообщение и выйти."]),
+                          (("check-access", "--help"), ["Аргументы", "[по умолчанию: read]"])]:
+        result = metrika(*args, env=RUSSIAN)
+        assert result.code == 0, args
+        text = flat(result.output)
+        assert [phrase for phrase in FRAMEWORK_ENGLISH if phrase in text] == [], args
+        assert [phrase for phrase in russian if phrase not in text] == [], args
+
+
+@pytest.mark.parametrize("args, russian", [
+    (("login", "--bogus"), ["Использование: metrika login", "Справка: 'metrika login --help'.",
+                            "Ошибка: Нет такого параметра '--bogus'."]),
+    (("check-access", "--need"), ["Ошибка: Параметру '--need' нужно значение."]),
+    (("login", "extra"), ["Ошибка: Лишний аргумент (extra)"]),
+    (("logn",), ["Ошибка: Нет такой команды 'logn'. (Возможно, вы имели в виду одно из: 'login', 'logout'?)"]),
+])
+def test_usage_errors_in_a_russian_locale_are_russian_with_exit_code_2(metrika, args, russian):
+    result = metrika(*args, env=RUSSIAN)
+    assert result.code == 2
+    assert [phrase for phrase in FRAMEWORK_ENGLISH if phrase in result.output] == []
+    assert [phrase for phrase in russian if phrase not in result.output] == []
+    assert "Traceback" not in result.output
+
+
+def test_a_json_usage_error_summary_is_russian_too(metrika):
+    result = metrika("login", "--json", "--bogus", env=RUSSIAN)
+    assert result.code == 2
+    assert json.loads(result.stdout)["summary"].startswith("Нет такого параметра")
+
+
+def test_metrika_lang_en_keeps_click_and_typer_in_english(metrika):
+    english = {"METRIKA_LANG": "en", "LANG": "ru_RU.UTF-8"}
+    help_text = flat(metrika("login", "--help", env=english).output)
+    for phrase in ("Usage: metrika login", "Options", "Show this message and exit.", "[default: default]"):
+        assert phrase in help_text
+    error = metrika("login", "--bogus", env=english)
+    assert error.code == 2
+    assert "Try 'metrika login --help' for help." in error.output
+    assert "Error: No such option '--bogus'." in error.output
+    assert not CYRILLIC.search(error.output)
+    suggestion = metrika("logn", env=english)
+    assert suggestion.output.count("Did you mean") == 1  # click's suggestion, not Typer's too
