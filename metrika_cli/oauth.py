@@ -122,7 +122,10 @@ def _parse_address(value: str) -> PastedToken:
     token = first("access_token")
     if token:
         expires = first("expires_in")
-        return PastedToken(token, int(expires) if expires.isdigit() else None)
+        # isascii: str.isdigit() also accepts '²' and other digits int() refuses; ten digits
+        # (three centuries) keep the expiry date within what datetime can hold.
+        valid = expires.isascii() and expires.isdigit() and len(expires) <= 10
+        return PastedToken(token, int(expires) if valid else None)
     if first("code"):
         raise BadInput(
             _("This address carries a confirmation code (the ?code= flow), not a token."),

@@ -72,7 +72,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(_("Cannot read {path}: {error}").format(path=path, error=_os_reason(exc))) from None
+        raise ConfigError(_("Cannot read {path}: {error}").format(path=path, error=_os_reason(exc)),
+                          fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")]) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,7 +35,18 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     monkeypatch.setenv("METRIKA_TIMEOUT", "5")
+    # A test that forgets the `fake` fixture must not reach Yandex: a closed loopback port.
+    nowhere = f"http://127.0.0.1:{closed_port()}"
+    for name in ("METRIKA_API_URL", "METRIKA_LOGIN_URL", "METRIKA_OAUTH_URL"):
+        monkeypatch.setenv(name, nowhere)
     return config
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

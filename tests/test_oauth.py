@@ -94,3 +94,9 @@ def test_a_refusal_never_echoes_the_pasted_value():
 ])
 def test_token_problem_flags_only_what_cannot_be_a_token(value, problem):
     assert token_problem(value, CLIENT_ID) == problem
+
+
+@pytest.mark.parametrize("expires", ["²", "1" * 40, "-5", "soon"])
+def test_an_expires_in_that_is_no_number_of_seconds_is_dropped_not_fatal(expires):
+    pasted = parse_pasted_token(f"https://oauth.yandex.ru/verification_code#access_token={TOKEN}&expires_in={expires}")
+    assert (pasted.token, pasted.expires_in) == (TOKEN, None)

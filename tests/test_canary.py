@@ -1,0 +1,132 @@
+"""The canary: TOKEN goes through every command, in every failure mode, with METRIKA_DEBUG=1,
+and no piece of it (any 8 characters) may show up anywhere but `metrika token`'s stdout and the
+credential store: not on stdout or stderr, not in --json, not in debug traces, not in other
+files, not in a request URL."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from conftest import CLIENT_ID, TOKEN, Result
+
+PIECES = {TOKEN[i:i + 8] for i in range(len(TOKEN) - 7)}
+MODES = ("ok", "invalid", "refused", "timeout", "cut", "html", "broken_json", "no_keyring", "malformed_env")
+COMMANDS = (
+    ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID),
+    ("login", "--with-token", "--client-id", CLIENT_ID),  # the `fail` keyring: exit 7
+    ("auth-url", "--client-id", CLIENT_ID),
+    ("token",),
+    ("token", "--header"),
+    ("whoami",),
+    ("whoami", "--json"),
+    ("check-access",),
+    ("check-access", "101", "202", "--need", "write", "--json"),
+    ("check", "303"),
+    ("logout",),
+)
+
+CHECK_ACCESS_EXIT = {"ok": 0, "invalid": 4, "refused": 6, "timeout": 6, "cut": 6, "html": 6, "broken_json": 1,
+                     "no_keyring": 0, "malformed_env": 4}
+
+
+def leaks(text: str) -> list[str]:
+    return sorted(piece for piece in PIECES if piece in text)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def break_things(mode: str, fake) -> dict[str, str]:
+    """Apply `mode` to the fake; the environment the commands run with."""
+    env = {"METRIKA_DEBUG": "1", "METRIKA_TIMEOUT": "1"}
+    if mode == "invalid":
+        fake.accounts.pop(TOKEN)
+    elif mode == "refused":
+        url = f"http://127.0.0.1:{closed_port()}"
+        env.update(METRIKA_API_URL=url, METRIKA_LOGIN_URL=url)
+    elif mode == "timeout":
+        fake.fail("/", "hang", seconds=5)
+    elif mode in ("cut", "html", "broken_json"):
+        fake.fail("/management/", mode)
+    elif mode == "no_keyring":
+        env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    elif mode == "malformed_env":
+        env["METRIKA_TOKEN"] = f"OAuth {TOKEN[:30]} {TOKEN[30:]}\n"
+    return env
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_piece_of_the_token_escapes_in_any_mode(fake, metrika, isolated, mode):
+    assert metrika(*COMMANDS[0], input=TOKEN).code == 0  # stored in credentials.toml while all is well
+    env = break_things(mode, fake)
+    results: dict[tuple[str, ...], Result] = {}
+    for command in COMMANDS:
+        results[command] = result = metrika(*command, input=TOKEN, env=env, timeout=60)
+        assert "Traceback" not in result.output, (command, result.output)
+        stdout = result.stdout
+        if command[0] == "token" and result.code == 0:
+            expected = f"Authorization: OAuth {TOKEN}\n" if "--header" in command else TOKEN + "\n"
+            assert stdout == expected
+            stdout = ""
+        assert leaks(stdout) == [] and leaks(result.stderr) == [], (command, result.output)
+        if command[0] != "logout":
+            for path in isolated.rglob("*"):
+                if path.is_file() and path.name != "credentials.toml":
+                    assert leaks(path.read_text(errors="replace")) == [], (command, path)
+    for request in fake.requests:
+        assert leaks(request.path) == [], request.path
+        assert leaks(str(request.headers.get("Authorization", "")).replace(TOKEN, "")) == []
+
+    # the canary is alive: the modes really are different, and `token` really prints it
+    token = results[("token",)]
+    if mode == "malformed_env":
+        assert token.code == 4
+    else:
+        assert token.code == 0
+    debug_lines = [line for result in results.values() for line in result.stderr.splitlines()
+                   if line.startswith("metrika: >")]
+    if mode not in ("malformed_env",):
+        assert debug_lines and all("[redacted]" in line for line in debug_lines)
+    assert results[("check-access",)].code == CHECK_ACCESS_EXIT[mode]
+    if mode == "ok":
+        assert [results[c].code for c in COMMANDS] == [0, 7, 0, 0, 0, 0, 0, 0, 5, 0, 0]
+    # logout leaves nothing behind that holds the token
+    assert not (isolated / "credentials.toml").exists() or leaks((isolated / "credentials.toml").read_text()) == []
+
+
+def test_metrika_debug_traces_every_request_and_response_with_the_token_redacted(fake, metrika):
+    result = metrika("check-access", "101", "--json", env={"METRIKA_TOKEN": TOKEN, "METRIKA_DEBUG": "1"})
+    assert result.code == 0, result.stderr
+    sent = [line for line in result.stderr.splitlines() if line.startswith("metrika: > ")]
+    answered = [line for line in result.stderr.splitlines() if line.startswith("metrika: < ")]
+    assert sorted(line.split()[3].split("?")[0] for line in sent) == [
+        f"{fake.url}/info", f"{fake.url}/management/v1/counters"]
+    assert all(line.startswith("metrika: > GET ") and line.endswith("Authorization: OAuth [redacted]")
+               for line in sent)
+    assert len(answered) == 2
+    for line in answered:
+        assert re.fullmatch(rf"metrika: < 200 GET {re.escape(fake.url)}/\S+ \(\d+ ms, application/json[^)]*\)", line), line
+    assert leaks(result.output) == []
+    assert result.stdout.lstrip().startswith("{")  # traces stay on stderr
+
+
+def test_metrika_debug_names_a_failed_request_without_the_token(metrika):
+    url = f"http://127.0.0.1:{closed_port()}"
+    result = metrika("whoami", env={"METRIKA_TOKEN": TOKEN, "METRIKA_DEBUG": "1",
+                                    "METRIKA_API_URL": url, "METRIKA_LOGIN_URL": url})
+    assert result.code == 6
+    assert "metrika: ! Yandex ID: ConnectError" in result.stderr
+    assert "metrika: ! Metrika: ConnectError" in result.stderr
+    assert leaks(result.output) == []
+
+
+def test_without_metrika_debug_there_are_no_traces(fake, metrika):
+    result = metrika("check-access", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 0 and "metrika: >" not in result.output and "metrika: <" not in result.output

@@ -1,0 +1,127 @@
+"""A keyring that hangs, is locked, refuses, or is missing: a clear message, exit 7, no hang,
+and nothing already stored is lost."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from keyring_backends import backend_env
+from metrika_cli.store import KEYRING_TIMEOUT
+
+from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN
+
+LOGIN = ("login", "--with-token", "--client-id", CLIENT_ID)
+FAIL = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+NULL = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+BROKEN = {
+    "hanging": backend_env("HangingKeyring"),
+    "locked": backend_env("LockedKeyring"),
+    "refusing": backend_env("RefusingKeyring"),
+    "fail": FAIL,
+    "null": NULL,
+}
+WORDS = {
+    "hanging": "did not answer within 5 s",
+    "locked": "locked",
+    "refusing": "refused the item",
+    "fail": "No OS keyring",
+    "null": "No OS keyring",
+}
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.toml"))}
+
+
+def assert_store_options_spelled_out(stderr: str) -> None:
+    for words in ("--insecure-storage", "METRIKA_TOKEN", "keyring"):
+        assert words in stderr, stderr
+
+
+@pytest.fixture
+def stored_in_file(fake, metrika, isolated):
+    """vasya's TOKEN stored in plain text (as `--insecure-storage` does), config metadata beside it."""
+    fake.add_token(OTHER_TOKEN, login="petya", client_id=CLIENT_ID)
+    result = metrika(*LOGIN, "--insecure-storage", input=TOKEN)
+    assert result.code == 0, result.stderr
+    before = snapshot(isolated)
+    assert set(before) == {"config.toml", "credentials.toml"}
+    return before
+
+
+@pytest.mark.parametrize("backend", list(BROKEN))
+def test_a_failing_keyring_at_login_exits_7_and_loses_nothing(stored_in_file, metrika, isolated, backend):
+    started = time.monotonic()
+    result = metrika(*LOGIN, input=OTHER_TOKEN, env=BROKEN[backend], timeout=30)
+    elapsed = time.monotonic() - started
+    assert result.code == 7, result.stderr
+    assert WORDS[backend] in result.stderr
+    assert_store_options_spelled_out(result.stderr)
+    assert "Traceback" not in result.stderr
+    if backend == "hanging":  # waited for the keyring for the time limit, then gave up
+        assert KEYRING_TIMEOUT <= elapsed < 15, elapsed
+    else:
+        assert elapsed < KEYRING_TIMEOUT, elapsed
+    assert snapshot(isolated) == stored_in_file
+    assert metrika("token").stdout == TOKEN + "\n"
+
+
+def keyring_profile(directory: Path) -> None:
+    """A profile whose token is recorded as kept in the keyring."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (directory / "config.toml").write_text(tomli_w.dumps({"profiles": {"default": {
+        "client_id": CLIENT_ID, "login": "vasya", "uid": "1000034426", "storage": "keyring"}}}))
+
+
+@pytest.mark.parametrize("backend, command", [
+    ("hanging", ("token",)), ("hanging", ("check-access", "--json")),
+    ("locked", ("token",)), ("locked", ("token", "--header")), ("locked", ("whoami",)),
+    ("locked", ("check-access",)), ("locked", ("check-access", "--json")),
+])
+def test_reading_from_a_broken_keyring_exits_7_without_hanging(fake, metrika, isolated, backend, command):
+    keyring_profile(isolated)
+    before = snapshot(isolated)
+    started = time.monotonic()
+    result = metrika(*command, env=BROKEN[backend], timeout=30)
+    assert result.code == 7, result.output
+    assert time.monotonic() - started < 15
+    assert WORDS[backend] in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(isolated) == before
+    assert fake.requests == []
+    if "--json" in command:
+        document = json.loads(result.stdout)
+        assert document["diagnosis"] == "store_unavailable" and document["exit_code"] == 7
+
+
+@pytest.mark.parametrize("backend", ["fail", "null"])
+def test_without_a_keyring_a_non_interactive_login_names_every_way_out(fake, metrika, isolated, backend):
+    result = metrika(*LOGIN, input=TOKEN, env=BROKEN[backend])
+    assert result.code == 7
+    assert "No OS keyring" in result.stderr
+    assert_store_options_spelled_out(result.stderr)
+    assert "METRIKA_TOKEN_FILE" in result.stderr
+    assert snapshot(isolated) == {}
+
+
+def test_logout_with_a_hanging_keyring_exits_7_and_keeps_the_metadata(fake, metrika, isolated):
+    keyring_profile(isolated)
+    before = snapshot(isolated)
+    started = time.monotonic()
+    result = metrika("logout", env=BROKEN["hanging"], timeout=30)
+    assert result.code == 7 and time.monotonic() - started < 15
+    assert "Traceback" not in result.stderr
+    assert snapshot(isolated) == before
+
+
+def test_insecure_storage_needs_no_keyring_at_all(fake, metrika, isolated):
+    """The way out that the message names does work with a hanging keyring: nothing touches it."""
+    started = time.monotonic()
+    result = metrika(*LOGIN, "--insecure-storage", input=TOKEN, env=BROKEN["hanging"], timeout=30)
+    assert result.code == 0, result.stderr
+    assert time.monotonic() - started < KEYRING_TIMEOUT
