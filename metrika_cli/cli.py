@@ -24,7 +24,6 @@ from .output import (base_document, emit_json, error, fingerprint, register_secr
 from .main import print_token, shadow_warning
 from .store import Profile, Store, Token, keyring_available, no_keyring_error, resolve_token
 
-DATA_ACCESS_URL = "https://id.yandex.ru/personal/data-access"
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 MAX_TOKEN_INPUT = 64 * 1024
 
@@ -338,7 +337,7 @@ def logout(
     for name in forgotten:
         say(_("Forgot the token of profile {profile}.").format(profile=name), style="green")
     say(_("A token stays valid until it expires or you revoke it: {url} (Yandex ID → Data access).").format(
-        url=DATA_ACCESS_URL))
+        url=oauth.DATA_ACCESS_URL))
     if os.environ.get("METRIKA_TOKEN") or os.environ.get("METRIKA_TOKEN_FILE"):
         warn(_("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set and is still used."))
 

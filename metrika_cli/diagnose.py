@@ -11,7 +11,6 @@ from .i18n import N_, _
 from .oauth import app_page_url, describe_problem
 
 WRITE_PERMISSIONS = ("own", "edit")
-DATA_ACCESS_URL = "https://id.yandex.ru/personal/data-access"
 
 
 @dataclass

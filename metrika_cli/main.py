@@ -103,7 +103,8 @@ def _run_app(args: list[str]) -> int:
         if "--json" in args:
             from .output import base_document, emit_json
 
-            emit_json(base_document("bad_input", ExitCode.BAD_INPUT, "", exc.format_message(), []))
+            profile = os.environ.get("METRIKA_PROFILE") or "default"
+            emit_json(base_document("bad_input", ExitCode.BAD_INPUT, profile, exc.format_message(), []))
         else:
             exc.show()
         return int(ExitCode.BAD_INPUT)

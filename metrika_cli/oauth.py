@@ -16,6 +16,7 @@ PREFIX_PATTERN = re.compile(r"(?:authorization\s*:\s*)?(?:oauth|bearer)\s+(.*)",
 QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
 REDIRECT_URI = "https://oauth.yandex.ru/verification_code"
 APP_REGISTRATION_URL = "https://oauth.yandex.ru/client/new"
+DATA_ACCESS_URL = "https://id.yandex.ru/personal/data-access"  # where a user revokes tokens
 METRIKA_SCOPES = ("metrika:read", "metrika:write")
 
 
