@@ -6,12 +6,10 @@ files, not in a request URL."""
 from __future__ import annotations
 
 import re
-import socket
-from pathlib import Path
 
 import pytest
 
-from conftest import CLIENT_ID, TOKEN, Result
+from conftest import CLIENT_ID, TOKEN, Result, closed_port
 
 PIECES = {TOKEN[i:i + 8] for i in range(len(TOKEN) - 7)}
 MODES = ("ok", "invalid", "refused", "timeout", "cut", "html", "broken_json", "no_keyring", "malformed_env")
@@ -37,10 +35,6 @@ def leaks(text: str) -> list[str]:
     return sorted(piece for piece in PIECES if piece in text)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def break_things(mode: str, fake) -> dict[str, str]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN
+from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN, closed_port
 
 INSECURE = ("login", "--with-token", "--insecure-storage")
 COMMON_KEYS = {"schema", "ok", "diagnosis", "exit_code", "profile", "token", "identity", "summary", "fix"}
@@ -16,10 +15,6 @@ CHECK_ACCESS_KEYS = COMMON_KEYS | {"api", "counters"}
 UNKNOWN_TOKEN = "y0__xRevokedTokenNotKnownAnywhere0123456789_abcdefghijklmn"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def as_token(token: str = TOKEN, **extra: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLIENT_ID, TOKEN
+from conftest import CLIENT_ID, TOKEN, closed_port
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def check(metrika, *args: str, env: dict[str, str] | None = None):
@@ -45,7 +39,7 @@ def test_a_refused_connection_is_a_network_error(metrika):
     port = closed_port()
     code, document, human = check(metrika, env=both_urls(f"http://127.0.0.1:{port}"))
     assert (code, document["diagnosis"]) == (6, "network_error")
-    assert "refused" in document["summary"] and f"127.0.0.1" in document["summary"]
+    assert "refused" in document["summary"] and "127.0.0.1" in document["summary"]
     assert "network_error" in human and "refused" in human
 
 
@@ -125,46 +119,39 @@ def test_a_failing_network_at_login_stores_nothing(fake, metrika, isolated, faul
     assert not (isolated / "config.toml").exists() and not (isolated / "credentials.toml").exists()
 
 
-def test_ctrl_c_during_a_request_exits_130_and_stores_nothing(fake, isolated, tmp_path):
+def interrupt_mid_request(fake, args: list[str], stdin, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Start `metrika ARGS`, send SIGINT once its first request reached the (slow) fake."""
     fake.latency = 30
-    pasted = tmp_path / "pasted"
-    pasted.write_text(TOKEN)
-    with pasted.open() as stdin:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "metrika_cli", "login", "--with-token", "--insecure-storage",
-             "--client-id", CLIENT_ID],
-            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    process = subprocess.Popen([sys.executable, "-m", "metrika_cli", *args], stdin=stdin, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     try:
         deadline = time.monotonic() + 20
         while not fake.requests and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert fake.requests, "the login never reached the fake"
+        assert fake.requests, "the command never reached the fake"
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 130, stderr
+    return process.returncode, stdout, stderr
+
+
+def test_ctrl_c_during_a_request_exits_130_and_stores_nothing(fake, isolated, tmp_path):
+    pasted = tmp_path / "pasted"
+    pasted.write_text(TOKEN)
+    with pasted.open() as stdin:
+        code, stdout, stderr = interrupt_mid_request(
+            fake, ["login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID], stdin)
+    assert code == 130, stderr
     assert "Interrupted; nothing was stored." in stderr
     assert "Traceback" not in stderr and TOKEN not in stdout + stderr
     assert not (isolated / "config.toml").exists() and not (isolated / "credentials.toml").exists()
 
 
 def test_ctrl_c_during_check_access_exits_130(fake):
-    fake.latency = 30
-    process = subprocess.Popen([sys.executable, "-m", "metrika_cli", "check-access", "--json"],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "METRIKA_TOKEN": TOKEN})
-    try:
-        deadline = time.monotonic() + 20
-        while not fake.requests and time.monotonic() < deadline:
-            time.sleep(0.02)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 130 and "Traceback" not in stderr
+    code, stdout, stderr = interrupt_mid_request(fake, ["check-access", "--json"], subprocess.DEVNULL,
+                                                 env={"METRIKA_TOKEN": TOKEN})
+    assert code == 130 and "Traceback" not in stderr
     assert json.loads(stdout)["diagnosis"] == "interrupted"

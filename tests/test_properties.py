@@ -107,7 +107,7 @@ def test_every_order_of_the_fragment_parameters_is_covered():
 def test_validate_client_id_returns_32_lower_hex_or_bad_input(text):
     try:
         value = validate_client_id(text)
-    except BadInput as exc:
+    except BadInput:
         return
     assert len(value) == 32 and set(value) <= set("0123456789abcdef")
 
