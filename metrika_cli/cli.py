@@ -6,7 +6,6 @@ import functools
 import getpass
 import math
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -22,9 +21,8 @@ from .i18n import _
 from .output import (base_document, emit_json, error, fingerprint, register_secret, render_checks,
                      render_diagnosis, say, steps, warn)
 from .main import print_token, shadow_warning
-from .store import Profile, Store, Token, keyring_available, no_keyring_error, resolve_token
+from .store import PROFILE_PATTERN, Profile, Store, Token, keyring_available, no_keyring_error, resolve_token
 
-PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 MAX_TOKEN_INPUT = 64 * 1024
 
 app = typer.Typer(

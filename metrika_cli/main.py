@@ -65,12 +65,11 @@ def _lean_token_args(args: list[str]) -> tuple[str, bool] | None:
 
 
 def _run_lean_token(profile: str, header: bool) -> int:
-    import re
-
     from .i18n import _
+    from .store import PROFILE_PATTERN
 
     try:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}", profile):
+        if not PROFILE_PATTERN.fullmatch(profile):
             return _run_app(["token", "--profile", profile])  # the full app words the error
         return print_token(profile, header)
     except MetrikaError as exc:

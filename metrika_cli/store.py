@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -20,6 +21,7 @@ from .errors import ConfigError, StoreUnavailable
 from .i18n import _
 
 SERVICE = "metrika-cli"
+PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
 KEYRING_TIMEOUT = 5.0
 T = TypeVar("T")
 

@@ -53,11 +53,17 @@ def test_ctrl_c_at_the_token_prompt_exits_130_and_stores_nothing(fake, isolated:
     assert not (isolated / "config.toml").exists() and not (isolated / "credentials.toml").exists()
 
 
-def test_without_a_keyring_a_person_is_asked_before_plain_text(fake, isolated: Path):
+def login_until_plain_text_question() -> pexpect.spawn:
+    """An interactive login without a keyring, stopped at the plain-text question."""
     child = spawn("login", "--client-id", CLIENT_ID, "--no-browser")
     child.expect("Paste the token")
     child.sendline(TOKEN)
     child.expect(r"plain text.*\[y/N\]")
+    return child
+
+
+def test_without_a_keyring_a_person_is_asked_before_plain_text(fake, isolated: Path):
+    child = login_until_plain_text_question()
     child.sendline("y")
     child.expect("Logged in as vasya")
     assert finish(child) == 0
@@ -65,10 +71,7 @@ def test_without_a_keyring_a_person_is_asked_before_plain_text(fake, isolated: P
 
 
 def test_refusing_plain_text_exits_7_and_stores_nothing(fake, isolated: Path):
-    child = spawn("login", "--client-id", CLIENT_ID, "--no-browser")
-    child.expect("Paste the token")
-    child.sendline(TOKEN)
-    child.expect(r"\[y/N\]")
+    child = login_until_plain_text_question()
     child.sendline("n")
     assert finish(child) == 7
     assert not (isolated / "credentials.toml").exists()
