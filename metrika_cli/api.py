@@ -62,13 +62,6 @@ def proxy_for(url: str) -> str | None:
     return proxies.get(urlsplit(url).scheme) or proxies.get("all")
 
 
-@dataclass
-class Evidence:
-    identity: Reply
-    metrika: Reply
-    counters: dict[int, dict[str, Any]]
-
-
 class Client:
     """One async httpx client for a command; every request carries the token in the header only."""
 
@@ -197,14 +190,17 @@ def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
     return "other"
 
 
-async def _gather(endpoints: Endpoints, token: str, counter_ids: list[int] | None, all_pages: bool) -> Evidence:
+Answers = tuple[Reply, Reply, dict[int, dict[str, Any]]]  # Yandex ID, Metrika, counters by id
+
+
+async def _gather(endpoints: Endpoints, token: str, counter_ids: list[int] | None, all_pages: bool) -> Answers:
     async with Client(endpoints, token) as client:
         identity, (metrika, counters) = await asyncio.gather(
             client.identity(), client.counters(counter_ids, all_pages))
-    return Evidence(identity, metrika, counters)
+    return identity, metrika, counters
 
 
 def gather_evidence(endpoints: Endpoints, token: str, counter_ids: list[int] | None = None,
-                    all_pages: bool = False) -> Evidence:
+                    all_pages: bool = False) -> Answers:
     """Ask Yandex ID and Metrika at the same time: one round trip of waiting, not two."""
     return asyncio.run(_gather(endpoints, token, counter_ids, all_pages))

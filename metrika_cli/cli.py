@@ -149,8 +149,8 @@ def collect(token: Token | None, profile: Profile, counter_ids: list[int], need:
         register_secret(token.value)
         evidence.token_problem = oauth.token_problem(token.value, evidence.expected_client_id)
     if token and not evidence.token_problem:
-        gathered = gather_evidence(endpoints, token.value, counter_ids, all_pages)
-        evidence.identity, evidence.metrika, evidence.counters = gathered.identity, gathered.metrika, gathered.counters
+        evidence.identity, evidence.metrika, evidence.counters = gather_evidence(
+            endpoints, token.value, counter_ids, all_pages)
     return diagnose(evidence), evidence
 
 
