@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import ssl
-import sys
 import time
 import urllib.request
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,39 +15,12 @@ import httpx
 
 from . import __version__
 from .diagnose import Reply
-from .errors import BadInput
-from .i18n import _
+from .env import Env
+from .output import redact
 
 PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # keeps the URL short whatever the number of counters asked for
 METRIKA_PARALLEL = 3  # Metrika's documented limit of parallel requests per user
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    api_url: str = "https://api-metrika.yandex.net"
-    login_url: str = "https://login.yandex.ru"
-    oauth_url: str = "https://oauth.yandex.ru"
-    timeout: float = 10.0
-    debug: bool = False
-
-    @classmethod
-    def from_env(cls, environ: os._Environ[str] | dict[str, str] = os.environ) -> Endpoints:
-        raw_timeout = environ.get("METRIKA_TIMEOUT", "10")
-        try:
-            timeout = float(raw_timeout)
-            if not 0 < timeout <= 600:
-                raise ValueError
-        except ValueError:
-            raise BadInput(_("METRIKA_TIMEOUT must be a number of seconds between 0 and 600; got {value!r}.").format(
-                value=raw_timeout)) from None
-        return cls(
-            api_url=(environ.get("METRIKA_API_URL") or cls.api_url).rstrip("/"),
-            login_url=(environ.get("METRIKA_LOGIN_URL") or cls.login_url).rstrip("/"),
-            oauth_url=(environ.get("METRIKA_OAUTH_URL") or cls.oauth_url).rstrip("/"),
-            timeout=timeout,
-            debug=environ.get("METRIKA_DEBUG", "") not in ("", "0"),
-        )
 
 
 def proxy_for(url: str) -> str | None:
@@ -65,11 +35,13 @@ def proxy_for(url: str) -> str | None:
 class Client:
     """One async httpx client for a command; every request carries the token in the header only."""
 
-    def __init__(self, endpoints: Endpoints, token: str) -> None:
-        self.endpoints = endpoints
-        hooks = {"request": [self._trace_request], "response": [self._trace_response]} if endpoints.debug else {}
+    def __init__(self, env: Env, token: str) -> None:
+        self.env = env
+        self.endpoints = env.endpoints
+        hooks = {"request": [self._trace_request], "response": [self._trace_response]} if env.debug else {}
         self.http = httpx.AsyncClient(
-            timeout=endpoints.timeout,
+            transport=env.transport,
+            timeout=self.endpoints.timeout,
             headers={"Authorization": f"OAuth {token}", "User-Agent": f"metrika-cli/{__version__}"},
             event_hooks=hooks,
             follow_redirects=False,
@@ -84,21 +56,25 @@ class Client:
 
     async def _trace_request(self, request: httpx.Request) -> None:
         request.extensions["metrika_started"] = time.monotonic()
-        print(f"metrika: > {request.method} {request.url} Authorization: OAuth [redacted]", file=sys.stderr)
+        self._trace(f"metrika: > {request.method} {request.url} Authorization: OAuth [redacted]")
 
     async def _trace_response(self, response: httpx.Response) -> None:
         started = response.request.extensions.get("metrika_started", time.monotonic())
         elapsed = (time.monotonic() - started) * 1000
-        print(f"metrika: < {response.status_code} {response.request.method} {response.request.url} "
-              f"({elapsed:.0f} ms, {response.headers.get('content-type', '-')})", file=sys.stderr)
+        self._trace(f"metrika: < {response.status_code} {response.request.method} {response.request.url} "
+                    f"({elapsed:.0f} ms, {response.headers.get('content-type', '-')})")
+
+    def _trace(self, line: str) -> None:
+        self.env.stderr.write(redact(self.env, line) + "\n")
+        self.env.stderr.flush()
 
     async def _get(self, service: str, url: str, params: dict[str, Any] | None = None) -> Reply:
         host = urlsplit(url).hostname or url
         try:
             response = await self.http.get(url, params=params)
         except httpx.HTTPError as exc:
-            if self.endpoints.debug:
-                print(f"metrika: ! {service}: {exc.__class__.__name__}", file=sys.stderr)
+            if self.env.debug:
+                self._trace(f"metrika: ! {service}: {exc.__class__.__name__}")
             return Reply(service, host, network=classify_network_error(exc, url), detail=exc.__class__.__name__)
         return parse_reply(service, host, response)
 
@@ -193,14 +169,14 @@ def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
 Answers = tuple[Reply, Reply, dict[int, dict[str, Any]]]  # Yandex ID, Metrika, counters by id
 
 
-async def _gather(endpoints: Endpoints, token: str, counter_ids: list[int] | None, all_pages: bool) -> Answers:
-    async with Client(endpoints, token) as client:
+async def _gather(env: Env, token: str, counter_ids: list[int] | None, all_pages: bool) -> Answers:
+    async with Client(env, token) as client:
         identity, (metrika, counters) = await asyncio.gather(
             client.identity(), client.counters(counter_ids, all_pages))
     return identity, metrika, counters
 
 
-def gather_evidence(endpoints: Endpoints, token: str, counter_ids: list[int] | None = None,
+def gather_evidence(env: Env, token: str, counter_ids: list[int] | None = None,
                     all_pages: bool = False) -> Answers:
     """Ask Yandex ID and Metrika at the same time: one round trip of waiting, not two."""
-    return asyncio.run(_gather(endpoints, token, counter_ids, all_pages))
+    return asyncio.run(_gather(env, token, counter_ids, all_pages))

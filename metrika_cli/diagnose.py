@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
 from typing import Any
 
-from .errors import EXIT_CODES, ExitCode
+from .errors import Diagnosis, ExitCode
 from .i18n import N_, _
 from .oauth import app_page_url, describe_problem
 
@@ -65,8 +66,10 @@ class CounterResult:
 
 
 @dataclass
-class Diagnosis:
-    code: str
+class Verdict:
+    """A diagnosis with its story: summary, fix steps, the evidence lines and every check."""
+
+    code: Diagnosis
     summary: str
     fix: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
@@ -76,11 +79,11 @@ class Diagnosis:
 
     @property
     def exit_code(self) -> ExitCode:
-        return EXIT_CODES[self.code]
+        return self.code.exit_code
 
     @property
     def ok(self) -> bool:
-        return self.code == "ok"
+        return self.code is Diagnosis.OK
 
 
 CHECK_LABELS = {
@@ -100,8 +103,8 @@ def check_label(name: str) -> str:
     return _(CHECK_LABELS[name])
 
 
-class _Verdict:
-    """Collects the checks in their fixed order; the first failure decides the diagnosis."""
+class Checks:
+    """The checks in their fixed order, all skipped until a rule passes or fails them."""
 
     def __init__(self, evidence: Evidence) -> None:
         names = list(CHECK_LABELS) + [f"counter:{cid}" for cid in evidence.counter_ids]
@@ -117,8 +120,8 @@ class _Verdict:
     def failed(self, name: str, detail: str = "") -> None:
         self.checks[name] = Check(name, "failed", detail)
 
-    def result(self, code: str, summary: str, fix: list[str]) -> Diagnosis:
-        return Diagnosis(code, summary, fix, self.evidence, self.warnings, list(self.checks.values()), self.counters)
+    def result(self, code: Diagnosis, summary: str, fix: list[str]) -> Verdict:
+        return Verdict(code, summary, fix, self.evidence, self.warnings, list(self.checks.values()), self.counters)
 
 
 def same_login(a: str, b: str) -> bool:
@@ -129,143 +132,244 @@ def same_login(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-def diagnose(ev: Evidence) -> Diagnosis:
-    v = _Verdict(ev)
-    if ev.token_source is None:
-        v.failed("token_present")
-        return v.result("no_token", _("No token: nothing in METRIKA_TOKEN, METRIKA_TOKEN_FILE or the store."),
-                        [_("Run `metrika login` to get and store a token."),
-                         _("Or, in CI, set METRIKA_TOKEN (or METRIKA_TOKEN_FILE) to a token.")])
-    v.passed("token_present", detail=ev.token_source)
-    if ev.token_problem:
-        v.failed("well_formed", describe_problem(ev.token_problem))
-        return v.result("token_malformed",
-                        _("The token from {source} cannot be a token: {reason}.").format(
-                            source=ev.token_source, reason=describe_problem(ev.token_problem)),
-                        _malformed_fix(ev))
-    v.passed("well_formed")
+Rule = Callable[[Evidence, Checks], "Verdict | None"]
 
-    metrika, identity = ev.metrika, ev.identity
-    assert metrika is not None and identity is not None
-    for reply in (metrika, identity):
+
+def identity_data(ev: Evidence) -> dict[str, Any] | None:
+    """What Yandex ID said of the token, when it said it properly."""
+    reply = ev.identity
+    return reply.data if reply is not None and reply.ok and isinstance(reply.data, dict) else None
+
+
+def _issued_to(ev: Evidence) -> str:
+    return str((identity_data(ev) or {}).get("client_id") or "")
+
+
+def _other_app(ev: Evidence) -> bool:
+    return bool(ev.expected_client_id) and _issued_to(ev).lower() != (ev.expected_client_id or "").lower()
+
+
+# ---- the rules, in the order they are asked; the first verdict wins --------------------
+
+def rule_no_token(ev: Evidence, c: Checks) -> Verdict | None:
+    if ev.token_source is not None:
+        c.passed("token_present", detail=ev.token_source)
+        return None
+    c.failed("token_present")
+    return c.result(Diagnosis.NO_TOKEN, _("No token: nothing in METRIKA_TOKEN, METRIKA_TOKEN_FILE or the store."),
+                    [_("Run `metrika login` to get and store a token."),
+                     _("Or, in CI, set METRIKA_TOKEN (or METRIKA_TOKEN_FILE) to a token.")])
+
+
+def rule_malformed(ev: Evidence, c: Checks) -> Verdict | None:
+    if not ev.token_problem:
+        c.passed("well_formed")
+        return None
+    c.failed("well_formed", describe_problem(ev.token_problem))
+    return c.result(Diagnosis.TOKEN_MALFORMED, _("The token from {source} cannot be a token: {reason}.").format(
+        source=ev.token_source, reason=describe_problem(ev.token_problem)), _malformed_fix(ev))
+
+
+def rule_transport(ev: Evidence, c: Checks) -> Verdict | None:
+    """Network trouble, a quota or a broken service, on either side, before anything else."""
+    for reply in (ev.metrika, ev.identity):
+        assert reply is not None
         trouble = _transport_trouble(reply, ev)
         if trouble:
-            return v.result(*trouble)
-
-    id_data = identity.data if identity.ok and isinstance(identity.data, dict) else None
+            return c.result(*trouble)
+    id_data = identity_data(ev)
     if id_data:
-        v.evidence.append(_identity_line(id_data, ev))
+        c.evidence.append(_identity_line(id_data, ev))
+    if not _metrika_ok(ev):
+        assert ev.metrika is not None
+        c.evidence.append(_("Metrika: HTTP {status} {error_type}").format(
+            status=ev.metrika.status, error_type=ev.metrika.error_type or "").strip())
+    return None
 
-    if metrika.ok:
-        return _diagnose_working_token(ev, v, id_data)
-    v.evidence.append(_("Metrika: HTTP {status} {error_type}").format(
-        status=metrika.status, error_type=metrika.error_type or "").strip())
-    if metrika.status in (401, 403) and metrika.error_type == "invalid_token":
-        return _token_invalid(ev, v)
-    if metrika.status == 401:
-        if id_data:
-            v.passed("token_valid", detail=_("Yandex ID accepts it"))
-            v.failed("header_read", _("Metrika answered 401 unauthorized"))
-            return v.result("header_rejected",
-                            _("Metrika did not read the Authorization header, although Yandex ID accepts "
-                              "the same token: something between you and Metrika changed or dropped the header."),
-                            _header_fix(ev))
-        return _token_invalid(ev, v)
-    if metrika.status == 403 and metrika.error_type == "access_denied":
-        if not id_data:
-            return _token_invalid(ev, v)
-        v.passed("header_read", "token_valid")
-        issued_to = str(id_data.get("client_id", ""))
-        if ev.expected_client_id and issued_to.lower() != ev.expected_client_id.lower():
-            v.failed("expected_app", _("issued to {app}").format(app=issued_to))
-            return v.result("wrong_app",
-                            _("The token was issued to another app ({app}) than your ClientID ({expected}), "
-                              "and that app has no Metrika rights.").format(app=issued_to, expected=ev.expected_client_id),
-                            [_("Get a token from your own app: `metrika login --client-id {expected} --force-confirm`.").format(
-                                expected=ev.expected_client_id),
-                             _("If you build the authorize URL yourself, check its client_id: it must be {expected}.").format(
-                                 expected=ev.expected_client_id),
-                             _("Or, if app {app} is yours, give it Metrika rights: {url} → Edit → Data access → "
-                               "Yandex Metrica.").format(app=issued_to, url=app_page_url(issued_to))])
-        if ev.expected_client_id:
-            v.passed("expected_app")
-        v.failed("metrika_rights", _("Metrika answered 403 access_denied"))
-        return v.result("scope_missing", _("The app {app} that issued this token has no Metrika rights "
-                                           "(metrika:read).").format(app=issued_to), _scope_fix(issued_to, "metrika:read"))
-    return v.result("unexpected_response",
+
+def _metrika_ok(ev: Evidence) -> bool:
+    return ev.metrika is not None and ev.metrika.ok
+
+
+def _metrika_said(ev: Evidence, *statuses: int) -> str | None:
+    """Metrika's error_type when it refused with one of these statuses ("" without one)."""
+    reply = ev.metrika
+    if reply is None or reply.ok or reply.status not in statuses:
+        return None
+    return reply.error_type or ""
+
+
+def rule_token_invalid(ev: Evidence, c: Checks) -> Verdict | None:
+    said = _metrika_said(ev, 401, 403)
+    if said is None:
+        return None
+    unknown_owner = not identity_data(ev)
+    if said == "invalid_token" or (unknown_owner and (_metrika_said(ev, 401) is not None or said == "access_denied")):
+        c.failed("token_valid", _("rejected by Metrika and Yandex ID"))
+        fix = [_("The token expired, was revoked, or the account's password or 2FA changed: get a new one "
+                 "with `metrika login`.")]
+        if ev.token_source and ev.token_source.startswith("env:"):
+            fix.append(_("The token comes from {source}: replace it there with the new one.").format(
+                source=ev.token_source))
+        return c.result(Diagnosis.TOKEN_INVALID, _("The token is not valid (expired, revoked, or never valid)."), fix)
+    return None
+
+
+def rule_header_rejected(ev: Evidence, c: Checks) -> Verdict | None:
+    if _metrika_said(ev, 401) is None:
+        return None
+    c.passed("token_valid", detail=_("Yandex ID accepts it"))
+    c.failed("header_read", _("Metrika answered 401 unauthorized"))
+    return c.result(Diagnosis.HEADER_REJECTED,
+                    _("Metrika did not read the Authorization header, although Yandex ID accepts "
+                      "the same token: something between you and Metrika changed or dropped the header."),
+                    _header_fix(ev))
+
+
+def rule_wrong_app(ev: Evidence, c: Checks) -> Verdict | None:
+    if _metrika_said(ev, 403) != "access_denied":
+        return None
+    c.passed("header_read", "token_valid")
+    if not _other_app(ev):
+        return None
+    issued_to, expected = _issued_to(ev), ev.expected_client_id
+    c.failed("expected_app", _("issued to {app}").format(app=issued_to))
+    return c.result(Diagnosis.WRONG_APP,
+                    _("The token was issued to another app ({app}) than your ClientID ({expected}), "
+                      "and that app has no Metrika rights.").format(app=issued_to, expected=expected),
+                    [_("Get a token from your own app: `metrika login --client-id {expected} --force-confirm`.").format(
+                        expected=expected),
+                     _("If you build the authorize URL yourself, check its client_id: it must be {expected}.").format(
+                         expected=expected),
+                     _("Or, if app {app} is yours, give it Metrika rights: {url} → Edit → Data access → "
+                       "Yandex Metrica.").format(app=issued_to, url=app_page_url(issued_to))])
+
+
+def rule_no_metrika_rights(ev: Evidence, c: Checks) -> Verdict | None:
+    if _metrika_said(ev, 403) != "access_denied":
+        return None
+    if ev.expected_client_id:
+        c.passed("expected_app")
+    issued_to = _issued_to(ev)
+    c.failed("metrika_rights", _("Metrika answered 403 access_denied"))
+    return c.result(Diagnosis.SCOPE_MISSING, _("The app {app} that issued this token has no Metrika rights "
+                                               "(metrika:read).").format(app=issued_to),
+                    _scope_fix(issued_to, "metrika:read"))
+
+
+def rule_unknown_refusal(ev: Evidence, c: Checks) -> Verdict | None:
+    if _metrika_ok(ev):
+        c.passed("header_read", "token_valid", "metrika_rights")
+        return None
+    assert ev.metrika is not None
+    return c.result(Diagnosis.UNEXPECTED_RESPONSE,
                     _("Metrika answered something metrika does not know: HTTP {status} {error_type}.").format(
-                        status=metrika.status, error_type=metrika.error_type or "").strip(),
+                        status=ev.metrika.status, error_type=ev.metrika.error_type or "").strip(),
                     [_("Try again; if it persists, run with METRIKA_DEBUG=1 and report the output "
                        "(the token is redacted in it).")])
 
 
-def _diagnose_working_token(ev: Evidence, v: _Verdict, id_data: dict[str, Any] | None) -> Diagnosis:
-    v.passed("header_read", "token_valid", "metrika_rights")
-    if id_data is None and ev.expected_login:
-        v.failed("expected_account", _("Yandex ID did not say whose token it is"))
-        return v.result("unexpected_response",
-                        _("Yandex ID did not say whose token it is, so the account {login} cannot be checked.").format(
-                            login=ev.expected_login),
-                        [_("Retry; if it persists, run with METRIKA_DEBUG=1 and report the output "
-                           "(the token is redacted in it).")])
-    if id_data is None:
-        v.warnings.append(_("Yandex ID did not describe the token, so its app and account were not checked."))
-    else:
-        issued_to = str(id_data.get("client_id", ""))
-        if ev.expected_client_id and issued_to.lower() != ev.expected_client_id.lower():
-            v.passed("expected_app", detail=_("issued to {app}").format(app=issued_to))
-            v.warnings.append(_("The token was issued to app {app}, not to your ClientID {expected}; it works "
-                                "because that app has Metrika rights.").format(app=issued_to, expected=ev.expected_client_id))
+def rule_identity_unknown(ev: Evidence, c: Checks) -> Verdict | None:
+    """A working token Yandex ID does not describe: fine, unless an account must be checked."""
+    if identity_data(ev) is not None:
+        if ev.expected_client_id and _other_app(ev):
+            c.passed("expected_app", detail=_("issued to {app}").format(app=_issued_to(ev)))
+            c.warnings.append(_("The token was issued to app {app}, not to your ClientID {expected}; it works "
+                                "because that app has Metrika rights.").format(app=_issued_to(ev),
+                                                                               expected=ev.expected_client_id))
         elif ev.expected_client_id:
-            v.passed("expected_app")
-    if ev.need == "write" and ev.scopes and "metrika:write" not in ev.scopes:
-        v.failed("metrika_rights", _("the token was requested without metrika:write"))
-        app = (id_data or {}).get("client_id") or ev.expected_client_id or ""
-        return v.result("scope_missing",
-                        _("Writing needs metrika:write, and this token was requested with {scopes} only.").format(
-                            scopes=", ".join(ev.scopes)),
-                        _scope_fix(app, "metrika:write"))
-    owner = (id_data or {}).get("login")
-    if ev.expected_login and owner:
-        if not same_login(owner, ev.expected_login):
-            v.failed("expected_account", _("belongs to {login}").format(login=owner))
-            return v.result("wrong_account",
-                            _("The token belongs to {login}, not to {expected}.").format(login=owner, expected=ev.expected_login),
-                            [_("Get a token as {expected}: `metrika login --force-confirm --login-hint {expected}`, "
-                               "and choose {expected} on the Yandex page.").format(expected=ev.expected_login),
-                             _("The token's owner is whoever is logged in to Yandex in the browser when it is "
-                               "issued, not the owner of the app.")])
-        v.passed("expected_account", detail=owner)
-    failure: Diagnosis | None = None
+            c.passed("expected_app")
+        return None
+    if not ev.expected_login:
+        c.warnings.append(_("Yandex ID did not describe the token, so its app and account were not checked."))
+        return None
+    c.failed("expected_account", _("Yandex ID did not say whose token it is"))
+    return c.result(Diagnosis.UNEXPECTED_RESPONSE,
+                    _("Yandex ID did not say whose token it is, so the account {login} cannot be checked.").format(
+                        login=ev.expected_login),
+                    [_("Retry; if it persists, run with METRIKA_DEBUG=1 and report the output "
+                       "(the token is redacted in it).")])
+
+
+def rule_write_scope(ev: Evidence, c: Checks) -> Verdict | None:
+    if not (ev.need == "write" and ev.scopes and "metrika:write" not in ev.scopes):
+        return None
+    c.failed("metrika_rights", _("the token was requested without metrika:write"))
+    app = _issued_to(ev) or ev.expected_client_id or ""
+    return c.result(Diagnosis.SCOPE_MISSING,
+                    _("Writing needs metrika:write, and this token was requested with {scopes} only.").format(
+                        scopes=", ".join(ev.scopes)),
+                    _scope_fix(app, "metrika:write"))
+
+
+def rule_wrong_account(ev: Evidence, c: Checks) -> Verdict | None:
+    owner = (identity_data(ev) or {}).get("login")
+    if not (ev.expected_login and owner):
+        return None
+    if same_login(owner, ev.expected_login):
+        c.passed("expected_account", detail=owner)
+        return None
+    c.failed("expected_account", _("belongs to {login}").format(login=owner))
+    return c.result(Diagnosis.WRONG_ACCOUNT,
+                    _("The token belongs to {login}, not to {expected}.").format(login=owner, expected=ev.expected_login),
+                    [_("Get a token as {expected}: `metrika login --force-confirm --login-hint {expected}`, "
+                       "and choose {expected} on the Yandex page.").format(expected=ev.expected_login),
+                     _("The token's owner is whoever is logged in to Yandex in the browser when it is "
+                       "issued, not the owner of the app.")])
+
+
+def rule_counters(ev: Evidence, c: Checks) -> Verdict | None:
+    """Every counter asked for is checked and listed; the first that fails decides."""
+    owner = (identity_data(ev) or {}).get("login")
+    failure: Verdict | None = None
     for cid in ev.counter_ids:
         counter = ev.counters.get(cid)
         permission = counter.get("permission") if counter else None
-        name = counter.get("name") if counter else None
         allowed = permission is not None and (ev.need == "read" or permission in WRITE_PERMISSIONS)
-        v.counters.append(CounterResult(cid, name, permission, allowed))
+        c.counters.append(CounterResult(cid, counter.get("name") if counter else None, permission, allowed))
         key = f"counter:{cid}"
         if allowed:
-            v.passed(key, detail=str(permission))
+            c.passed(key, detail=str(permission))
         elif permission is None:
-            v.failed(key, _("no access"))
-            failure = failure or _no_counter_access(ev, v, cid, owner)
+            c.failed(key, _("no access"))
+            failure = failure or _no_counter_access(ev, c, cid, owner)
         else:
-            v.failed(key, str(permission))
-            failure = failure or _insufficient(ev, v, cid, owner, permission)
+            c.failed(key, str(permission))
+            failure = failure or _insufficient(ev, c, cid, owner, permission)
     if failure:
-        failure.checks, failure.counters = list(v.checks.values()), v.counters
-        return failure
+        failure.checks, failure.counters = list(c.checks.values()), c.counters
+    return failure
+
+
+def rule_ok(ev: Evidence, c: Checks) -> Verdict:
     summary = _("The token works for Metrika.")
     if ev.counter_ids:
         summary = _("The token works for Metrika and can {need} every counter asked for.").format(
             need=_("read") if ev.need == "read" else _("change"))
-    return v.result("ok", summary, [])
+    return c.result(Diagnosis.OK, summary, [])
 
 
-def _no_counter_access(ev: Evidence, v: _Verdict, cid: int, owner: str | None) -> Diagnosis:
+RULES: list[Rule] = [
+    rule_no_token, rule_malformed, rule_transport, rule_token_invalid, rule_header_rejected, rule_wrong_app,
+    rule_no_metrika_rights, rule_unknown_refusal, rule_identity_unknown, rule_write_scope, rule_wrong_account,
+    rule_counters, rule_ok,
+]
+
+
+def diagnose(ev: Evidence) -> Verdict:
+    """Ask each rule in turn; the first that reaches a verdict decides."""
+    checks = Checks(ev)
+    for rule in RULES:
+        verdict = rule(ev, checks)
+        if verdict is not None:
+            return verdict
+    raise AssertionError("rule_ok always decides")
+
+
+def _no_counter_access(ev: Evidence, v: Checks, cid: int, owner: str | None) -> Verdict:
     who = owner or _("the token's owner")
     level = _("\"View\"") if ev.need == "read" else _("\"Edit\"")
-    return v.result("no_counter_access",
+    return v.result(Diagnosis.NO_COUNTER_ACCESS,
                     _("{login} has no access to counter {id}, or the counter does not exist.").format(login=who, id=cid),
                     [_("Check the counter number: https://metrika.yandex.ru/list shows the counters {login} can see.").format(
                         login=who),
@@ -274,23 +378,14 @@ def _no_counter_access(ev: Evidence, v: _Verdict, cid: int, owner: str | None) -
                      _("Or log in as an account that has access: `metrika login --force-confirm`.")])
 
 
-def _insufficient(ev: Evidence, v: _Verdict, cid: int, owner: str | None, permission: str) -> Diagnosis:
+def _insufficient(ev: Evidence, v: Checks, cid: int, owner: str | None, permission: str) -> Verdict:
     who = owner or _("the token's owner")
-    return v.result("insufficient_permission",
+    return v.result(Diagnosis.INSUFFICIENT_PERMISSION,
                     _("{login} has \"{permission}\" access to counter {id}; changing it needs \"edit\" or owner "
                       "access.").format(login=who, permission=permission, id=cid),
                     [_("Ask the counter's owner to raise the access level: https://metrika.yandex.ru/settings?id={id} → "
                        "\"Access\" → {login} → \"Edit\".").format(id=cid, login=who),
                      _("Or use `--need read` if you only read statistics.")])
-
-
-def _token_invalid(ev: Evidence, v: _Verdict) -> Diagnosis:
-    v.failed("token_valid", _("rejected by Metrika and Yandex ID"))
-    fix = [_("The token expired, was revoked, or the account's password or 2FA changed: get a new one "
-             "with `metrika login`.")]
-    if ev.token_source and ev.token_source.startswith("env:"):
-        fix.append(_("The token comes from {source}: replace it there with the new one.").format(source=ev.token_source))
-    return v.result("token_invalid", _("The token is not valid (expired, revoked, or never valid)."), fix)
 
 
 def _malformed_fix(ev: Evidence) -> list[str]:
@@ -329,27 +424,27 @@ QUOTAS = {
 }
 
 
-def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[str, str, list[str]] | None:
+def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list[str]] | None:
     """network_error, service_unavailable or rate_limited, if this reply says so."""
     if reply.network:
-        return "network_error", _network_summary(reply, ev), _network_fix(reply, ev)
+        return Diagnosis.NETWORK_ERROR, _network_summary(reply, ev), _network_fix(reply, ev)
     status = reply.status or 0
     if status == 429 or (reply.error_type or "").startswith("quota_"):
         quota = reply.error_type or ""
         what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
-        return "rate_limited", _("{service} refused for now: {what} is used up.").format(
+        return Diagnosis.RATE_LIMITED, _("{service} refused for now: {what} is used up.").format(
             service=reply.service, what=what), [_rate_limit_reset(quota, ev.now)]
     if status >= 500 or reply.html or reply.error_type in ("backend_error", "timeout"):
         if reply.html:
             what = _("an HTML page (HTTP {status}), probably from a proxy").format(status=status)
         else:
             what = f"HTTP {status} {reply.error_type or ''}".strip()
-        return "service_unavailable", _("{service} is not answering properly: {what}.").format(
+        return Diagnosis.SERVICE_UNAVAILABLE, _("{service} is not answering properly: {what}.").format(
             service=reply.service, what=what), [_("Retry in a few minutes."),
                                                 _("If it persists, check for a proxy between you and {host}.").format(
                                                     host=reply.host)]
     if reply.status == 200 and reply.broken:
-        return "unexpected_response", _("{service} answered 200 with a body that is not the expected JSON.").format(
+        return Diagnosis.UNEXPECTED_RESPONSE, _("{service} answered 200 with a body that is not the expected JSON.").format(
             service=reply.service), [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")]
     return None
 

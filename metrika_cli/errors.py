@@ -1,8 +1,8 @@
-"""Exit codes, diagnosis codes and the errors that carry them."""
+"""Exit codes, diagnosis codes and the errors that carry them. Imports nothing of metrika's."""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 
 class ExitCode(IntEnum):
@@ -19,35 +19,64 @@ class ExitCode(IntEnum):
     INTERRUPTED = 130
 
 
-EXIT_CODES: dict[str, ExitCode] = {
-    "ok": ExitCode.OK,
-    "no_token": ExitCode.NO_TOKEN,
-    "token_malformed": ExitCode.LOG_IN_AGAIN,
-    "header_rejected": ExitCode.LOG_IN_AGAIN,
-    "token_invalid": ExitCode.LOG_IN_AGAIN,
-    "wrong_app": ExitCode.NO_ACCESS,
-    "scope_missing": ExitCode.NO_ACCESS,
-    "wrong_account": ExitCode.NO_ACCESS,
-    "no_counter_access": ExitCode.NO_ACCESS,
-    "insufficient_permission": ExitCode.NO_ACCESS,
-    "rate_limited": ExitCode.RETRY_LATER,
-    "service_unavailable": ExitCode.RETRY_LATER,
-    "network_error": ExitCode.RETRY_LATER,
-    "unexpected_response": ExitCode.ERROR,
-    "bad_input": ExitCode.BAD_INPUT,
-    "store_unavailable": ExitCode.STORE_UNAVAILABLE,
-    "internal_error": ExitCode.ERROR,
-    "interrupted": ExitCode.INTERRUPTED,
+class Diagnosis(StrEnum):
+    """Every outcome a command can end in, as `--json` names it; each carries its exit code."""
+
+    OK = "ok"
+    NO_TOKEN = "no_token"
+    TOKEN_MALFORMED = "token_malformed"
+    HEADER_REJECTED = "header_rejected"
+    TOKEN_INVALID = "token_invalid"
+    TOKEN_EXPIRING = "token_expiring"
+    WRONG_APP = "wrong_app"
+    SCOPE_MISSING = "scope_missing"
+    WRONG_ACCOUNT = "wrong_account"
+    NO_COUNTER_ACCESS = "no_counter_access"
+    INSUFFICIENT_PERMISSION = "insufficient_permission"
+    RATE_LIMITED = "rate_limited"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    NETWORK_ERROR = "network_error"
+    UNEXPECTED_RESPONSE = "unexpected_response"
+    BAD_INPUT = "bad_input"
+    STORE_UNAVAILABLE = "store_unavailable"
+    INTERNAL_ERROR = "internal_error"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return _EXIT_CODES[self]
+
+
+_EXIT_CODES: dict[Diagnosis, ExitCode] = {
+    Diagnosis.OK: ExitCode.OK,
+    Diagnosis.NO_TOKEN: ExitCode.NO_TOKEN,
+    Diagnosis.TOKEN_MALFORMED: ExitCode.LOG_IN_AGAIN,
+    Diagnosis.HEADER_REJECTED: ExitCode.LOG_IN_AGAIN,
+    Diagnosis.TOKEN_INVALID: ExitCode.LOG_IN_AGAIN,
+    Diagnosis.TOKEN_EXPIRING: ExitCode.LOG_IN_AGAIN,
+    Diagnosis.WRONG_APP: ExitCode.NO_ACCESS,
+    Diagnosis.SCOPE_MISSING: ExitCode.NO_ACCESS,
+    Diagnosis.WRONG_ACCOUNT: ExitCode.NO_ACCESS,
+    Diagnosis.NO_COUNTER_ACCESS: ExitCode.NO_ACCESS,
+    Diagnosis.INSUFFICIENT_PERMISSION: ExitCode.NO_ACCESS,
+    Diagnosis.RATE_LIMITED: ExitCode.RETRY_LATER,
+    Diagnosis.SERVICE_UNAVAILABLE: ExitCode.RETRY_LATER,
+    Diagnosis.NETWORK_ERROR: ExitCode.RETRY_LATER,
+    Diagnosis.UNEXPECTED_RESPONSE: ExitCode.ERROR,
+    Diagnosis.BAD_INPUT: ExitCode.BAD_INPUT,
+    Diagnosis.STORE_UNAVAILABLE: ExitCode.STORE_UNAVAILABLE,
+    Diagnosis.INTERNAL_ERROR: ExitCode.ERROR,
+    Diagnosis.INTERRUPTED: ExitCode.INTERRUPTED,
 }
 
 
 class MetrikaError(Exception):
-    """An outcome that ends a command: a message, the steps to fix it, a diagnosis code.
+    """An outcome that ends a command: a message, the steps to fix it, a diagnosis.
 
     The message must never contain a token: callers describe it by fingerprint.
     """
 
-    diagnosis = "internal_error"
+    diagnosis = Diagnosis.INTERNAL_ERROR
 
     def __init__(self, message: str, fix: list[str] | None = None) -> None:
         super().__init__(message)
@@ -56,26 +85,30 @@ class MetrikaError(Exception):
 
     @property
     def exit_code(self) -> ExitCode:
-        return EXIT_CODES[self.diagnosis]
+        return self.diagnosis.exit_code
 
 
 class BadInput(MetrikaError):
-    diagnosis = "bad_input"
+    diagnosis = Diagnosis.BAD_INPUT
 
 
 class NoToken(MetrikaError):
-    diagnosis = "no_token"
+    diagnosis = Diagnosis.NO_TOKEN
 
 
 class StoreUnavailable(MetrikaError):
-    diagnosis = "store_unavailable"
+    diagnosis = Diagnosis.STORE_UNAVAILABLE
 
 
 class ConfigError(MetrikaError):
-    """The config or credentials file is corrupt or cannot be written."""
+    """The config or credentials file is corrupt, unsafe, or cannot be written."""
 
-    diagnosis = "internal_error"
+    diagnosis = Diagnosis.INTERNAL_ERROR
 
 
 class TokenMalformed(MetrikaError):
-    diagnosis = "token_malformed"
+    diagnosis = Diagnosis.TOKEN_MALFORMED
+
+
+class Interrupted(MetrikaError):
+    diagnosis = Diagnosis.INTERRUPTED

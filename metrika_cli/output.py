@@ -1,18 +1,18 @@
-"""Human and JSON rendering, fingerprints and redaction. The only module that imports rich."""
+"""Human and JSON rendering, fingerprints and redaction. The only module that imports rich
+(lazily, and only for colour on a terminal: `metrika token` must stay lean)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
-from functools import cache
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
-from .diagnose import Diagnosis, check_label
+from .errors import Diagnosis, Interrupted, MetrikaError
 from .i18n import _
 
-_secrets: set[str] = set()
+if TYPE_CHECKING:
+    from .diagnose import Verdict
+    from .env import Env
 
 
 def fingerprint(token: str) -> str:
@@ -20,93 +20,123 @@ def fingerprint(token: str) -> str:
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:8]
 
 
-def register_secret(token: str) -> None:
-    """Remember a token so that nothing this process prints can contain it."""
+def register_secret(env: Env, token: str) -> None:
+    """Remember a token so that nothing this run prints can contain it."""
     if token:
-        _secrets.add(token)
+        env.secrets.add(token)
 
 
-def redact(text: str) -> str:
-    for secret in _secrets:
+def redact(env: Env, text: str) -> str:
+    for secret in env.secrets:
         text = text.replace(secret, fingerprint(secret))
     return text
 
 
-def colour_wanted(stream: IO[str]) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-
-
-@cache
-def _console(stderr: bool) -> Any:
+def _console(env: Env, stderr: bool) -> Any:
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(file=stream, highlight=False, markup=False, soft_wrap=True, emoji=False,
-                   no_color=not colour_wanted(stream), force_terminal=colour_wanted(stream) or None)
+    return Console(file=env.stderr if stderr else env.stdout, highlight=False, markup=False, soft_wrap=True,
+                   emoji=False, force_terminal=True)
 
 
-def say(text: str = "", style: str | None = None, stderr: bool = True) -> None:
+def say(env: Env, text: str = "", style: str | None = None, stderr: bool = True) -> None:
     """One line for a person; styled only on a colour terminal."""
-    text = redact(text)
-    stream = sys.stderr if stderr else sys.stdout
-    if style and colour_wanted(stream):
-        _console(stderr).print(text, style=style)
-    else:
-        print(text, file=stream, flush=True)
+    text = redact(env, text)
+    if style and env.colour(stderr):
+        _console(env, stderr).print(text, style=style)
+        return
+    stream = env.stderr if stderr else env.stdout
+    stream.write(text + "\n")
+    stream.flush()
 
 
-def warn(text: str) -> None:
-    say(_("warning: {message}").format(message=text), style="yellow")
+def describe_storage(env: Env, storage: str | None) -> str:
+    if storage == "file":
+        return _("in plain text in {path}").format(path=env.store.credentials_path)
+    return _("in the OS keyring (service metrika-cli)")
 
 
-def error(text: str) -> None:
-    say(_("error: {message}").format(message=text), style="bold red")
+def warn(env: Env, text: str) -> None:
+    say(env, _("warning: {message}").format(message=text), style="yellow")
 
 
-def steps(fix: list[str], stderr: bool = True) -> None:
+def steps(env: Env, fix: list[str], stderr: bool = True) -> None:
     if fix:
-        say(_("What to do:"), style="bold", stderr=stderr)
+        say(env, _("What to do:"), style="bold", stderr=stderr)
         for number, step in enumerate(fix, 1):
-            say(f"  {number}. {step}", stderr=stderr)
+            say(env, f"  {number}. {step}", stderr=stderr)
+
+
+def failure_of(env: Env, exc: BaseException) -> MetrikaError:
+    """Any way a command can end badly, as a MetrikaError; never a bare traceback."""
+    if isinstance(exc, MetrikaError):
+        return exc
+    if isinstance(exc, KeyboardInterrupt):
+        env.stderr.write("\n")
+        return Interrupted(_("Interrupted; nothing was stored."))
+    frame = exc.__traceback__
+    while frame and frame.tb_next:
+        frame = frame.tb_next
+    where = f"{frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}" if frame else "?"
+    if env.debug:
+        import traceback
+
+        env.stderr.write(redact(env, "".join(traceback.format_exception(exc))))
+    return MetrikaError(_("Unexpected error {kind} at {where}.").format(kind=exc.__class__.__name__, where=where),
+                        [_("Please report it with the output of the same command run with METRIKA_DEBUG=1.")])
+
+
+def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) -> int:
+    """The one way a failure is shown, by the lean path and the app alike; returns the exit code."""
+    error = failure_of(env, exc)
+    if as_json:
+        emit_json(env, base_document(error.diagnosis, profile, error.message, error.fix))
+    elif error.diagnosis is not Diagnosis.INTERRUPTED or error.message:
+        say(env, _("error: {message}").format(message=error.message), style="bold red")
+        steps(env, error.fix)
+    return int(error.exit_code)
 
 
 CHECK_STYLES = {"passed": "green", "failed": "bold red", "skipped": "dim"}
-CHECK_WORDS = {"passed": _("passed"), "failed": _("failed"), "skipped": _("skipped")}
 
 
-def render_checks(diagnosis: Diagnosis, stderr: bool) -> None:
-    width = max(len(word) for word in CHECK_WORDS.values())
-    for check in diagnosis.checks:
-        line = f"{CHECK_WORDS[check.status]:<{width}}  {check_label(check.name)}"
+def render_checks(env: Env, verdict: Verdict, stderr: bool) -> None:
+    from .diagnose import check_label
+
+    words = {"passed": _("passed"), "failed": _("failed"), "skipped": _("skipped")}
+    width = max(len(word) for word in words.values())
+    for check in verdict.checks:
+        line = f"{words[check.status]:<{width}}  {check_label(check.name)}"
         if check.detail:
             line += f" ({check.detail})"
-        say(line, style=CHECK_STYLES[check.status], stderr=stderr)
+        say(env, line, style=CHECK_STYLES[check.status], stderr=stderr)
 
 
-def render_diagnosis(diagnosis: Diagnosis, stderr: bool = True) -> None:
+def render_verdict(env: Env, verdict: Verdict, stderr: bool = True) -> None:
     """The verdict: code and summary, the evidence, warnings, numbered steps."""
-    style = "bold green" if diagnosis.ok else "bold red"
-    say(f"{diagnosis.code}: {diagnosis.summary}", style=style, stderr=stderr)
-    for line in diagnosis.evidence:
-        say(f"  {line}", stderr=stderr)
-    for line in diagnosis.warnings:
-        say(_("warning: {message}").format(message=line), style="yellow", stderr=stderr)
-    steps(diagnosis.fix, stderr=stderr)
+    style = "bold green" if verdict.ok else "bold red"
+    say(env, f"{verdict.code}: {verdict.summary}", style=style, stderr=stderr)
+    for line in verdict.evidence:
+        say(env, f"  {line}", stderr=stderr)
+    for line in verdict.warnings:
+        say(env, _("warning: {message}").format(message=line), style="yellow", stderr=stderr)
+    steps(env, verdict.fix, stderr=stderr)
 
 
-def emit_json(document: dict[str, Any]) -> None:
+def emit_json(env: Env, document: dict[str, Any]) -> None:
     """Exactly one JSON object on stdout."""
-    print(redact(json.dumps(document, ensure_ascii=False, indent=2)), flush=True)
+    env.stdout.write(redact(env, json.dumps(document, ensure_ascii=False, indent=2)) + "\n")
+    env.stdout.flush()
 
 
-def base_document(diagnosis: str, exit_code: int, profile: str, summary: str, fix: list[str],
+def base_document(diagnosis: Diagnosis, profile: str, summary: str, fix: list[str],
                   token: tuple[str, str] | None = None, identity: dict[str, Any] | None = None) -> dict[str, Any]:
     """The keys every --json output has; `token` is (source, value) and only its fingerprint is kept."""
     return {
         "schema": 1,
-        "ok": diagnosis == "ok",
-        "diagnosis": diagnosis,
-        "exit_code": int(exit_code),
+        "ok": diagnosis is Diagnosis.OK,
+        "diagnosis": str(diagnosis),
+        "exit_code": int(diagnosis.exit_code),
         "profile": profile,
         "token": {"source": token[0], "fingerprint": fingerprint(token[1])} if token else None,
         "identity": {"login": identity.get("login"), "uid": identity.get("id"),

@@ -12,17 +12,16 @@ import sys
 import tempfile
 import threading
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import ConfigError, StoreUnavailable
+from .errors import ConfigError, MetrikaError, StoreUnavailable
 from .i18n import _
 
 SERVICE = "metrika-cli"
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
-KEYRING_TIMEOUT = 5.0
 T = TypeVar("T")
 
 
@@ -47,13 +46,7 @@ class Profile:
         return {key: value for key, value in asdict(self).items() if value not in (None, [])}
 
 
-@dataclass(frozen=True)
-class Token:
-    value: str
-    source: str  # env:METRIKA_TOKEN, env:METRIKA_TOKEN_FILE, keyring, file
-
-
-def config_dir(environ: os._Environ[str] | dict[str, str] = os.environ) -> Path:
+def config_dir(environ: Mapping[str, str]) -> Path:
     explicit = environ.get("METRIKA_CONFIG_DIR")
     if explicit:
         return Path(explicit).expanduser()
@@ -74,7 +67,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(_("Cannot read {path}: {error}").format(path=path, error=_os_reason(exc)),
+        raise ConfigError(_("Cannot read {path}: {error}").format(path=path, error=os_reason(exc)),
                           fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")]) from None
     try:
         return tomllib.loads(text)
@@ -104,7 +97,7 @@ def write_toml(path: Path, data: dict[str, Any]) -> None:
                 os.unlink(temporary)
             raise
     except OSError as exc:
-        raise ConfigError(_("Cannot write {path}: {error}").format(path=path, error=_os_reason(exc)),
+        raise ConfigError(_("Cannot write {path}: {error}").format(path=path, error=os_reason(exc)),
                           fix=[_("Make the folder writable, or point METRIKA_CONFIG_DIR at one that is.")]) from None
 
 
@@ -114,17 +107,17 @@ def ensure_dir(path: Path) -> None:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.chmod(0o700)
     except OSError as exc:
-        raise ConfigError(_("Cannot create the folder {path}: {error}").format(path=path, error=_os_reason(exc)),
+        raise ConfigError(_("Cannot create the folder {path}: {error}").format(path=path, error=os_reason(exc)),
                           fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")]) from None
 
 
-def _os_reason(exc: BaseException) -> str:
+def os_reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or exc.__class__.__name__
 
 
 # ---- keyring ---------------------------------------------------------------------------
 
-def _with_time_limit(call: Callable[[], T], what: str) -> T:
+def _with_time_limit(call: Callable[[], T], what: str, seconds: float) -> T:
     """Run a keyring call in a daemon thread: a hung D-Bus must not hang the tool."""
     outcome: dict[str, Any] = {}
 
@@ -136,20 +129,22 @@ def _with_time_limit(call: Callable[[], T], what: str) -> T:
 
     worker = threading.Thread(target=run, name="keyring", daemon=True)
     worker.start()
-    worker.join(KEYRING_TIMEOUT)
+    worker.join(seconds)
     if worker.is_alive():
         raise StoreUnavailable(
-            _("The keyring did not answer within {seconds:g} s ({what}).").format(seconds=KEYRING_TIMEOUT, what=what),
+            _("The keyring did not answer within {seconds:g} s ({what}).").format(seconds=seconds, what=what),
             fix=_no_keyring_fix(),
         )
     if "error" in outcome:
         raise _keyring_failure(outcome["error"], what)
-    return outcome["value"]
+    return outcome["value"]  # type: ignore[no-any-return]
 
 
-def _keyring_failure(exc: BaseException, what: str) -> StoreUnavailable:
+def _keyring_failure(exc: BaseException, what: str) -> MetrikaError:
     from keyring.errors import KeyringLocked
 
+    if isinstance(exc, MetrikaError):
+        return exc
     if isinstance(exc, KeyringLocked):
         reason = _("the keyring is locked")
         fix = [_("Unlock your keyring (log in to the desktop session, or run `gnome-keyring-daemon --unlock`), "
@@ -168,11 +163,17 @@ def _no_keyring_fix() -> list[str]:
     ]
 
 
-def _backend() -> Any | None:
+def no_keyring_error() -> StoreUnavailable:
+    return StoreUnavailable(_("No OS keyring is available to store the token."), fix=_no_keyring_fix())
+
+
+def _load_backend(name: str | None) -> Any | None:
+    """The keyring backend PYTHON_KEYRING_BACKEND names (else keyring's own choice); None when it
+    is one that stores nothing (`fail`, `null`, an empty chain)."""
     import keyring
     from keyring.backends import chainer, fail, null
 
-    backend = keyring.get_keyring()
+    backend = keyring.core.load_keyring(name) if name else keyring.get_keyring()
     if isinstance(backend, (fail.Keyring, null.Keyring)):
         return None
     if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
@@ -180,51 +181,51 @@ def _backend() -> Any | None:
     return backend
 
 
-def keyring_available() -> bool:
-    """True when a real keyring backend exists (the `fail` and `null` backends do not count)."""
-    return _with_time_limit(lambda: _backend() is not None, _("looking for a keyring"))
+class Keyring:
+    """The OS keyring, service `metrika-cli`, user = profile name; every call time-limited."""
+
+    def __init__(self, backend_name: str | None, timeout: float) -> None:
+        self.backend_name = backend_name
+        self.timeout = timeout
+        self._backend: Any = ...  # loaded on first use, inside the time limit
+
+    def _call(self, what: str, action: Callable[[Any], T], missing: Callable[[], T]) -> T:
+        def call() -> T:
+            if self._backend is ...:
+                self._backend = _load_backend(self.backend_name)
+            return missing() if self._backend is None else action(self._backend)
+
+        return _with_time_limit(call, what, self.timeout)
+
+    def available(self) -> bool:
+        """True when a real keyring backend exists (the `fail` and `null` backends do not count)."""
+        return self._call(_("looking for a keyring"), lambda backend: True, lambda: False)
+
+    def get(self, profile: str) -> str | None:
+        return self._call(_("reading the token"), lambda backend: backend.get_password(SERVICE, profile),
+                          _raise_no_keyring)
+
+    def set(self, profile: str, token: str) -> None:
+        self._call(_("storing the token"), lambda backend: backend.set_password(SERVICE, profile, token),
+                   _raise_no_keyring)
+
+    def delete(self, profile: str) -> bool:
+        """Delete the profile's entry; False when there was none (or no keyring)."""
+
+        def delete(backend: Any) -> bool:
+            from keyring.errors import PasswordDeleteError
+
+            try:
+                backend.delete_password(SERVICE, profile)
+            except PasswordDeleteError:
+                return False
+            return True
+
+        return self._call(_("deleting the token"), delete, lambda: False)
 
 
-def no_keyring_error() -> StoreUnavailable:
-    return StoreUnavailable(_("No OS keyring is available to store the token."), fix=_no_keyring_fix())
-
-
-def _keyring_get(profile: str) -> str | None:
-    def call() -> str | None:
-        backend = _backend()
-        if backend is None:
-            raise no_keyring_error()
-        return backend.get_password(SERVICE, profile)
-
-    return _with_time_limit(call, _("reading the token"))
-
-
-def _keyring_set(profile: str, token: str) -> None:
-    def call() -> None:
-        backend = _backend()
-        if backend is None:
-            raise no_keyring_error()
-        backend.set_password(SERVICE, profile, token)
-
-    _with_time_limit(call, _("storing the token"))
-
-
-def _keyring_delete(profile: str) -> bool:
-    """Delete the profile's keyring entry; False when there was none (or no keyring)."""
-
-    def call() -> bool:
-        from keyring.errors import PasswordDeleteError
-
-        backend = _backend()
-        if backend is None:
-            return False
-        try:
-            backend.delete_password(SERVICE, profile)
-        except PasswordDeleteError:
-            return False
-        return True
-
-    return _with_time_limit(call, _("deleting the token"))
+def _raise_no_keyring() -> Any:
+    raise no_keyring_error()
 
 
 # ---- the store -------------------------------------------------------------------------
@@ -232,8 +233,10 @@ def _keyring_delete(profile: str) -> bool:
 class Store:
     """Profiles in config.toml, tokens in the keyring or credentials.toml, under one lock."""
 
-    def __init__(self, directory: Path | None = None) -> None:
-        self.directory = directory or config_dir()
+    def __init__(self, directory: Path, keyring_backend: str | None = None,
+                 keyring_timeout: float = 5.0) -> None:
+        self.directory = directory
+        self.keyring = Keyring(keyring_backend, keyring_timeout)
 
     @property
     def config_path(self) -> Path:
@@ -253,7 +256,7 @@ class Store:
             handle = open(self.directory / ".lock", "a")
         except OSError as exc:
             raise ConfigError(_("Cannot create the lock file in {path}: {error}").format(
-                path=self.directory, error=_os_reason(exc))) from None
+                path=self.directory, error=os_reason(exc))) from None
         with handle:
             os.chmod(handle.name, 0o600)
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
@@ -271,16 +274,11 @@ class Store:
     def profile(self, name: str) -> Profile:
         return self.profiles().get(name) or Profile()
 
-    def stored_token(self, name: str, profile: Profile | None = None) -> Token | None:
-        profile = profile or self.profile(name)
-        if profile.storage == "keyring":
-            value = _keyring_get(name)
-            return Token(value, "keyring") if value else None
-        if profile.storage == "file":
-            table = read_toml(self.credentials_path).get("profiles", {}).get(name, {})
-            value = table.get("token") if isinstance(table, dict) else None
-            return Token(value, "file") if isinstance(value, str) and value else None
-        return None
+    def file_token(self, name: str) -> str | None:
+        """The profile's token in credentials.toml, if it has one there."""
+        table = read_toml(self.credentials_path).get("profiles", {}).get(name, {})
+        value = table.get("token") if isinstance(table, dict) else None
+        return value if isinstance(value, str) and value else None
 
     def save(self, name: str, token: str, profile: Profile, insecure: bool) -> Profile:
         """Store the token and its metadata together; returns the profile as saved."""
@@ -292,9 +290,9 @@ class Store:
                 self._write_credential(credentials, name, token)
                 profile.storage = "file"
                 if previous.storage == "keyring":
-                    _keyring_delete(name)
+                    self.keyring.delete(name)
             else:
-                _keyring_set(name, token)
+                self.keyring.set(name, token)
                 profile.storage = "keyring"
                 if name in credentials.get("profiles", {}):
                     self._write_credential(credentials, name, None)
@@ -311,7 +309,7 @@ class Store:
             for name in names:
                 recorded = config.get("profiles", {}).get(name, {})
                 had = False
-                if recorded.get("storage") != "file" and _keyring_delete(name):
+                if recorded.get("storage") != "file" and self.keyring.delete(name):
                     had = True
                 if name in credentials.get("profiles", {}):
                     self._write_credential(credentials, name, None)
@@ -331,26 +329,3 @@ class Store:
         else:
             tables[name] = {"token": token}
         write_toml(self.credentials_path, credentials)
-
-
-def resolve_token(store: Store, name: str, environ: os._Environ[str] | dict[str, str] = os.environ
-                  ) -> tuple[Token | None, Profile]:
-    """The token in use, first wins: METRIKA_TOKEN, METRIKA_TOKEN_FILE, the profile's stored one."""
-    profile = store.profile(name)
-    value = environ.get("METRIKA_TOKEN")
-    if value:
-        return Token(value, "env:METRIKA_TOKEN"), profile
-    file_name = environ.get("METRIKA_TOKEN_FILE")
-    if file_name:
-        return Token(read_token_file(Path(file_name)), "env:METRIKA_TOKEN_FILE"), profile
-    return store.stored_token(name, profile), profile
-
-
-def read_token_file(path: Path) -> str:
-    from .errors import BadInput
-
-    try:
-        return path.expanduser().read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(_("Cannot read the token file named by METRIKA_TOKEN_FILE ({path}): {error}").format(
-            path=path, error=_os_reason(exc))) from None

@@ -67,7 +67,7 @@ def extract(package: Path = PACKAGE) -> tuple[dict[Key, list[str]], list[str]]:
     """Every message in the package -> its source references; plus problems (an f-string in `_()`)."""
     messages: dict[Key, list[str]] = {}
     problems: list[str] = []
-    for path in sorted(package.glob("*.py")):
+    for path in sorted(package.rglob("*.py")):
         relative = path.relative_to(package.parent).as_posix()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
             if not isinstance(node, ast.Call) or not (name := _marker(node)) or not node.args:

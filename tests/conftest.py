@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from fake_yandex import FakeYandex
+from metrika_cli.env import KEYRING_TIMEOUT, Env
+from metrika_cli.main import main
 from secret_service import running_secret_service
 
 CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
@@ -95,13 +98,41 @@ class Result:
 
 def run_metrika(*args: str, input: str | None = None, env: dict[str, str] | None = None,
                 timeout: float = 60) -> Result:
-    """`metrika ARGS` in a subprocess, standard input a pipe (never a terminal)."""
+    """`metrika ARGS` in a subprocess, standard input a pipe (never a terminal): for tests where
+    the process itself is the point (the lean path's imports, signals, exit status, languages)."""
     completed = subprocess.run(
         [sys.executable, "-m", "metrika_cli", *args], input=input if input is not None else "",
         capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
 
+@contextlib.contextmanager
+def process_environment(environ: dict[str, str]) -> Iterator[None]:
+    """os.environ as `environ` for the duration: httpx (proxies) and keyring read it themselves."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def call_metrika(*args: str, input: str | None = None, env: dict[str, str] | None = None,
+                 timeout: float = 60) -> Result:
+    """`metrika ARGS` in this process: the same main() with an Env of its own (standard input
+    a pipe, never a terminal), and what click prints caught too. `timeout` is the subprocess
+    runner's; here the command's own time limits apply."""
+    environ = {**os.environ, **(env or {})}
+    streams = Env.for_test(environ, stdin=input or "", keyring_timeout=KEYRING_TIMEOUT)
+    with process_environment(environ), contextlib.redirect_stdout(streams.stdout), \
+            contextlib.redirect_stderr(streams.stderr):
+        code = main(list(args), env=streams)
+    return Result(code, streams.stdout.getvalue(), streams.stderr.getvalue())
+
+
 @pytest.fixture
 def metrika():
-    return run_metrika
+    """Run metrika in-process (fast); `run_metrika` for a real process."""
+    return call_metrika

@@ -10,7 +10,7 @@ import pytest
 from conftest import CLIENT_ID, OTHER_CLIENT_ID
 from metrika_cli.api import parse_reply
 from metrika_cli.diagnose import Evidence, Reply, diagnose
-from metrika_cli.errors import EXIT_CODES
+from metrika_cli.errors import Diagnosis
 
 API_HOST = "api-metrika.yandex.net"
 ID_HOST = "login.yandex.ru"
@@ -110,7 +110,7 @@ TABLE = [
 def test_each_kind_of_evidence_gets_its_diagnosis_exit_code_and_fix(ev, code, words):
     diagnosis = diagnose(ev)
     assert diagnosis.code == code, (diagnosis.summary, diagnosis.fix)
-    assert diagnosis.exit_code == EXIT_CODES[code]
+    assert diagnosis.exit_code == Diagnosis(code).exit_code
     text = " ".join([diagnosis.summary, *diagnosis.fix])
     for word in words:
         assert word in text
@@ -124,7 +124,15 @@ def test_every_diagnosis_of_the_spec_table_has_a_row():
             "wrong_account", "no_counter_access", "insufficient_permission", "rate_limited",
             "service_unavailable", "network_error", "unexpected_response"}
     assert rows == spec
-    assert {EXIT_CODES[code] for code in spec} == {0, 1, 3, 4, 5, 6}
+    assert {Diagnosis(code).exit_code for code in spec} == {0, 1, 3, 4, 5, 6}
+
+
+def test_each_diagnosis_carries_its_exit_code():
+    assert Diagnosis.WRONG_APP.exit_code == 5
+    assert [Diagnosis(code).exit_code for code in ("ok", "no_token", "token_invalid", "token_expiring",
+                                                   "rate_limited", "bad_input", "store_unavailable")] == [
+        0, 3, 4, 4, 6, 2, 7]
+    assert Diagnosis.INTERRUPTED.exit_code == 130 and Diagnosis.UNEXPECTED_RESPONSE.exit_code == 1
 
 
 def statuses(diagnosis) -> dict[str, str]:

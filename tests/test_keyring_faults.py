@@ -11,7 +11,7 @@ import pytest
 import tomli_w
 
 from keyring_backends import backend_env
-from metrika_cli.store import KEYRING_TIMEOUT
+from metrika_cli.env import KEYRING_TIMEOUT
 
 from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN
 

@@ -1,0 +1,117 @@
+"""The Typer app: global options, the commands in their rooms, and the one path from any
+outcome to a message (or one JSON object) and an exit code. The only module that builds the app."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import click
+import typer
+
+from . import version_line
+from .commands import auth_url, check_access, login, logout, token, whoami
+from .commands.options import ProfileOption
+from .env import Env
+from .errors import BadInput, Diagnosis
+from .i18n import _
+from .output import base_document, emit_json, report_failure
+from .tokens import profile_name
+
+app = typer.Typer(
+    name="metrika",
+    help=_("Get, keep and diagnose Yandex Metrika API OAuth tokens."),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # a pretty traceback would show local variables: tokens
+    context_settings={"help_option_names": ["-h", "--help"]},
+    # click 8.4+ suggests close command names itself, through gettext (so in Russian too);
+    # Typer's suggestion is English only and would say the same thing twice.
+    suggest_commands=not hasattr(click, "NoSuchCommand"),
+)
+
+
+def _version(ctx: typer.Context, value: bool) -> None:
+    if value:
+        ctx.obj.stdout.write(version_line())
+        raise typer.Exit()
+
+
+@app.callback(help=_("Get, keep and diagnose Yandex Metrika API OAuth tokens."))
+def main_callback(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help=_("Show the version and exit."))] = False,
+    profile: ProfileOption = None,
+) -> None:
+    ctx.obj.global_profile = profile  # checked where it is used, with the command's error path
+
+
+def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
+    """Every outcome of a command becomes its exit code; a failure, a message or one JSON object."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        env: Env = click.get_current_context().obj
+        try:
+            code = command(*args, **kwargs)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except BaseException as exc:  # the last line of defence: a message, not a traceback
+            try:
+                profile = profile_name(env, kwargs.get("profile"))
+            except Exception:
+                profile = "default"
+            code = report_failure(env, exc, profile, kwargs.get("as_json", False))
+        raise typer.Exit(int(code))
+
+    return wrapper
+
+
+def _register(name: str, function: Callable[..., int], help: str, hidden: bool = False) -> None:
+    app.command(name, help=help, hidden=hidden)(handles_errors(function))
+
+
+_register("login", login.login, _("Get a token through your app and store it in the OS keyring."))
+_register("auth-url", auth_url.auth_url,
+          _("Print the authorize URL alone on stdout (to send to a client, or open elsewhere)."))
+_register("token", token.token, _("Print the stored token (the only command that ever prints it)."))
+_register("logout", logout.logout, _("Forget the stored token and the profile's metadata."))
+_register("whoami", whoami.whoami,
+          _("Who the token belongs to, which app issued it, where it is kept, when it expires."))
+CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
+_register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
+_register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
+
+
+def run(args: list[str], env: Env) -> int:
+    """Run the app on `args`; usage errors are exit 2 (one JSON object with --json)."""
+    import os
+
+    command = typer.main.get_command(app)
+    if "_METRIKA_COMPLETE" in os.environ:
+        # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
+        # app sets add_completion=False, so Typer's completion classes are registered here.
+        from typer._completion_classes import completion_init
+
+        completion_init()
+    try:
+        result = command.main(args, prog_name="metrika", standalone_mode=False, obj=env)
+    except click.UsageError as exc:
+        if "--json" in args:
+            profile = profile_name(env)
+            emit_json(env, base_document(Diagnosis.BAD_INPUT, profile, exc.format_message(), []))
+        else:
+            exc.show(file=env.stderr)
+        return int(BadInput.diagnosis.exit_code)
+    except click.ClickException as exc:
+        exc.show(file=env.stderr)
+        return exc.exit_code
+    except SystemExit as exc:  # click's completion mode answers, then exits
+        return exc.code if isinstance(exc.code, int) else 0
+    except BaseException as exc:  # an interrupt, or a failure before any command ran
+        failure = KeyboardInterrupt() if isinstance(exc, click.Abort) else exc
+        return report_failure(env, failure, "default", "--json" in args)
+    return result if isinstance(result, int) else 0
+

@@ -1,0 +1,59 @@
+"""`metrika check-access` (alias `check`): run the checks and name the exact cause, with the fix."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..diagnose import Evidence, Verdict, identity_data
+from ..env import Env
+from ..errors import BadInput
+from ..i18n import _
+from ..output import base_document, emit_json, render_checks, render_verdict, say
+from ..probe import collect, parse_counter_ids
+from ..tokens import Token, checked_profile, profile_name, token_in_use
+from .options import JsonOption, ProfileOption
+
+
+def check_access(
+    ctx: typer.Context,
+    counter_ids: Annotated[Optional[list[str]], typer.Argument(metavar="[COUNTER_ID]...",
+                                                               help=_("Counters to check access to."))] = None,
+    profile: ProfileOption = None,
+    need: Annotated[str, typer.Option("--need", metavar="read|write",
+                                      help=_("Access level to require on the counters."))] = "read",
+    login_name: Annotated[Optional[str], typer.Option("--login", metavar="LOGIN",
+                                                      help=_("The account the token must belong to."))] = None,
+    as_json: JsonOption = False,
+) -> int:
+    env: Env = ctx.obj
+    name = checked_profile(profile_name(env, profile))
+    if need not in ("read", "write"):
+        raise BadInput(_("--need is read or write; got {value!r}.").format(value=need[:20]))
+    return run(env, name, parse_counter_ids(counter_ids or []), need, login_name, as_json)
+
+
+def run(env: Env, name: str, ids: list[int], need: str, login_name: str | None, as_json: bool) -> int:
+    token, saved = token_in_use(env, name)
+    expected_login = login_name or (saved.login if token and token.stored else None)
+    verdict, evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False)
+    if as_json:
+        emit_json(env, document(verdict, evidence, name, token))
+    else:
+        render_checks(env, verdict, stderr=False)
+        say(env, "", stderr=False)
+        render_verdict(env, verdict, stderr=False)
+    return int(verdict.exit_code)
+
+
+def document(verdict: Verdict, evidence: Evidence, name: str, token: Token | None) -> dict[str, Any]:
+    doc = base_document(verdict.code, name, verdict.summary, verdict.fix,
+                        (token.source, token.value) if token else None, identity_data(evidence))
+    doc["warnings"] = verdict.warnings
+    doc["checks"] = [{"name": c.name, "status": c.status, "detail": c.detail} for c in verdict.checks]
+    reply = evidence.metrika
+    doc["api"] = {"status": reply.status, "error_type": reply.error_type} if reply and reply.status else None
+    doc["counters"] = [{"id": c.id, "name": c.name, "permission": c.permission, "ok": c.ok}
+                       for c in verdict.counters]
+    return doc

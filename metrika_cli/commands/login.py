@@ -1,0 +1,171 @@
+"""`metrika login`: get a token through the user's app, verify it, store it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from .. import oauth
+from ..env import Env
+from ..errors import BadInput
+from ..i18n import _
+from ..output import describe_storage, fingerprint, render_verdict, say, warn
+from ..probe import collect, configured_client_id
+from ..store import Profile, no_keyring_error
+from ..tokens import Token, checked_profile, profile_name
+from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
+
+MAX_TOKEN_INPUT = 64 * 1024
+
+
+@dataclass
+class LoginOptions:
+    profile: str
+    client_id: str | None = None
+    with_token: bool = False
+    no_browser: bool = False
+    scopes: list[str] = field(default_factory=list)
+    login_hint: str | None = None
+    force_confirm: bool = False
+    no_verify: bool = False
+    insecure_storage: bool = False
+
+
+def login(
+    ctx: typer.Context,
+    profile: ProfileOption = None,
+    client_id: ClientIdOption = None,
+    with_token: Annotated[bool, typer.Option("--with-token", help=_("Read the token from standard input."))] = False,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help=_("Do not open a browser; just print the URL."))] = False,
+    scope: ScopeOption = None,
+    login_hint: LoginHintOption = None,
+    force_confirm: ForceConfirmOption = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help=_("Store the token without asking Yandex first."))] = False,
+    insecure_storage: Annotated[bool, typer.Option(
+        "--insecure-storage", help=_("Store the token in a plain-text file (0600) even if a keyring exists."))] = False,
+) -> int:
+    env: Env = ctx.obj
+    return run(env, LoginOptions(checked_profile(profile_name(env, profile)), client_id, with_token, no_browser,
+                                 list(dict.fromkeys(scope or [])), login_hint, force_confirm, no_verify,
+                                 insecure_storage))
+
+
+def run(env: Env, opts: LoginOptions) -> int:
+    saved = env.store.profile(opts.profile)
+    _check_input_is_possible(env, opts)
+    ask = None if opts.with_token else lambda: _ask_client_id(env)
+    app_id = configured_client_id(env, lambda: saved.client_id, opts.client_id, ask)
+    if not opts.with_token:
+        assert app_id is not None
+        _show_authorize_url(env, opts, app_id)
+    pasted = oauth.parse_pasted_token(_read_pasted(env, opts.with_token), app_id)
+    env.secrets.add(pasted.token)
+    plain_text = _choose_storage(env, opts.insecure_storage)
+    now = env.now()
+    new = Profile(client_id=app_id, scopes=opts.scopes, obtained_at=now.isoformat(timespec="seconds"))
+    if pasted.expires_in:
+        new.expires_at = (now + timedelta(seconds=pasted.expires_in)).isoformat(timespec="seconds")
+    if not opts.no_verify:
+        verdict, evidence = collect(env, Token(pasted.token, "login"), new, [], "read", None, all_pages=False)
+        if not verdict.ok:
+            render_verdict(env, verdict)
+            say(env, _("Nothing was stored."))
+            return int(verdict.exit_code)
+        for line in verdict.warnings:
+            warn(env, line)
+        identity = evidence.identity.data if evidence.identity and evidence.identity.ok else {}
+        new.login, new.uid = identity.get("login"), identity.get("id")
+        new.client_id = app_id or identity.get("client_id")
+    env.store.save(opts.profile, pasted.token, new, insecure=plain_text)
+    say(env, logged_in_line(env, opts.profile, new, pasted.token), style="green")
+    return 0
+
+
+def _check_input_is_possible(env: Env, opts: LoginOptions) -> None:
+    if opts.with_token and env.stdin_tty:
+        raise BadInput(_("--with-token reads the token from standard input, which is a terminal here."),
+                       fix=[_("Pipe it in: `metrika login --with-token < token.txt`."),
+                            _("Or leave out --with-token to be asked for it.")])
+    if not opts.with_token and not env.may_prompt:
+        raise BadInput(_("No terminal to ask for the token on (or CI is set)."),
+                       fix=[_("Pipe the token in: `printf '%s' \"$TOKEN\" | metrika login --with-token`."),
+                            _("Or give it to each command through METRIKA_TOKEN or METRIKA_TOKEN_FILE.")])
+
+
+def _ask_client_id(env: Env) -> str:
+    """The registration guide, then the ClientID; an empty answer asks again."""
+    registration_guide(env)
+    while True:
+        answer = env.ask(_("ClientID of your app: ")).strip()
+        if answer:
+            return answer
+
+
+def registration_guide(env: Env) -> None:
+    say(env, _("First, register an app with Yandex (once):"), style="bold")
+    for number, step in enumerate([
+        _("Open {url} and sign in.").format(url=oauth.APP_REGISTRATION_URL),
+        _("Name: anything, e.g. \"metrika\". Platform: \"Web services\"."),
+        _("Redirect URI: {uri}").format(uri=oauth.REDIRECT_URI),
+        _("Data access: Yandex Metrica → metrika:read (statistics, counters); add metrika:write to change counters."),
+        _("Create the app; its page shows the ClientID (32 hex characters)."),
+    ], 1):
+        say(env, f"  {number}. {step}")
+
+
+def _show_authorize_url(env: Env, opts: LoginOptions, app_id: str) -> None:
+    url = oauth.build_authorize_url(env.endpoints.oauth_url, app_id, opts.scopes, opts.login_hint,
+                                    opts.force_confirm)
+    say(env, _("Open this address, sign in as the account whose counters you need, and press \"Allow\":"))
+    say(env, url, style="bold")
+    if _can_open_browser(env, opts.no_browser):
+        import webbrowser
+
+        try:
+            webbrowser.open(url)
+        except Exception:  # a browser that fails to start is not a reason to stop
+            pass
+
+
+def _can_open_browser(env: Env, no_browser: bool) -> bool:
+    import sys
+
+    if no_browser or not env.may_prompt:
+        return False
+    if env.environ.get("SSH_CONNECTION") or env.environ.get("SSH_TTY"):
+        return False
+    return not (sys.platform.startswith("linux")
+                and not (env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY")))
+
+
+def _read_pasted(env: Env, with_token: bool) -> str:
+    if with_token:
+        return env.stdin.read(MAX_TOKEN_INPUT)
+    return env.ask(_("Paste the token (or the whole address of the page) and press Enter: "), hidden=True)
+
+
+def _choose_storage(env: Env, insecure_storage: bool) -> bool:
+    """True for the plain-text file; refuses (exit 7) where neither is possible or allowed."""
+    if insecure_storage:
+        return True
+    if env.store.keyring.available():
+        return False
+    if env.may_prompt:
+        say(env, _("No OS keyring is available."), style="yellow")
+        answer = env.ask(_("Store the token in plain text in {path} (mode 0600)? [y/N] ").format(
+            path=env.store.credentials_path))
+        if answer.strip().lower() in ("y", "yes", "д", "да"):
+            return True
+    raise no_keyring_error()
+
+
+def logged_in_line(env: Env, name: str, profile: Profile, token: str) -> str:
+    who = profile.login or _("an unverified account")
+    line = _("Logged in as {login} with app {app} (profile {profile}, token {fp}).").format(
+        login=who, app=profile.client_id or _("unknown"), profile=name, fp=fingerprint(token))
+    if profile.expires_at:
+        line += " " + _("Valid until {date}.").format(date=profile.expires_at[:10])
+    return line + " " + _("Stored {where}.").format(where=describe_storage(env, profile.storage))

@@ -1,0 +1,19 @@
+"""`metrika token`: the token alone on stdout (the lean path in main.py handles the usual call)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..i18n import _
+from ..tokens import print_token, profile_name
+from .options import ProfileOption
+
+
+def token(
+    ctx: typer.Context,
+    profile: ProfileOption = None,
+    header: Annotated[bool, typer.Option("--header", help=_("Print `Authorization: OAuth <token>`."))] = False,
+) -> int:
+    return print_token(ctx.obj, profile_name(ctx.obj, profile), header)

@@ -1,0 +1,119 @@
+"""`metrika whoami`: whose token, which app, where kept, when it expires, counters by permission."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import typer
+
+from ..diagnose import Evidence, Verdict, identity_data
+from ..env import Env
+from ..i18n import _
+from ..output import base_document, describe_storage, emit_json, fingerprint, render_verdict, say, warn
+from ..probe import collect, configured_client_id
+from ..store import Profile
+from ..tokens import Token, checked_profile, profile_name, token_in_use
+from .options import JsonOption, ProfileOption
+
+
+def whoami(ctx: typer.Context, profile: ProfileOption = None, as_json: JsonOption = False) -> int:
+    env: Env = ctx.obj
+    return run(env, checked_profile(profile_name(env, profile)), as_json)
+
+
+@dataclass
+class Report:
+    """What whoami knows of one profile's token, for the rows and the JSON document alike."""
+
+    name: str
+    token: Token | None
+    saved: Profile
+    verdict: Verdict
+    evidence: Evidence
+    expected_client_id: str | None
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return identity_data(self.evidence) or {}
+
+    @property
+    def client_id_matches(self) -> bool | None:
+        if not (self.expected_client_id and self.identity):
+            return None
+        return str(self.identity.get("client_id") or "").lower() == self.expected_client_id
+
+    @property
+    def expires_at(self) -> str | None:
+        return self.saved.expires_at if self.token and self.token.stored else None
+
+    def days_left(self, now: datetime) -> int | None:
+        if not self.expires_at:
+            return None
+        return math.ceil((datetime.fromisoformat(self.expires_at) - now).total_seconds() / 86400)
+
+    @property
+    def by_permission(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for counter in self.evidence.counters.values():
+            key = str(counter.get("permission"))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+
+def inspect(env: Env, name: str) -> Report:
+    token, saved = token_in_use(env, name)
+    expected = configured_client_id(env, lambda: saved.client_id)
+    verdict, evidence = collect(env, token, saved, [], "read", None, all_pages=True, client_id=expected)
+    return Report(name, token, saved, verdict, evidence, expected)
+
+
+def run(env: Env, name: str, as_json: bool) -> int:
+    report = inspect(env, name)
+    verdict = report.verdict
+    if as_json:
+        emit_json(env, document(env, report))
+    elif not verdict.ok:
+        render_verdict(env, verdict)
+    else:
+        show(env, report)
+    return int(verdict.exit_code)
+
+
+def document(env: Env, report: Report) -> dict[str, Any]:
+    """whoami's JSON document of one profile."""
+    verdict, token = report.verdict, report.token
+    doc = base_document(verdict.code, report.name, verdict.summary, verdict.fix,
+                        (token.source, token.value) if token else None, identity_data(report.evidence))
+    doc["warnings"] = verdict.warnings
+    doc.update(client_id_matches=report.client_id_matches, expires_at=report.expires_at,
+               days_left=report.days_left(env.now()),
+               counters={"total": len(report.evidence.counters), "by_permission": report.by_permission})
+    return doc
+
+
+def show(env: Env, report: Report) -> None:
+    token, identity, matches = report.token, report.identity, report.client_id_matches
+    assert token is not None
+    days_left = report.days_left(env.now())
+    app_note = "" if matches is None else " " + (
+        _("(your ClientID)") if matches else _("(not your ClientID {id})").format(id=report.expected_client_id))
+    storage = f" ({describe_storage(env, report.saved.storage)})" if token.stored else ""
+    rows = [
+        (_("login"), f"{identity.get('login')} (uid {identity.get('id')})"),
+        (_("app"), str(identity.get("client_id")) + app_note),
+        (_("token"), f"{fingerprint(token.value)}, {token.source}{storage}"),
+        (_("expires"), _("{date}, in {days} days").format(date=report.expires_at[:10], days=days_left)
+         if report.expires_at else _("unknown (not recorded at login)")),
+        (_("counters"), ", ".join(f"{count} {perm}" for perm, count in sorted(report.by_permission.items()))
+         or _("none")),
+    ]
+    width = max(len(label) for label, _value in rows)
+    for label, value in rows:
+        say(env, f"{label:<{width}}  {value}", stderr=False)
+    for line in report.verdict.warnings:
+        warn(env, line)
+    if days_left is not None and days_left < 30:
+        warn(env, _("The token expires in {days} days: run `metrika login` to renew it.").format(days=days_left))

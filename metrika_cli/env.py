@@ -1,0 +1,136 @@
+"""The outside world as one object: environment, streams, terminals, clock, store and network.
+
+Commands take an `Env` and touch nothing else of the process, so tests run them in-process
+with their own environment, streams and HTTP transport (`Env.for_test`). Cheap to import:
+`metrika token` builds one on every call.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .store import Store
+
+KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (ValueError, OSError):  # a closed stream
+        return False
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The three base URLs the token may go to, and the time limit of each request."""
+
+    api_url: str = "https://api-metrika.yandex.net"
+    login_url: str = "https://login.yandex.ru"
+    oauth_url: str = "https://oauth.yandex.ru"
+    timeout: float = 10.0
+
+
+@dataclass
+class Env:
+    environ: Mapping[str, str]
+    stdin: IO[str]
+    stdout: IO[str]
+    stderr: IO[str]
+    stdin_tty: bool = False
+    stdout_tty: bool = False
+    stderr_tty: bool = False
+    clock: Callable[[], datetime] = utc_now
+    transport: Any = None  # an httpx transport for tests; None: the network
+    keyring_timeout: float = KEYRING_TIMEOUT
+    global_profile: str | None = None  # `metrika --profile NAME COMMAND`
+    secrets: set[str] = field(default_factory=set)  # tokens this run has seen: never printed
+
+    @classmethod
+    def from_process(cls) -> Env:
+        return cls(os.environ, sys.stdin, sys.stdout, sys.stderr,
+                   _isatty(sys.stdin), _isatty(sys.stdout), _isatty(sys.stderr))
+
+    @classmethod
+    def for_test(cls, environ: Mapping[str, str], stdin: str = "", **kw: Any) -> Env:
+        """Streams in memory, no terminal: what a test passes to a command."""
+        return cls(dict(environ), io.StringIO(stdin), io.StringIO(), io.StringIO(), **kw)
+
+    # ---- decisions -------------------------------------------------------------------
+
+    @property
+    def may_prompt(self) -> bool:
+        """A person at a terminal: prompts and a browser are allowed (never with CI set)."""
+        return self.stdin_tty and self.stderr_tty and not self.environ.get("CI")
+
+    def colour(self, stderr: bool) -> bool:
+        tty = self.stderr_tty if stderr else self.stdout_tty
+        return tty and "NO_COLOR" not in self.environ and self.environ.get("TERM") != "dumb"
+
+    @property
+    def debug(self) -> bool:
+        return self.environ.get("METRIKA_DEBUG", "") not in ("", "0")
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def ask(self, question: str, hidden: bool = False) -> str:
+        """One line from the person at the terminal (hidden: not echoed); Ctrl-D cancels."""
+        from .errors import Interrupted
+        from .i18n import _
+
+        try:
+            if hidden:
+                import getpass
+
+                return getpass.getpass(question, stream=self.stderr)
+            self.stderr.write(question)
+            self.stderr.flush()
+            line = self.stdin.readline()
+            if not line:
+                raise EOFError
+            return line.rstrip("\r\n")
+        except EOFError:
+            self.stderr.write("\n")
+            raise Interrupted(_("Interrupted; nothing was stored.")) from None
+
+    # ---- what commands build from it ---------------------------------------------------
+
+    @cached_property
+    def store(self) -> Store:
+        from .store import Store, config_dir
+
+        return Store(config_dir(self.environ), self.environ.get("PYTHON_KEYRING_BACKEND"), self.keyring_timeout)
+
+    @cached_property
+    def endpoints(self) -> Endpoints:
+        from .i18n import _
+
+        raw_timeout = self.environ.get("METRIKA_TIMEOUT", "10")
+        try:
+            timeout = float(raw_timeout)
+            if not 0 < timeout <= 600:
+                raise ValueError
+        except ValueError:
+            from .errors import BadInput
+
+            raise BadInput(_("METRIKA_TIMEOUT must be a number of seconds between 0 and 600; got {value!r}.").format(
+                value=raw_timeout[:20])) from None
+        return Endpoints(
+            api_url=(self.environ.get("METRIKA_API_URL") or Endpoints.api_url).rstrip("/"),
+            login_url=(self.environ.get("METRIKA_LOGIN_URL") or Endpoints.login_url).rstrip("/"),
+            oauth_url=(self.environ.get("METRIKA_OAUTH_URL") or Endpoints.oauth_url).rstrip("/"),
+            timeout=timeout,
+        )
