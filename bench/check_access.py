@@ -36,8 +36,9 @@ TARGET = 1.3
 
 def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     started = time.perf_counter()
-    completed = subprocess.run([sys.executable, "-m", "metrika_cli", *args], env=env, capture_output=True,
-                               text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "metrika_cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
     return time.perf_counter() - started, completed.returncode
 
 
@@ -52,17 +53,37 @@ def main() -> int:
     cases = [("no counters", ["check-access"]), (f"{options.counters} counters", ["check-access", *ids])]
     worst = 0.0
     with FakeYandex() as fake, tempfile.TemporaryDirectory() as config:
-        fake.add_token(TOKEN, login="bench", client_id=CLIENT_ID,
-                       counters=[{"id": int(cid), "permission": "own"} for cid in ids])
-        env = {**os.environ, "METRIKA_TOKEN": TOKEN, "METRIKA_CLIENT_ID": CLIENT_ID, "METRIKA_CONFIG_DIR": config,
-               "METRIKA_API_URL": fake.url, "METRIKA_LOGIN_URL": fake.url, "METRIKA_OAUTH_URL": fake.url,
-               "METRIKA_LANG": "en", "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy",
-                     "METRIKA_PROFILE", "METRIKA_TOKEN_FILE", "METRIKA_DEBUG"):
+        fake.add_token(
+            TOKEN, login="bench", client_id=CLIENT_ID, counters=[{"id": int(cid), "permission": "own"} for cid in ids]
+        )
+        env = {
+            **os.environ,
+            "METRIKA_TOKEN": TOKEN,
+            "METRIKA_CLIENT_ID": CLIENT_ID,
+            "METRIKA_CONFIG_DIR": config,
+            "METRIKA_API_URL": fake.url,
+            "METRIKA_LOGIN_URL": fake.url,
+            "METRIKA_OAUTH_URL": fake.url,
+            "METRIKA_LANG": "en",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+        for name in (
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "ALL_PROXY",
+            "https_proxy",
+            "http_proxy",
+            "all_proxy",
+            "METRIKA_PROFILE",
+            "METRIKA_TOKEN_FILE",
+            "METRIKA_DEBUG",
+        ):
             env.pop(name, None)
         run(["check-access"], env)  # warm the disk cache and byte-code
-        print(f"latency {options.latency:g} s per request, {options.runs} runs per case, "
-              f"figure = (wall - start-up) / latency, target <= {TARGET}")
+        print(
+            f"latency {options.latency:g} s per request, {options.runs} runs per case, "
+            f"figure = (wall - start-up) / latency, target <= {TARGET}"
+        )
         for label, args in cases:
             slow, quick, ratios = [], [], []
             for _ in range(options.runs):  # interleaved, so both see the same machine load
@@ -85,9 +106,11 @@ def main() -> int:
             requests = len(fake.requests) - before
             ratio = statistics.median(ratios)
             worst = max(worst, ratio)
-            print(f"{label:>12}: {ratio:.2f} (median; runs {', '.join(f'{r:.2f}' for r in ratios)}); "
-                  f"start-up {statistics.median(quick):.2f} s, with latency {statistics.median(slow):.2f} s; "
-                  f"{requests} requests per run")
+            print(
+                f"{label:>12}: {ratio:.2f} (median; runs {', '.join(f'{r:.2f}' for r in ratios)}); "
+                f"start-up {statistics.median(quick):.2f} s, with latency {statistics.median(slow):.2f} s; "
+                f"{requests} requests per run"
+            )
     verdict = "within" if worst <= TARGET else "OVER"
     print(f"worst median {worst:.2f}: {verdict} the target of {TARGET}")
     return 0 if worst <= TARGET else 2

@@ -28,11 +28,18 @@ BASELINE = "import keyring; keyring.get_password('metrika-cli', 'default')"
 
 
 def environment(folder: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("METRIKA_", "_METRIKA")) and key not in ("PYTHONPATH", "DBUS_SESSION_BUS_ADDRESS", "PYTHONDONTWRITEBYTECODE")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("METRIKA_", "_METRIKA"))
+        and key not in ("PYTHONPATH", "DBUS_SESSION_BUS_ADDRESS", "PYTHONDONTWRITEBYTECODE")
+    }
     env.update(
-        PYTHONPATH=str(BENCH), PYTHON_KEYRING_BACKEND="file_keyring.Keyring",
-        BENCH_KEYRING_FILE=str(folder / "keyring.json"), XDG_CONFIG_HOME=str(folder), METRIKA_LANG="en",
+        PYTHONPATH=str(BENCH),
+        PYTHON_KEYRING_BACKEND="file_keyring.Keyring",
+        BENCH_KEYRING_FILE=str(folder / "keyring.json"),
+        XDG_CONFIG_HOME=str(folder),
+        METRIKA_LANG="en",
     )
     (folder / "keyring.json").write_text(json.dumps({"metrika-cli/default": TOKEN}))
     (folder / "metrika-cli").mkdir(mode=0o700)

@@ -26,7 +26,7 @@ METRIKA_PARALLEL = 3  # Metrika's documented limit of parallel requests per user
 def proxy_for(url: str) -> str | None:
     """The proxy httpx will use for `url` (from HTTPS_PROXY/ALL_PROXY, minus NO_PROXY)."""
     host = urlsplit(url).hostname or ""
-    if urllib.request.proxy_bypass_environment(host):
+    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
         return None
     proxies = urllib.request.getproxies_environment()
     return proxies.get(urlsplit(url).scheme) or proxies.get("all")
@@ -38,7 +38,9 @@ class Client:
     def __init__(self, env: Env, token: str) -> None:
         self.env = env
         self.endpoints = env.endpoints
-        hooks = {"request": [self._trace_request], "response": [self._trace_response]} if env.debug else {}
+        hooks: dict[str, list[Any]] = (
+            {"request": [self._trace_request], "response": [self._trace_response]} if env.debug else {}
+        )
         self.http = httpx.AsyncClient(
             transport=env.transport,
             timeout=self.endpoints.timeout,
@@ -61,8 +63,10 @@ class Client:
     async def _trace_response(self, response: httpx.Response) -> None:
         started = response.request.extensions.get("metrika_started", time.monotonic())
         elapsed = (time.monotonic() - started) * 1000
-        self._trace(f"metrika: < {response.status_code} {response.request.method} {response.request.url} "
-                    f"({elapsed:.0f} ms, {response.headers.get('content-type', '-')})")
+        self._trace(
+            f"metrika: < {response.status_code} {response.request.method} {response.request.url} "
+            f"({elapsed:.0f} ms, {response.headers.get('content-type', '-')})"
+        )
 
     def _trace(self, line: str) -> None:
         self.env.stderr.write(redact(self.env, line) + "\n")
@@ -85,11 +89,13 @@ class Client:
         async with self.metrika_slots:
             return await self._get("Metrika", f"{self.endpoints.api_url}/management/v1/counters", params)
 
-    async def counters(self, counter_ids: list[int] | None = None, all_pages: bool = False) -> tuple[Reply, dict[int, dict[str, Any]]]:
+    async def counters(
+        self, counter_ids: list[int] | None = None, all_pages: bool = False
+    ) -> tuple[Reply, dict[int, dict[str, Any]]]:
         """Counters the token's owner can see: those asked for (by the counter_ids filter), or
         all of them when `all_pages`, or just enough to prove the token works for Metrika."""
         if counter_ids:
-            chunks = [counter_ids[i:i + IDS_PER_REQUEST] for i in range(0, len(counter_ids), IDS_PER_REQUEST)]
+            chunks = [counter_ids[i : i + IDS_PER_REQUEST] for i in range(0, len(counter_ids), IDS_PER_REQUEST)]
             queries = [{"counter_ids": ",".join(map(str, chunk)), "per_page": PAGE_SIZE} for chunk in chunks]
             replies = await asyncio.gather(*(self._counters_page(q) for q in queries))
         else:
@@ -99,13 +105,17 @@ class Client:
             if all_pages and isinstance(total, int) and total > PAGE_SIZE:
                 offsets = range(PAGE_SIZE + 1, total + 1, PAGE_SIZE)
                 replies += await asyncio.gather(
-                    *(self._counters_page({"per_page": PAGE_SIZE, "offset": offset}) for offset in offsets))
+                    *(self._counters_page({"per_page": PAGE_SIZE, "offset": offset}) for offset in offsets)
+                )
         failed = next((reply for reply in replies if not reply.ok), None)
         if failed:
             return failed, {}
-        found = {counter["id"]: counter
-                 for reply in replies for counter in reply.data.get("counters", [])
-                 if isinstance(counter, dict) and isinstance(counter.get("id"), int)}
+        found = {
+            counter["id"]: counter
+            for reply in replies
+            for counter in reply.data.get("counters", [])
+            if isinstance(counter, dict) and isinstance(counter.get("id"), int)
+        }
         total = len(found) if counter_ids else replies[0].data.get("rows", len(found))
         return Reply("Metrika", replies[0].host, 200, data={"rows": total}), found
 
@@ -154,8 +164,13 @@ def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
     text = " ".join(str(item) for item in chain).lower()
     if isinstance(exc, httpx.ConnectError) and proxy_for(url):
         return "proxy"
-    if any(isinstance(item, socket.gaierror) for item in chain) or "name or service not known" in text \
-            or "nodename nor servname" in text or "name resolution" in text or "getaddrinfo" in text:
+    if (
+        any(isinstance(item, socket.gaierror) for item in chain)
+        or "name or service not known" in text
+        or "nodename nor servname" in text
+        or "name resolution" in text
+        or "getaddrinfo" in text
+    ):
         return "dns"
     if any(isinstance(item, ssl.SSLError) for item in chain) or "ssl" in text or "certificate" in text:
         return "tls"
@@ -171,12 +186,10 @@ Answers = tuple[Reply, Reply, dict[int, dict[str, Any]]]  # Yandex ID, Metrika, 
 
 async def _gather(env: Env, token: str, counter_ids: list[int] | None, all_pages: bool) -> Answers:
     async with Client(env, token) as client:
-        identity, (metrika, counters) = await asyncio.gather(
-            client.identity(), client.counters(counter_ids, all_pages))
+        identity, (metrika, counters) = await asyncio.gather(client.identity(), client.counters(counter_ids, all_pages))
     return identity, metrika, counters
 
 
-def gather_evidence(env: Env, token: str, counter_ids: list[int] | None = None,
-                    all_pages: bool = False) -> Answers:
+def gather_evidence(env: Env, token: str, counter_ids: list[int] | None = None, all_pages: bool = False) -> Answers:
     """Ask Yandex ID and Metrika at the same time: one round trip of waiting, not two."""
     return asyncio.run(_gather(env, token, counter_ids, all_pages))

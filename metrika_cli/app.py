@@ -41,8 +41,9 @@ def _version(ctx: typer.Context, value: bool) -> None:
 @app.callback(help=_("Get, keep and diagnose Yandex Metrika API OAuth tokens."))
 def main_callback(
     ctx: typer.Context,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help=_("Show the version and exit."))] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help=_("Show the version and exit."))
+    ] = False,
     profile: ProfileOption = None,
 ) -> None:
     ctx.obj.global_profile = profile  # checked where it is used, with the command's error path
@@ -74,12 +75,16 @@ def _register(name: str, function: Callable[..., int], help: str, hidden: bool =
 
 
 _register("login", login.login, _("Get a token through your app and store it in the OS keyring."))
-_register("auth-url", auth_url.auth_url,
-          _("Print the authorize URL alone on stdout (to send to a client, or open elsewhere)."))
+_register(
+    "auth-url",
+    auth_url.auth_url,
+    _("Print the authorize URL alone on stdout (to send to a client, or open elsewhere)."),
+)
 _register("token", token.token, _("Print the stored token (the only command that ever prints it)."))
 _register("logout", logout.logout, _("Forget the stored token and the profile's metadata."))
-_register("whoami", whoami.whoami,
-          _("Who the token belongs to, which app issued it, where it is kept, when it expires."))
+_register(
+    "whoami", whoami.whoami, _("Who the token belongs to, which app issued it, where it is kept, when it expires.")
+)
 CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
 _register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
 _register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
@@ -114,4 +119,3 @@ def run(args: list[str], env: Env) -> int:
         failure = KeyboardInterrupt() if isinstance(exc, click.Abort) else exc
         return report_failure(env, failure, "default", "--json" in args)
     return result if isinstance(result, int) else 0
-

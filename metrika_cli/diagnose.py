@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import Diagnosis, ExitCode
@@ -47,7 +47,7 @@ class Evidence:
     scopes: list[str] = field(default_factory=list)
     proxy: str | None = None
     timeout: float = 10.0
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -126,6 +126,7 @@ class Checks:
 
 def same_login(a: str, b: str) -> bool:
     """Yandex logins ignore case, and treat '.' and '-' alike."""
+
     def norm(login: str) -> str:
         return login.strip().lower().replace(".", "-")
 
@@ -151,14 +152,20 @@ def _other_app(ev: Evidence) -> bool:
 
 # ---- the rules, in the order they are asked; the first verdict wins --------------------
 
+
 def rule_no_token(ev: Evidence, c: Checks) -> Verdict | None:
     if ev.token_source is not None:
         c.passed("token_present", detail=ev.token_source)
         return None
     c.failed("token_present")
-    return c.result(Diagnosis.NO_TOKEN, _("No token: nothing in METRIKA_TOKEN, METRIKA_TOKEN_FILE or the store."),
-                    [_("Run `metrika login` to get and store a token."),
-                     _("Or, in CI, set METRIKA_TOKEN (or METRIKA_TOKEN_FILE) to a token.")])
+    return c.result(
+        Diagnosis.NO_TOKEN,
+        _("No token: nothing in METRIKA_TOKEN, METRIKA_TOKEN_FILE or the store."),
+        [
+            _("Run `metrika login` to get and store a token."),
+            _("Or, in CI, set METRIKA_TOKEN (or METRIKA_TOKEN_FILE) to a token."),
+        ],
+    )
 
 
 def rule_malformed(ev: Evidence, c: Checks) -> Verdict | None:
@@ -166,8 +173,13 @@ def rule_malformed(ev: Evidence, c: Checks) -> Verdict | None:
         c.passed("well_formed")
         return None
     c.failed("well_formed", describe_problem(ev.token_problem))
-    return c.result(Diagnosis.TOKEN_MALFORMED, _("The token from {source} cannot be a token: {reason}.").format(
-        source=ev.token_source, reason=describe_problem(ev.token_problem)), _malformed_fix(ev))
+    return c.result(
+        Diagnosis.TOKEN_MALFORMED,
+        _("The token from {source} cannot be a token: {reason}.").format(
+            source=ev.token_source, reason=describe_problem(ev.token_problem)
+        ),
+        _malformed_fix(ev),
+    )
 
 
 def rule_transport(ev: Evidence, c: Checks) -> Verdict | None:
@@ -182,8 +194,11 @@ def rule_transport(ev: Evidence, c: Checks) -> Verdict | None:
         c.evidence.append(_identity_line(id_data, ev))
     if not _metrika_ok(ev):
         assert ev.metrika is not None
-        c.evidence.append(_("Metrika: HTTP {status} {error_type}").format(
-            status=ev.metrika.status, error_type=ev.metrika.error_type or "").strip())
+        c.evidence.append(
+            _("Metrika: HTTP {status} {error_type}")
+            .format(status=ev.metrika.status, error_type=ev.metrika.error_type or "")
+            .strip()
+        )
     return None
 
 
@@ -206,11 +221,16 @@ def rule_token_invalid(ev: Evidence, c: Checks) -> Verdict | None:
     unknown_owner = not identity_data(ev)
     if said == "invalid_token" or (unknown_owner and (_metrika_said(ev, 401) is not None or said == "access_denied")):
         c.failed("token_valid", _("rejected by Metrika and Yandex ID"))
-        fix = [_("The token expired, was revoked, or the account's password or 2FA changed: get a new one "
-                 "with `metrika login`.")]
+        fix = [
+            _(
+                "The token expired, was revoked, or the account's password or 2FA changed: get a new one "
+                "with `metrika login`."
+            )
+        ]
         if ev.token_source and ev.token_source.startswith("env:"):
-            fix.append(_("The token comes from {source}: replace it there with the new one.").format(
-                source=ev.token_source))
+            fix.append(
+                _("The token comes from {source}: replace it there with the new one.").format(source=ev.token_source)
+            )
         return c.result(Diagnosis.TOKEN_INVALID, _("The token is not valid (expired, revoked, or never valid)."), fix)
     return None
 
@@ -220,10 +240,14 @@ def rule_header_rejected(ev: Evidence, c: Checks) -> Verdict | None:
         return None
     c.passed("token_valid", detail=_("Yandex ID accepts it"))
     c.failed("header_read", _("Metrika answered 401 unauthorized"))
-    return c.result(Diagnosis.HEADER_REJECTED,
-                    _("Metrika did not read the Authorization header, although Yandex ID accepts "
-                      "the same token: something between you and Metrika changed or dropped the header."),
-                    _header_fix(ev))
+    return c.result(
+        Diagnosis.HEADER_REJECTED,
+        _(
+            "Metrika did not read the Authorization header, although Yandex ID accepts "
+            "the same token: something between you and Metrika changed or dropped the header."
+        ),
+        _header_fix(ev),
+    )
 
 
 def rule_wrong_app(ev: Evidence, c: Checks) -> Verdict | None:
@@ -234,15 +258,24 @@ def rule_wrong_app(ev: Evidence, c: Checks) -> Verdict | None:
         return None
     issued_to, expected = _issued_to(ev), ev.expected_client_id
     c.failed("expected_app", _("issued to {app}").format(app=issued_to))
-    return c.result(Diagnosis.WRONG_APP,
-                    _("The token was issued to another app ({app}) than your ClientID ({expected}), "
-                      "and that app has no Metrika rights.").format(app=issued_to, expected=expected),
-                    [_("Get a token from your own app: `metrika login --client-id {expected} --force-confirm`.").format(
-                        expected=expected),
-                     _("If you build the authorize URL yourself, check its client_id: it must be {expected}.").format(
-                         expected=expected),
-                     _("Or, if app {app} is yours, give it Metrika rights: {url} → Edit → Data access → "
-                       "Yandex Metrica.").format(app=issued_to, url=app_page_url(issued_to))])
+    return c.result(
+        Diagnosis.WRONG_APP,
+        _(
+            "The token was issued to another app ({app}) than your ClientID ({expected}), "
+            "and that app has no Metrika rights."
+        ).format(app=issued_to, expected=expected),
+        [
+            _("Get a token from your own app: `metrika login --client-id {expected} --force-confirm`.").format(
+                expected=expected
+            ),
+            _("If you build the authorize URL yourself, check its client_id: it must be {expected}.").format(
+                expected=expected
+            ),
+            _("Or, if app {app} is yours, give it Metrika rights: {url} → Edit → Data access → Yandex Metrica.").format(
+                app=issued_to, url=app_page_url(issued_to)
+            ),
+        ],
+    )
 
 
 def rule_no_metrika_rights(ev: Evidence, c: Checks) -> Verdict | None:
@@ -252,9 +285,11 @@ def rule_no_metrika_rights(ev: Evidence, c: Checks) -> Verdict | None:
         c.passed("expected_app")
     issued_to = _issued_to(ev)
     c.failed("metrika_rights", _("Metrika answered 403 access_denied"))
-    return c.result(Diagnosis.SCOPE_MISSING, _("The app {app} that issued this token has no Metrika rights "
-                                               "(metrika:read).").format(app=issued_to),
-                    _scope_fix(issued_to, "metrika:read"))
+    return c.result(
+        Diagnosis.SCOPE_MISSING,
+        _("The app {app} that issued this token has no Metrika rights (metrika:read).").format(app=issued_to),
+        _scope_fix(issued_to, "metrika:read"),
+    )
 
 
 def rule_unknown_refusal(ev: Evidence, c: Checks) -> Verdict | None:
@@ -262,11 +297,13 @@ def rule_unknown_refusal(ev: Evidence, c: Checks) -> Verdict | None:
         c.passed("header_read", "token_valid", "metrika_rights")
         return None
     assert ev.metrika is not None
-    return c.result(Diagnosis.UNEXPECTED_RESPONSE,
-                    _("Metrika answered something metrika does not know: HTTP {status} {error_type}.").format(
-                        status=ev.metrika.status, error_type=ev.metrika.error_type or "").strip(),
-                    [_("Try again; if it persists, run with METRIKA_DEBUG=1 and report the output "
-                       "(the token is redacted in it).")])
+    return c.result(
+        Diagnosis.UNEXPECTED_RESPONSE,
+        _("Metrika answered something metrika does not know: HTTP {status} {error_type}.")
+        .format(status=ev.metrika.status, error_type=ev.metrika.error_type or "")
+        .strip(),
+        [_("Try again; if it persists, run with METRIKA_DEBUG=1 and report the output (the token is redacted in it).")],
+    )
 
 
 def rule_identity_unknown(ev: Evidence, c: Checks) -> Verdict | None:
@@ -274,9 +311,12 @@ def rule_identity_unknown(ev: Evidence, c: Checks) -> Verdict | None:
     if identity_data(ev) is not None:
         if ev.expected_client_id and _other_app(ev):
             c.passed("expected_app", detail=_("issued to {app}").format(app=_issued_to(ev)))
-            c.warnings.append(_("The token was issued to app {app}, not to your ClientID {expected}; it works "
-                                "because that app has Metrika rights.").format(app=_issued_to(ev),
-                                                                               expected=ev.expected_client_id))
+            c.warnings.append(
+                _(
+                    "The token was issued to app {app}, not to your ClientID {expected}; it works "
+                    "because that app has Metrika rights."
+                ).format(app=_issued_to(ev), expected=ev.expected_client_id)
+            )
         elif ev.expected_client_id:
             c.passed("expected_app")
         return None
@@ -284,11 +324,13 @@ def rule_identity_unknown(ev: Evidence, c: Checks) -> Verdict | None:
         c.warnings.append(_("Yandex ID did not describe the token, so its app and account were not checked."))
         return None
     c.failed("expected_account", _("Yandex ID did not say whose token it is"))
-    return c.result(Diagnosis.UNEXPECTED_RESPONSE,
-                    _("Yandex ID did not say whose token it is, so the account {login} cannot be checked.").format(
-                        login=ev.expected_login),
-                    [_("Retry; if it persists, run with METRIKA_DEBUG=1 and report the output "
-                       "(the token is redacted in it).")])
+    return c.result(
+        Diagnosis.UNEXPECTED_RESPONSE,
+        _("Yandex ID did not say whose token it is, so the account {login} cannot be checked.").format(
+            login=ev.expected_login
+        ),
+        [_("Retry; if it persists, run with METRIKA_DEBUG=1 and report the output (the token is redacted in it).")],
+    )
 
 
 def rule_write_scope(ev: Evidence, c: Checks) -> Verdict | None:
@@ -296,10 +338,13 @@ def rule_write_scope(ev: Evidence, c: Checks) -> Verdict | None:
         return None
     c.failed("metrika_rights", _("the token was requested without metrika:write"))
     app = _issued_to(ev) or ev.expected_client_id or ""
-    return c.result(Diagnosis.SCOPE_MISSING,
-                    _("Writing needs metrika:write, and this token was requested with {scopes} only.").format(
-                        scopes=", ".join(ev.scopes)),
-                    _scope_fix(app, "metrika:write"))
+    return c.result(
+        Diagnosis.SCOPE_MISSING,
+        _("Writing needs metrika:write, and this token was requested with {scopes} only.").format(
+            scopes=", ".join(ev.scopes)
+        ),
+        _scope_fix(app, "metrika:write"),
+    )
 
 
 def rule_wrong_account(ev: Evidence, c: Checks) -> Verdict | None:
@@ -310,12 +355,20 @@ def rule_wrong_account(ev: Evidence, c: Checks) -> Verdict | None:
         c.passed("expected_account", detail=owner)
         return None
     c.failed("expected_account", _("belongs to {login}").format(login=owner))
-    return c.result(Diagnosis.WRONG_ACCOUNT,
-                    _("The token belongs to {login}, not to {expected}.").format(login=owner, expected=ev.expected_login),
-                    [_("Get a token as {expected}: `metrika login --force-confirm --login-hint {expected}`, "
-                       "and choose {expected} on the Yandex page.").format(expected=ev.expected_login),
-                     _("The token's owner is whoever is logged in to Yandex in the browser when it is "
-                       "issued, not the owner of the app.")])
+    return c.result(
+        Diagnosis.WRONG_ACCOUNT,
+        _("The token belongs to {login}, not to {expected}.").format(login=owner, expected=ev.expected_login),
+        [
+            _(
+                "Get a token as {expected}: `metrika login --force-confirm --login-hint {expected}`, "
+                "and choose {expected} on the Yandex page."
+            ).format(expected=ev.expected_login),
+            _(
+                "The token's owner is whoever is logged in to Yandex in the browser when it is "
+                "issued, not the owner of the app."
+            ),
+        ],
+    )
 
 
 def rule_counters(ev: Evidence, c: Checks) -> Verdict | None:
@@ -345,14 +398,25 @@ def rule_ok(ev: Evidence, c: Checks) -> Verdict:
     summary = _("The token works for Metrika.")
     if ev.counter_ids:
         summary = _("The token works for Metrika and can {need} every counter asked for.").format(
-            need=_("read") if ev.need == "read" else _("change"))
+            need=_("read") if ev.need == "read" else _("change")
+        )
     return c.result(Diagnosis.OK, summary, [])
 
 
 RULES: list[Rule] = [
-    rule_no_token, rule_malformed, rule_transport, rule_token_invalid, rule_header_rejected, rule_wrong_app,
-    rule_no_metrika_rights, rule_unknown_refusal, rule_identity_unknown, rule_write_scope, rule_wrong_account,
-    rule_counters, rule_ok,
+    rule_no_token,
+    rule_malformed,
+    rule_transport,
+    rule_token_invalid,
+    rule_header_rejected,
+    rule_wrong_app,
+    rule_no_metrika_rights,
+    rule_unknown_refusal,
+    rule_identity_unknown,
+    rule_write_scope,
+    rule_wrong_account,
+    rule_counters,
+    rule_ok,
 ]
 
 
@@ -368,50 +432,78 @@ def diagnose(ev: Evidence) -> Verdict:
 
 def _no_counter_access(ev: Evidence, v: Checks, cid: int, owner: str | None) -> Verdict:
     who = owner or _("the token's owner")
-    level = _("\"View\"") if ev.need == "read" else _("\"Edit\"")
-    return v.result(Diagnosis.NO_COUNTER_ACCESS,
-                    _("{login} has no access to counter {id}, or the counter does not exist.").format(login=who, id=cid),
-                    [_("Check the counter number: https://metrika.yandex.ru/list shows the counters {login} can see.").format(
-                        login=who),
-                     _("Ask the counter's owner to grant access: https://metrika.yandex.ru/settings?id={id} → "
-                       "\"Access\" → \"Add user\", login {login}, level {level}.").format(id=cid, login=who, level=level),
-                     _("Or log in as an account that has access: `metrika login --force-confirm`.")])
+    level = _('"View"') if ev.need == "read" else _('"Edit"')
+    return v.result(
+        Diagnosis.NO_COUNTER_ACCESS,
+        _("{login} has no access to counter {id}, or the counter does not exist.").format(login=who, id=cid),
+        [
+            _("Check the counter number: https://metrika.yandex.ru/list shows the counters {login} can see.").format(
+                login=who
+            ),
+            _(
+                "Ask the counter's owner to grant access: https://metrika.yandex.ru/settings?id={id} → "
+                '"Access" → "Add user", login {login}, level {level}.'
+            ).format(id=cid, login=who, level=level),
+            _("Or log in as an account that has access: `metrika login --force-confirm`."),
+        ],
+    )
 
 
 def _insufficient(ev: Evidence, v: Checks, cid: int, owner: str | None, permission: str) -> Verdict:
     who = owner or _("the token's owner")
-    return v.result(Diagnosis.INSUFFICIENT_PERMISSION,
-                    _("{login} has \"{permission}\" access to counter {id}; changing it needs \"edit\" or owner "
-                      "access.").format(login=who, permission=permission, id=cid),
-                    [_("Ask the counter's owner to raise the access level: https://metrika.yandex.ru/settings?id={id} → "
-                       "\"Access\" → {login} → \"Edit\".").format(id=cid, login=who),
-                     _("Or use `--need read` if you only read statistics.")])
+    return v.result(
+        Diagnosis.INSUFFICIENT_PERMISSION,
+        _('{login} has "{permission}" access to counter {id}; changing it needs "edit" or owner access.').format(
+            login=who, permission=permission, id=cid
+        ),
+        [
+            _(
+                "Ask the counter's owner to raise the access level: https://metrika.yandex.ru/settings?id={id} → "
+                '"Access" → {login} → "Edit".'
+            ).format(id=cid, login=who),
+            _("Or use `--need read` if you only read statistics."),
+        ],
+    )
 
 
 def _malformed_fix(ev: Evidence) -> list[str]:
     if ev.token_source == "env:METRIKA_TOKEN":
-        return [_("Set METRIKA_TOKEN to the token alone: no \"OAuth \" prefix, quotes, spaces or address.")]
+        return [_('Set METRIKA_TOKEN to the token alone: no "OAuth " prefix, quotes, spaces or address.')]
     if ev.token_source == "env:METRIKA_TOKEN_FILE":
         return [_("Put the token alone in the file named by METRIKA_TOKEN_FILE.")]
     return [_("Store a new token with `metrika login`.")]
 
 
 def _header_fix(ev: Evidence) -> list[str]:
-    fix = [_("Send the header exactly as `Authorization: OAuth <token>`; the token in the URL "
-             "(?oauth_token=) stopped working in 2019.")]
+    fix = [
+        _(
+            "Send the header exactly as `Authorization: OAuth <token>`; the token in the URL "
+            "(?oauth_token=) stopped working in 2019."
+        )
+    ]
     if ev.proxy:
-        fix.append(_("A proxy is configured ({proxy}): make it pass the Authorization header through, or "
-                     "bypass it for api-metrika.yandex.net with NO_PROXY.").format(proxy=ev.proxy))
+        fix.append(
+            _(
+                "A proxy is configured ({proxy}): make it pass the Authorization header through, or "
+                "bypass it for api-metrika.yandex.net with NO_PROXY."
+            ).format(proxy=ev.proxy)
+        )
     else:
-        fix.append(_("Check any proxy, gateway or middleware between you and api-metrika.yandex.net: it must "
-                     "keep the Authorization header."))
+        fix.append(
+            _(
+                "Check any proxy, gateway or middleware between you and api-metrika.yandex.net: it must "
+                "keep the Authorization header."
+            )
+        )
     return fix
 
 
 def _scope_fix(app: str, scope: str) -> list[str]:
-    return [_("Open the app's page: {url} → \"Edit\".").format(url=app_page_url(app) if app else "https://oauth.yandex.ru/"),
-            _("Under \"Data access\", find Yandex Metrica and tick {scope}; save.").format(scope=scope),
-            _("Changing an app's rights invalidates its tokens: get a new one with `metrika login --force-confirm`.")]
+    return [
+        _('Open the app\'s page: {url} → "Edit".').format(url=app_page_url(app) if app else "https://oauth.yandex.ru/"),
+        _('Under "Data access", find Yandex Metrica and tick {scope}; save.').format(scope=scope),
+        _("Changing an app's rights invalidates its tokens: get a new one with `metrika login --force-confirm`."),
+    ]
 
 
 QUOTAS = {
@@ -432,20 +524,30 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
     if status == 429 or (reply.error_type or "").startswith("quota_"):
         quota = reply.error_type or ""
         what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
-        return Diagnosis.RATE_LIMITED, _("{service} refused for now: {what} is used up.").format(
-            service=reply.service, what=what), [_rate_limit_reset(quota, ev.now)]
+        return (
+            Diagnosis.RATE_LIMITED,
+            _("{service} refused for now: {what} is used up.").format(service=reply.service, what=what),
+            [_rate_limit_reset(quota, ev.now)],
+        )
     if status >= 500 or reply.html or reply.error_type in ("backend_error", "timeout"):
         if reply.html:
             what = _("an HTML page (HTTP {status}), probably from a proxy").format(status=status)
         else:
             what = f"HTTP {status} {reply.error_type or ''}".strip()
-        return Diagnosis.SERVICE_UNAVAILABLE, _("{service} is not answering properly: {what}.").format(
-            service=reply.service, what=what), [_("Retry in a few minutes."),
-                                                _("If it persists, check for a proxy between you and {host}.").format(
-                                                    host=reply.host)]
+        return (
+            Diagnosis.SERVICE_UNAVAILABLE,
+            _("{service} is not answering properly: {what}.").format(service=reply.service, what=what),
+            [
+                _("Retry in a few minutes."),
+                _("If it persists, check for a proxy between you and {host}.").format(host=reply.host),
+            ],
+        )
     if reply.status == 200 and reply.broken:
-        return Diagnosis.UNEXPECTED_RESPONSE, _("{service} answered 200 with a body that is not the expected JSON.").format(
-            service=reply.service), [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")]
+        return (
+            Diagnosis.UNEXPECTED_RESPONSE,
+            _("{service} answered 200 with a body that is not the expected JSON.").format(service=reply.service),
+            [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")],
+        )
     return None
 
 
@@ -473,25 +575,37 @@ NETWORK = {
 
 def _network_summary(reply: Reply, ev: Evidence) -> str:
     what = _(NETWORK.get(reply.network or "other", NETWORK["other"])).format(
-        host=reply.host, proxy=ev.proxy or "", timeout=ev.timeout)
+        host=reply.host, proxy=ev.proxy or "", timeout=ev.timeout
+    )
     return _("Network error talking to {service}: {what}.").format(service=reply.service, what=what)
 
 
 def _network_fix(reply: Reply, ev: Evidence) -> list[str]:
     if reply.network == "proxy":
-        return [_("Check that the proxy {proxy} (from HTTPS_PROXY) is running, or unset HTTPS_PROXY.").format(proxy=ev.proxy)]
+        return [
+            _("Check that the proxy {proxy} (from HTTPS_PROXY) is running, or unset HTTPS_PROXY.").format(
+                proxy=ev.proxy
+            )
+        ]
     if reply.network == "timeout":
         return [_("Retry; on a slow network raise METRIKA_TIMEOUT (now {timeout:g} s).").format(timeout=ev.timeout)]
     if reply.network == "tls":
-        return [_("Check the clock and any TLS-intercepting proxy; check that the URL in METRIKA_API_URL or "
-                  "METRIKA_LOGIN_URL is right.")]
-    return [_("Check the network connection and DNS, then retry."),
-            _("If you set METRIKA_API_URL or METRIKA_LOGIN_URL, check them.")]
+        return [
+            _(
+                "Check the clock and any TLS-intercepting proxy; check that the URL in METRIKA_API_URL or "
+                "METRIKA_LOGIN_URL is right."
+            )
+        ]
+    return [
+        _("Check the network connection and DNS, then retry."),
+        _("If you set METRIKA_API_URL or METRIKA_LOGIN_URL, check them."),
+    ]
 
 
 def _identity_line(id_data: dict[str, Any], ev: Evidence) -> str:
     line = _("Yandex ID: this token belongs to {login} (uid {uid}) and was issued to app {app}").format(
-        login=id_data.get("login"), uid=id_data.get("id"), app=id_data.get("client_id"))
+        login=id_data.get("login"), uid=id_data.get("id"), app=id_data.get("client_id")
+    )
     if ev.expected_client_id:
         line += _("; your ClientID is {expected}").format(expected=ev.expected_client_id)
     return line + "."

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -60,8 +60,9 @@ class Env:
 
     @classmethod
     def from_process(cls) -> Env:
-        return cls(os.environ, sys.stdin, sys.stdout, sys.stderr,
-                   _isatty(sys.stdin), _isatty(sys.stdout), _isatty(sys.stderr))
+        return cls(
+            os.environ, sys.stdin, sys.stdout, sys.stderr, _isatty(sys.stdin), _isatty(sys.stdout), _isatty(sys.stderr)
+        )
 
     @classmethod
     def for_test(cls, environ: Mapping[str, str], stdin: str = "", **kw: Any) -> Env:
@@ -95,7 +96,7 @@ class Env:
             if hidden:
                 import getpass
 
-                return getpass.getpass(question, stream=self.stderr)
+                return getpass.getpass(question, stream=self.stderr)  # type: ignore[arg-type]
             self.stderr.write(question)
             self.stderr.flush()
             line = self.stdin.readline()
@@ -126,8 +127,11 @@ class Env:
         except ValueError:
             from .errors import BadInput
 
-            raise BadInput(_("METRIKA_TIMEOUT must be a number of seconds between 0 and 600; got {value!r}.").format(
-                value=raw_timeout[:20])) from None
+            raise BadInput(
+                _("METRIKA_TIMEOUT must be a number of seconds between 0 and 600; got {value!r}.").format(
+                    value=raw_timeout[:20]
+                )
+            ) from None
         return Endpoints(
             api_url=(self.environ.get("METRIKA_API_URL") or Endpoints.api_url).rstrip("/"),
             login_url=(self.environ.get("METRIKA_LOGIN_URL") or Endpoints.login_url).rstrip("/"),

@@ -36,10 +36,12 @@ def validate_client_id(value: str) -> str:
     if CLIENT_ID_PATTERN.fullmatch(candidate):
         return candidate.lower()
     raise BadInput(
-        _("That is not a ClientID: a ClientID is 32 hexadecimal characters (0-9, a-f); "
-          "this value has {count}.").format(count=len(candidate)),
-        fix=[_("Copy the ClientID from your app's page at https://oauth.yandex.ru/ "
-               "(it is shown under the app's name).")],
+        _("That is not a ClientID: a ClientID is 32 hexadecimal characters (0-9, a-f); this value has {count}.").format(
+            count=len(candidate)
+        ),
+        fix=[
+            _("Copy the ClientID from your app's page at https://oauth.yandex.ru/ (it is shown under the app's name).")
+        ],
     )
 
 
@@ -86,18 +88,21 @@ def _looks_like_address(value: str) -> bool:
 def _error_message(error: str, description: str) -> BadInput:
     if error == "access_denied":
         message = _("Yandex says access was denied: the consent page was refused or closed.")
-        fix = [_("Run `metrika login` again and press \"Allow\" on the Yandex page.")]
+        fix = [_('Run `metrika login` again and press "Allow" on the Yandex page.')]
     elif error == "unauthorized_client":
-        message = _("Yandex refused the app (unauthorized_client): it is blocked, deleted, "
-                    "or its ClientID is wrong.")
-        fix = [_("Open your app at https://oauth.yandex.ru/ and check that it exists and that "
-                 "its ClientID is the one you gave."),
-               _("Create a new app if it was blocked: {url}").format(url=APP_REGISTRATION_URL)]
+        message = _("Yandex refused the app (unauthorized_client): it is blocked, deleted, or its ClientID is wrong.")
+        fix = [
+            _(
+                "Open your app at https://oauth.yandex.ru/ and check that it exists and that "
+                "its ClientID is the one you gave."
+            ),
+            _("Create a new app if it was blocked: {url}").format(url=APP_REGISTRATION_URL),
+        ]
     elif error == "invalid_scope":
         message = _("Yandex refused the requested rights (invalid_scope): the app does not have them.")
         fix = [_("Ask only for rights the app has, or add them on the app's page at https://oauth.yandex.ru/.")]
     else:
-        message = _("Yandex answered with the error \"{error}\" instead of a token.").format(error=error)
+        message = _('Yandex answered with the error "{error}" instead of a token.').format(error=error)
         fix = [_("Run `metrika login` again.")]
     if description:
         message += " (" + description + ")"
@@ -130,20 +135,23 @@ def _parse_address(value: str) -> PastedToken:
     if first("code"):
         raise BadInput(
             _("This address carries a confirmation code (the ?code= flow), not a token."),
-            fix=[_("Open the address that metrika printed: it asks for a token "
-                   "(response_type=token), and Yandex then shows the token itself."),
-                 _("Paste that token, or the whole address of the page it is shown on.")],
+            fix=[
+                _(
+                    "Open the address that metrika printed: it asks for a token "
+                    "(response_type=token), and Yandex then shows the token itself."
+                ),
+                _("Paste that token, or the whole address of the page it is shown on."),
+            ],
         )
     raise BadInput(
         _("This address holds no token (no access_token in it)."),
-        fix=[_("After you press \"Allow\", paste the token the Yandex page shows, "
-               "or the whole address of that page.")],
+        fix=[_('After you press "Allow", paste the token the Yandex page shows, or the whole address of that page.')],
     )
 
 
 PROBLEMS = {
     "empty": N_("the value is empty"),
-    "prefix": N_("it starts with \"OAuth \" or \"Bearer \""),
+    "prefix": N_('it starts with "OAuth " or "Bearer "'),
     "address": N_("it is an address or a piece of one, not the token"),
     "whitespace": N_("it has whitespace inside"),
     "non_ascii": N_("it has non-ASCII characters"),
@@ -189,8 +197,10 @@ def parse_pasted_token(text: str, client_id: str | None = None) -> PastedToken:
     or the whole browser address; refuse, without echoing it, what cannot be a token."""
     value = _strip_wrapping(text)
     if not value:
-        raise BadInput(_("No token was given: the input is empty."),
-                       fix=[_("Paste the token that the Yandex page shows after you press \"Allow\".")])
+        raise BadInput(
+            _("No token was given: the input is empty."),
+            fix=[_('Paste the token that the Yandex page shows after you press "Allow".')],
+        )
     if _looks_like_address(value):
         pasted = _parse_address(value)
     else:
@@ -198,10 +208,13 @@ def parse_pasted_token(text: str, client_id: str | None = None) -> PastedToken:
         pasted = PastedToken(_strip_wrapping(prefixed.group(1)) if prefixed else value)
     problem = token_problem(pasted.token, client_id)
     if problem == "client_id":
-        raise BadInput(_("That is the app's ClientID, not a token."),
-                       fix=[_("Open the authorize URL, press \"Allow\", and paste the token the "
-                              "Yandex page shows.")])
+        raise BadInput(
+            _("That is the app's ClientID, not a token."),
+            fix=[_('Open the authorize URL, press "Allow", and paste the token the Yandex page shows.')],
+        )
     if problem:
-        raise BadInput(_("That cannot be a token: {reason}.").format(reason=describe_problem(problem)),
-                       fix=[_("Paste the token alone, exactly as the Yandex page shows it.")])
+        raise BadInput(
+            _("That cannot be a token: {reason}.").format(reason=describe_problem(problem)),
+            fix=[_("Paste the token alone, exactly as the Yandex page shows it.")],
+        )
     return pasted

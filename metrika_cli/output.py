@@ -35,8 +35,14 @@ def redact(env: Env, text: str) -> str:
 def _console(env: Env, stderr: bool) -> Any:
     from rich.console import Console
 
-    return Console(file=env.stderr if stderr else env.stdout, highlight=False, markup=False, soft_wrap=True,
-                   emoji=False, force_terminal=True)
+    return Console(
+        file=env.stderr if stderr else env.stdout,
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+        emoji=False,
+        force_terminal=True,
+    )
 
 
 def say(env: Env, text: str = "", style: str | None = None, stderr: bool = True) -> None:
@@ -82,8 +88,10 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
         import traceback
 
         env.stderr.write(redact(env, "".join(traceback.format_exception(exc))))
-    return MetrikaError(_("Unexpected error {kind} at {where}.").format(kind=exc.__class__.__name__, where=where),
-                        [_("Please report it with the output of the same command run with METRIKA_DEBUG=1.")])
+    return MetrikaError(
+        _("Unexpected error {kind} at {where}.").format(kind=exc.__class__.__name__, where=where),
+        [_("Please report it with the output of the same command run with METRIKA_DEBUG=1.")],
+    )
 
 
 def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) -> int:
@@ -129,8 +137,14 @@ def emit_json(env: Env, document: dict[str, Any]) -> None:
     env.stdout.flush()
 
 
-def base_document(diagnosis: Diagnosis, profile: str, summary: str, fix: list[str],
-                  token: tuple[str, str] | None = None, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+def base_document(
+    diagnosis: Diagnosis,
+    profile: str,
+    summary: str,
+    fix: list[str],
+    token: tuple[str, str] | None = None,
+    identity: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The keys every --json output has; `token` is (source, value) and only its fingerprint is kept."""
     return {
         "schema": 1,
@@ -139,8 +153,9 @@ def base_document(diagnosis: Diagnosis, profile: str, summary: str, fix: list[st
         "exit_code": int(diagnosis.exit_code),
         "profile": profile,
         "token": {"source": token[0], "fingerprint": fingerprint(token[1])} if token else None,
-        "identity": {"login": identity.get("login"), "uid": identity.get("id"),
-                     "client_id": identity.get("client_id")} if identity else None,
+        "identity": {"login": identity.get("login"), "uid": identity.get("id"), "client_id": identity.get("client_id")}
+        if identity
+        else None,
         "summary": summary,
         "fix": list(fix),
     }

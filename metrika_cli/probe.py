@@ -14,8 +14,9 @@ from .store import Profile
 from .tokens import Token
 
 
-def configured_client_id(env: Env, saved: Callable[[], str | None], option: str | None = None,
-                         ask: Callable[[], str] | None = None) -> str | None:
+def configured_client_id(
+    env: Env, saved: Callable[[], str | None], option: str | None = None, ask: Callable[[], str] | None = None
+) -> str | None:
     """The app's ClientID, validated: --client-id > METRIKA_CLIENT_ID > the profile's saved one
     (read only when needed) > `ask` (a prompt, where one is allowed); None when nothing gives one."""
     value = option or env.environ.get("METRIKA_CLIENT_ID") or saved()
@@ -34,23 +35,36 @@ def parse_counter_ids(values: list[str]) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def collect(env: Env, token: Token | None, profile: Profile, counter_ids: list[int], need: str,
-            expected_login: str | None, all_pages: bool, client_id: str | None = None) -> tuple[Verdict, Evidence]:
+def collect(
+    env: Env,
+    token: Token | None,
+    profile: Profile,
+    counter_ids: list[int],
+    need: str,
+    expected_login: str | None,
+    all_pages: bool,
+    client_id: str | None = None,
+) -> tuple[Verdict, Evidence]:
     """Gather the evidence for a token (concurrently) and diagnose it."""
     from .api import gather_evidence, proxy_for
 
     endpoints = env.endpoints
     evidence = Evidence(
         token_source=token.source if token else None,
-        counter_ids=counter_ids, need=need, expected_login=expected_login,
-        expected_client_id=client_id or configured_client_id(env, lambda: profile.client_id), scopes=profile.scopes,
-        proxy=proxy_for(endpoints.api_url), timeout=endpoints.timeout, now=env.now(),
+        counter_ids=counter_ids,
+        need=need,
+        expected_login=expected_login,
+        expected_client_id=client_id or configured_client_id(env, lambda: profile.client_id),
+        scopes=profile.scopes,
+        proxy=proxy_for(endpoints.api_url),
+        timeout=endpoints.timeout,
+        now=env.now(),
     )
     if token:
         env.secrets.add(token.value)
         evidence.token_problem = oauth.token_problem(token.value, evidence.expected_client_id)
     if token and not evidence.token_problem:
         evidence.identity, evidence.metrika, evidence.counters = gather_evidence(
-            env, token.value, counter_ids, all_pages)
+            env, token.value, counter_ids, all_pages
+        )
     return diagnose(evidence), evidence
-

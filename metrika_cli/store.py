@@ -53,12 +53,13 @@ def config_dir(environ: Mapping[str, str]) -> Path:
     if sys.platform.startswith("linux"):  # what platformdirs answers, without its import on every `metrika token`
         xdg = environ.get("XDG_CONFIG_HOME", "")
         return (Path(xdg) if xdg.strip() else Path("~/.config").expanduser()) / SERVICE
-    import platformdirs
+    import platformdirs  # type: ignore[unreachable,unused-ignore]  # (mypy checks for Linux only)
 
     return Path(platformdirs.user_config_dir(SERVICE, appauthor=False, roaming=True))
 
 
 # ---- files -----------------------------------------------------------------------------
+
 
 def read_toml(path: Path) -> dict[str, Any]:
     """The file's tables, {} when it does not exist; a clear error naming file and line."""
@@ -67,8 +68,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(_("Cannot read {path}: {error}").format(path=path, error=os_reason(exc)),
-                          fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")]) from None
+        raise ConfigError(
+            _("Cannot read {path}: {error}").format(path=path, error=os_reason(exc)),
+            fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -97,8 +100,10 @@ def write_toml(path: Path, data: dict[str, Any]) -> None:
                 os.unlink(temporary)
             raise
     except OSError as exc:
-        raise ConfigError(_("Cannot write {path}: {error}").format(path=path, error=os_reason(exc)),
-                          fix=[_("Make the folder writable, or point METRIKA_CONFIG_DIR at one that is.")]) from None
+        raise ConfigError(
+            _("Cannot write {path}: {error}").format(path=path, error=os_reason(exc)),
+            fix=[_("Make the folder writable, or point METRIKA_CONFIG_DIR at one that is.")],
+        ) from None
 
 
 def ensure_dir(path: Path) -> None:
@@ -107,8 +112,10 @@ def ensure_dir(path: Path) -> None:
             path.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.chmod(0o700)
     except OSError as exc:
-        raise ConfigError(_("Cannot create the folder {path}: {error}").format(path=path, error=os_reason(exc)),
-                          fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")]) from None
+        raise ConfigError(
+            _("Cannot create the folder {path}: {error}").format(path=path, error=os_reason(exc)),
+            fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
+        ) from None
 
 
 def os_reason(exc: BaseException) -> str:
@@ -116,6 +123,7 @@ def os_reason(exc: BaseException) -> str:
 
 
 # ---- keyring ---------------------------------------------------------------------------
+
 
 def _with_time_limit(call: Callable[[], T], what: str, seconds: float) -> T:
     """Run a keyring call in a daemon thread: a hung D-Bus must not hang the tool."""
@@ -147,8 +155,13 @@ def _keyring_failure(exc: BaseException, what: str) -> MetrikaError:
         return exc
     if isinstance(exc, KeyringLocked):
         reason = _("the keyring is locked")
-        fix = [_("Unlock your keyring (log in to the desktop session, or run `gnome-keyring-daemon --unlock`), "
-                 "then try again.")] + _no_keyring_fix()
+        fix = [
+            _(
+                "Unlock your keyring (log in to the desktop session, or run `gnome-keyring-daemon --unlock`), "
+                "then try again."
+            ),
+            *_no_keyring_fix(),
+        ]
     else:
         reason = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
         fix = _no_keyring_fix()
@@ -202,12 +215,20 @@ class Keyring:
         return self._call(_("looking for a keyring"), lambda backend: True, lambda: False)
 
     def get(self, profile: str) -> str | None:
-        return self._call(_("reading the token"), lambda backend: backend.get_password(SERVICE, profile),
-                          _raise_no_keyring)
+        value = self._call(
+            _("reading the token"), lambda backend: backend.get_password(SERVICE, profile), _raise_no_keyring
+        )
+        if value is None or isinstance(value, str):
+            return value
+        raise StoreUnavailable(
+            _("The keyring answered something that is not text for profile {profile}.").format(profile=profile),
+            fix=_no_keyring_fix(),
+        )
 
     def set(self, profile: str, token: str) -> None:
-        self._call(_("storing the token"), lambda backend: backend.set_password(SERVICE, profile, token),
-                   _raise_no_keyring)
+        self._call(
+            _("storing the token"), lambda backend: backend.set_password(SERVICE, profile, token), _raise_no_keyring
+        )
 
     def delete(self, profile: str) -> bool:
         """Delete the profile's entry; False when there was none (or no keyring)."""
@@ -230,11 +251,11 @@ def _raise_no_keyring() -> Any:
 
 # ---- the store -------------------------------------------------------------------------
 
+
 class Store:
     """Profiles in config.toml, tokens in the keyring or credentials.toml, under one lock."""
 
-    def __init__(self, directory: Path, keyring_backend: str | None = None,
-                 keyring_timeout: float = 5.0) -> None:
+    def __init__(self, directory: Path, keyring_backend: str | None = None, keyring_timeout: float = 5.0) -> None:
         self.directory = directory
         self.keyring = Keyring(keyring_backend, keyring_timeout)
 
@@ -253,10 +274,11 @@ class Store:
 
         ensure_dir(self.directory)
         try:
-            handle = open(self.directory / ".lock", "a")
+            handle = open(self.directory / ".lock", "a")  # noqa: SIM115 (held open across the yield below)
         except OSError as exc:
-            raise ConfigError(_("Cannot create the lock file in {path}: {error}").format(
-                path=self.directory, error=os_reason(exc))) from None
+            raise ConfigError(
+                _("Cannot create the lock file in {path}: {error}").format(path=self.directory, error=os_reason(exc))
+            ) from None
         with handle:
             os.chmod(handle.name, 0o600)
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)

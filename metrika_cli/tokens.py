@@ -23,8 +23,9 @@ class Token:
 
 def checked_profile(name: str) -> str:
     if not PROFILE_PATTERN.fullmatch(name):
-        raise BadInput(_("A profile name is letters, digits, '.', '_', '-' or '@', up to 64; got {name!r}.").format(
-            name=name[:80]))
+        raise BadInput(
+            _("A profile name is letters, digits, '.', '_', '-' or '@', up to 64; got {name!r}.").format(name=name[:80])
+        )
     return name
 
 
@@ -63,8 +64,11 @@ def read_token_file(path: Path) -> str:
     try:
         return path.expanduser().read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(_("Cannot read the token file named by METRIKA_TOKEN_FILE ({path}): {error}").format(
-            path=path, error=os_reason(exc))) from None
+        raise BadInput(
+            _("Cannot read the token file named by METRIKA_TOKEN_FILE ({path}): {error}").format(
+                path=path, error=os_reason(exc)
+            )
+        ) from None
 
 
 def shadow_warning(env: Env, name: str, token: Token, profile: Profile) -> None:
@@ -78,8 +82,12 @@ def shadow_warning(env: Env, name: str, token: Token, profile: Profile) -> None:
     if stored and stored.value != token.value:
         from .output import fingerprint, warn
 
-        warn(env, _("{source} ({fp}) is used instead of the token stored for profile {profile} ({stored}).").format(
-            source=token.source[4:], fp=fingerprint(token.value), profile=name, stored=fingerprint(stored.value)))
+        warn(
+            env,
+            _("{source} ({fp}) is used instead of the token stored for profile {profile} ({stored}).").format(
+                source=token.source[4:], fp=fingerprint(token.value), profile=name, stored=fingerprint(stored.value)
+            ),
+        )
 
 
 def token_in_use(env: Env, name: str) -> tuple[Token | None, Profile]:
@@ -96,12 +104,16 @@ def print_token(env: Env, name: str, header: bool) -> int:
 
     token, _profile = token_in_use(env, checked_profile(name))
     if token is None:
-        raise NoToken(_("No token for profile {profile}: run `metrika login` (or set METRIKA_TOKEN).").format(
-            profile=name))
+        raise NoToken(
+            _("No token for profile {profile}: run `metrika login` (or set METRIKA_TOKEN).").format(profile=name)
+        )
     problem = token_problem(token.value)
     if problem:
-        raise TokenMalformed(_("The token from {source} cannot be a token: {reason}.").format(
-            source=token.source, reason=describe_problem(problem)))
+        raise TokenMalformed(
+            _("The token from {source} cannot be a token: {reason}.").format(
+                source=token.source, reason=describe_problem(problem)
+            )
+        )
     env.stdout.write((f"Authorization: OAuth {token.value}" if header else token.value) + "\n")
     env.stdout.flush()
     return 0

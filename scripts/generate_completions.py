@@ -35,8 +35,9 @@ def source_script(shell: str) -> str:
     """What the app prints for `_METRIKA_COMPLETE=source_<shell>`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("_METRIKA", "_TYPER"))}
     env.update(_METRIKA_COMPLETE=f"source_{shell}", METRIKA_LANG="en", PYTHONWARNINGS="ignore")
-    completed = subprocess.run([sys.executable, "-m", "metrika_cli"], env=env, capture_output=True,
-                               text=True, timeout=60, cwd=ROOT)
+    completed = subprocess.run(
+        [sys.executable, "-m", "metrika_cli"], env=env, capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     if completed.returncode != 0 or not completed.stdout.strip():
         raise SystemExit(f"metrika printed no {shell} script (exit {completed.returncode}): {completed.stderr}")
     return completed.stdout
@@ -58,8 +59,11 @@ def generate() -> dict[str, str]:
 def main(argv: list[str]) -> int:
     scripts = generate()
     if argv == ["--check"]:
-        stale = [name for name, text in scripts.items()
-                 if not (COMPLETIONS / name).exists() or (COMPLETIONS / name).read_text() != text]
+        stale = [
+            name
+            for name, text in scripts.items()
+            if not (COMPLETIONS / name).exists() or (COMPLETIONS / name).read_text() != text
+        ]
         for name in stale:
             print(f"completions/{name} is stale: run python scripts/generate_completions.py", file=sys.stderr)
         return 1 if stale else 0

@@ -23,8 +23,7 @@ LOCALE = PACKAGE / "locale"
 DOMAIN = "metrika"
 POT = LOCALE / f"{DOMAIN}.pot"
 PLURAL_FORMS = {
-    "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && "
-          "(n%100<10 || n%100>=20) ? 1 : 2);",
+    "ru": "nplurals=3; plural=(n%10==1 && n%100!=11 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
 }
 SINGULAR_MARKERS = ("_", "N_")
 PLURAL_MARKERS = ("ngettext",)
@@ -52,6 +51,7 @@ class Entry:
 
 
 # ---- extraction ------------------------------------------------------------------------
+
 
 def _marker(call: ast.Call) -> str | None:
     func = call.func
@@ -88,6 +88,7 @@ def extract(package: Path = PACKAGE) -> tuple[dict[Key, list[str]], list[str]]:
 
 
 # ---- PO files --------------------------------------------------------------------------
+
 
 def _unquote(text: str) -> str:
     return ast.literal_eval(text)
@@ -130,10 +131,10 @@ def parse_po(text: str) -> list[Entry]:
             entry.msgid, last, started = _unquote(line[6:]), "msgid", True
             entry.obsolete = obsolete
         elif line.startswith("msgstr["):
-            index = int(line[7:line.index("]")])
+            index = int(line[7 : line.index("]")])
             while len(entry.msgstr) <= index:
                 entry.msgstr.append("")
-            entry.msgstr[index], last = _unquote(line[line.index("]") + 1:].strip()), f"msgstr[{index}]"
+            entry.msgstr[index], last = _unquote(line[line.index("]") + 1 :].strip()), f"msgstr[{index}]"
         elif line.startswith("msgstr "):
             entry.msgstr[0], last = _unquote(line[7:]), "msgstr[0]"
         elif line.startswith('"') and last:
@@ -178,8 +179,12 @@ def format_po(entries: list[Entry]) -> str:
 
 
 def header(language: str | None) -> Entry:
-    fields = ["Project-Id-Version: metrika-cli", "MIME-Version: 1.0",
-              "Content-Type: text/plain; charset=UTF-8", "Content-Transfer-Encoding: 8bit"]
+    fields = [
+        "Project-Id-Version: metrika-cli",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=UTF-8",
+        "Content-Transfer-Encoding: 8bit",
+    ]
     if language:
         fields += [f"Language: {language}", f"Plural-Forms: {PLURAL_FORMS[language]}"]
     return Entry("", msgstr=["".join(f"{line}\n" for line in fields)])
@@ -202,7 +207,7 @@ def merge(messages: dict[Key, list[str]], old: list[Entry], language: str) -> li
         if entry.plural is not None:
             entry.msgstr = [""] * nplurals
         if previous is not None:
-            entry.msgstr = (previous.msgstr + [""] * len(entry.msgstr))[:len(entry.msgstr)]
+            entry.msgstr = (previous.msgstr + [""] * len(entry.msgstr))[: len(entry.msgstr)]
             entry.flags = previous.flags
         entries.append(entry)
     for previous in sorted(known.values(), key=lambda e: e.key[0]):
@@ -217,6 +222,7 @@ def po_files() -> list[Path]:
 
 
 # ---- MO files --------------------------------------------------------------------------
+
 
 def compile_mo(entries: list[Entry]) -> bytes:
     """GNU .mo bytes: translated, non-fuzzy, non-obsolete entries and the header, sorted by msgid."""
@@ -247,6 +253,7 @@ def mo_path(po: Path) -> Path:
 
 # ---- checks ----------------------------------------------------------------------------
 
+
 def placeholders(text: str) -> list[str]:
     return sorted(PLACEHOLDER.findall(text))
 
@@ -254,7 +261,9 @@ def placeholders(text: str) -> list[str]:
 def problems() -> list[str]:
     """Everything `check` complains about, one line each."""
     messages, found = extract()
-    in_template = {entry.key for entry in parse_po(POT.read_text(encoding="utf-8")) if entry.msgid} if POT.exists() else set()
+    in_template = (
+        {entry.key for entry in parse_po(POT.read_text(encoding="utf-8")) if entry.msgid} if POT.exists() else set()
+    )
     if in_template != set(messages):  # moved source lines alone do not count
         found.append(f"{POT.relative_to(ROOT)} is behind the code: run `python scripts/i18n.py extract`")
     for po in po_files():
@@ -282,6 +291,7 @@ def problems() -> list[str]:
 
 
 # ---- commands --------------------------------------------------------------------------
+
 
 def run_extract() -> int:
     messages, found = extract()

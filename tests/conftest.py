@@ -12,19 +12,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from fake_yandex import FakeYandex
+from secret_service import running_secret_service
+
 from metrika_cli.env import KEYRING_TIMEOUT, Env
 from metrika_cli.main import main
-from secret_service import running_secret_service
 
 CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
 OTHER_CLIENT_ID = "0f9e8d7c6b5a49382716051423324150"
 TOKEN = "y0__xCanaryTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijk"
 OTHER_TOKEN = "y0__xSecondTokenZyXwVuTs9876543210_PqOnMlKjIh-zyxwvutsrqp"
-HOST_VARIABLES = ("CI", "NO_COLOR", "HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy",
-                  "http_proxy", "all_proxy", "no_proxy", "LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE",
-                  "SSH_CONNECTION", "SSH_TTY", "DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")
+HOST_VARIABLES = (
+    "CI",
+    "NO_COLOR",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "all_proxy",
+    "no_proxy",
+    "LANG",
+    "LC_ALL",
+    "LC_MESSAGES",
+    "LANGUAGE",
+    "SSH_CONNECTION",
+    "SSH_TTY",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "DBUS_SESSION_BUS_ADDRESS",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -56,10 +74,16 @@ def closed_port() -> int:
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeYandex]:
     """Yandex ID, Metrika and OAuth on one loopback port; TOKEN is vasya's, from CLIENT_ID's app."""
     with FakeYandex() as server:
-        server.add_token(TOKEN, login="vasya", client_id=CLIENT_ID,
-                         counters=[{"id": 101, "name": "Shop", "permission": "own"},
-                                   {"id": 202, "name": "Blog", "permission": "view"},
-                                   {"id": 303, "name": "Docs", "permission": "edit"}])
+        server.add_token(
+            TOKEN,
+            login="vasya",
+            client_id=CLIENT_ID,
+            counters=[
+                {"id": 101, "name": "Shop", "permission": "own"},
+                {"id": 202, "name": "Blog", "permission": "view"},
+                {"id": 303, "name": "Docs", "permission": "edit"},
+            ],
+        )
         for name in ("METRIKA_API_URL", "METRIKA_LOGIN_URL", "METRIKA_OAUTH_URL"):
             monkeypatch.setenv(name, server.url)
         yield server
@@ -78,10 +102,12 @@ def real_keyring(monkeypatch: pytest.MonkeyPatch, secret_service_env: dict[str, 
     for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "PYTHON_KEYRING_BACKEND"):
         monkeypatch.setenv(name, secret_service_env[name])
     yield secret_service_env
-    clear = ("import keyring, keyring.errors\n"
-             "for user in ('default', 'work', 'client-a', 'client-b'):\n"
-             "    try: keyring.delete_password('metrika-cli', user)\n"
-             "    except keyring.errors.PasswordDeleteError: pass\n")
+    clear = (
+        "import keyring, keyring.errors\n"
+        "for user in ('default', 'work', 'client-a', 'client-b'):\n"
+        "    try: keyring.delete_password('metrika-cli', user)\n"
+        "    except keyring.errors.PasswordDeleteError: pass\n"
+    )
     subprocess.run([sys.executable, "-c", clear], env=dict(os.environ), timeout=30, check=True)
 
 
@@ -96,13 +122,17 @@ class Result:
         return self.stdout + self.stderr
 
 
-def run_metrika(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-                timeout: float = 60) -> Result:
+def run_metrika(*args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
     """`metrika ARGS` in a subprocess, standard input a pipe (never a terminal): for tests where
     the process itself is the point (the lean path's imports, signals, exit status, languages)."""
     completed = subprocess.run(
-        [sys.executable, "-m", "metrika_cli", *args], input=input if input is not None else "",
-        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=timeout)
+        [sys.executable, "-m", "metrika_cli", *args],
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
 
@@ -119,15 +149,19 @@ def process_environment(environ: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def call_metrika(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 60) -> Result:
+def call_metrika(
+    *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> Result:
     """`metrika ARGS` in this process: the same main() with an Env of its own (standard input
     a pipe, never a terminal), and what click prints caught too. `timeout` is the subprocess
     runner's; here the command's own time limits apply."""
     environ = {**os.environ, **(env or {})}
     streams = Env.for_test(environ, stdin=input or "", keyring_timeout=KEYRING_TIMEOUT)
-    with process_environment(environ), contextlib.redirect_stdout(streams.stdout), \
-            contextlib.redirect_stderr(streams.stderr):
+    with (
+        process_environment(environ),
+        contextlib.redirect_stdout(streams.stdout),
+        contextlib.redirect_stderr(streams.stderr),
+    ):
         code = main(list(args), env=streams)
     return Result(code, streams.stdout.getvalue(), streams.stderr.getvalue())
 

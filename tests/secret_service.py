@@ -295,9 +295,7 @@ def _wait_for_secrets_owner(bus_address: str, daemons, deadline: float, failure)
                 raise failure(f"{daemon.args[0]} exited with code {daemon.returncode}")
         try:
             with open_dbus_connection(bus_address, auth_timeout=DBUS_CALL_TIMEOUT) as conn:
-                reply = conn.send_and_get_reply(
-                    message_bus.NameHasOwner(SECRETS_BUS_NAME), timeout=DBUS_CALL_TIMEOUT
-                )
+                reply = conn.send_and_get_reply(message_bus.NameHasOwner(SECRETS_BUS_NAME), timeout=DBUS_CALL_TIMEOUT)
                 if reply.body[0]:
                     reply = conn.send_and_get_reply(
                         message_bus.GetConnectionUnixProcessID(SECRETS_BUS_NAME), timeout=DBUS_CALL_TIMEOUT

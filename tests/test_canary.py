@@ -8,10 +8,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import CLIENT_ID, TOKEN, Result, closed_port
 
-PIECES = {TOKEN[i:i + 8] for i in range(len(TOKEN) - 7)}
+PIECES = {TOKEN[i : i + 8] for i in range(len(TOKEN) - 7)}
 MODES = ("ok", "invalid", "refused", "timeout", "cut", "html", "broken_json", "no_keyring", "malformed_env")
 COMMANDS = (
     ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID),
@@ -27,14 +26,21 @@ COMMANDS = (
     ("logout",),
 )
 
-CHECK_ACCESS_EXIT = {"ok": 0, "invalid": 4, "refused": 6, "timeout": 6, "cut": 6, "html": 6, "broken_json": 1,
-                     "no_keyring": 0, "malformed_env": 4}
+CHECK_ACCESS_EXIT = {
+    "ok": 0,
+    "invalid": 4,
+    "refused": 6,
+    "timeout": 6,
+    "cut": 6,
+    "html": 6,
+    "broken_json": 1,
+    "no_keyring": 0,
+    "malformed_env": 4,
+}
 
 
 def leaks(text: str) -> list[str]:
     return sorted(piece for piece in PIECES if piece in text)
-
-
 
 
 def break_things(mode: str, fake) -> dict[str, str]:
@@ -84,8 +90,9 @@ def test_no_piece_of_the_token_escapes_in_any_mode(fake, metrika, isolated, mode
         assert token.code == 4
     else:
         assert token.code == 0
-    debug_lines = [line for result in results.values() for line in result.stderr.splitlines()
-                   if line.startswith("metrika: >")]
+    debug_lines = [
+        line for result in results.values() for line in result.stderr.splitlines() if line.startswith("metrika: >")
+    ]
     if mode not in ("malformed_env",):
         assert debug_lines and all("[redacted]" in line for line in debug_lines)
     assert results[("check-access",)].code == CHECK_ACCESS_EXIT[mode]
@@ -101,20 +108,24 @@ def test_metrika_debug_traces_every_request_and_response_with_the_token_redacted
     sent = [line for line in result.stderr.splitlines() if line.startswith("metrika: > ")]
     answered = [line for line in result.stderr.splitlines() if line.startswith("metrika: < ")]
     assert sorted(line.split()[3].split("?")[0] for line in sent) == [
-        f"{fake.url}/info", f"{fake.url}/management/v1/counters"]
-    assert all(line.startswith("metrika: > GET ") and line.endswith("Authorization: OAuth [redacted]")
-               for line in sent)
+        f"{fake.url}/info",
+        f"{fake.url}/management/v1/counters",
+    ]
+    assert all(line.startswith("metrika: > GET ") and line.endswith("Authorization: OAuth [redacted]") for line in sent)
     assert len(answered) == 2
     for line in answered:
-        assert re.fullmatch(rf"metrika: < 200 GET {re.escape(fake.url)}/\S+ \(\d+ ms, application/json[^)]*\)", line), line
+        assert re.fullmatch(rf"metrika: < 200 GET {re.escape(fake.url)}/\S+ \(\d+ ms, application/json[^)]*\)", line), (
+            line
+        )
     assert leaks(result.output) == []
     assert result.stdout.lstrip().startswith("{")  # traces stay on stderr
 
 
 def test_metrika_debug_names_a_failed_request_without_the_token(metrika):
     url = f"http://127.0.0.1:{closed_port()}"
-    result = metrika("whoami", env={"METRIKA_TOKEN": TOKEN, "METRIKA_DEBUG": "1",
-                                    "METRIKA_API_URL": url, "METRIKA_LOGIN_URL": url})
+    result = metrika(
+        "whoami", env={"METRIKA_TOKEN": TOKEN, "METRIKA_DEBUG": "1", "METRIKA_API_URL": url, "METRIKA_LOGIN_URL": url}
+    )
     assert result.code == 6
     assert "metrika: ! Yandex ID: ConnectError" in result.stderr
     assert "metrika: ! Metrika: ConnectError" in result.stderr

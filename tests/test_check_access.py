@@ -6,15 +6,12 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN, closed_port
 
 INSECURE = ("login", "--with-token", "--insecure-storage")
 COMMON_KEYS = {"schema", "ok", "diagnosis", "exit_code", "profile", "token", "identity", "summary", "fix"}
 CHECK_ACCESS_KEYS = COMMON_KEYS | {"api", "counters"}
 UNKNOWN_TOKEN = "y0__xRevokedTokenNotKnownAnywhere0123456789_abcdefghijklmn"
-
-
 
 
 def as_token(token: str = TOKEN, **extra: str) -> dict[str, str]:
@@ -115,7 +112,7 @@ def unexpected_response(fake, metrika, tmp_path):
 SCENARIOS = [
     (ok, "ok", 0, ["passed   access to counter 202 (view)", "ok: The token works for Metrika"]),
     (no_token, "no_token", 3, ["failed   a token is present", "metrika login"]),
-    (token_malformed, "token_malformed", 4, ["starts with \"OAuth \"", "Set METRIKA_TOKEN to the token alone"]),
+    (token_malformed, "token_malformed", 4, ['starts with "OAuth "', "Set METRIKA_TOKEN to the token alone"]),
     (token_malformed_file, "token_malformed", 4, ["env:METRIKA_TOKEN_FILE", "Put the token alone in the file"]),
     (header_rejected, "header_rejected", 4, ["failed   the API reads the header", "Yandex ID accepts"]),
     (token_invalid_403, "token_invalid", 4, ["Metrika: HTTP 403 invalid_token", "metrika login"]),
@@ -126,8 +123,12 @@ SCENARIOS = [
     (wrong_account_saved_login, "wrong_account", 5, ["belongs to petya, not to vasya", "--login-hint vasya"]),
     (wrong_account_option, "wrong_account", 5, ["belongs to vasya, not to kolya"]),
     (no_counter_access, "no_counter_access", 5, ["failed   access to counter 999", "settings?id=999"]),
-    (insufficient_permission, "insufficient_permission", 5, ["passed   access to counter 303 (edit)",
-                                                             "failed   access to counter 202 (view)"]),
+    (
+        insufficient_permission,
+        "insufficient_permission",
+        5,
+        ["passed   access to counter 303 (edit)", "failed   access to counter 202 (view)"],
+    ),
     (rate_limited, "rate_limited", 6, ["5,000 a day", "It resets at 00:00 UTC"]),
     (service_unavailable_html, "service_unavailable", 6, ["an HTML page (HTTP 502)"]),
     (service_unavailable_503, "service_unavailable", 6, ["HTTP 503 backend_error", "Retry"]),
@@ -136,8 +137,7 @@ SCENARIOS = [
 ]
 
 
-@pytest.mark.parametrize(("scenario", "diagnosis", "code", "words"), SCENARIOS,
-                         ids=[s[0].__name__ for s in SCENARIOS])
+@pytest.mark.parametrize(("scenario", "diagnosis", "code", "words"), SCENARIOS, ids=[s[0].__name__ for s in SCENARIOS])
 def test_check_access_names_the_cause_in_words_and_in_json(fake, metrika, tmp_path, scenario, diagnosis, code, words):
     args, env = scenario(fake, metrika, tmp_path)
 
@@ -152,7 +152,7 @@ def test_check_access_names_the_cause_in_words_and_in_json(fake, metrika, tmp_pa
     machine = metrika("check-access", *args, "--json", env=env)
     assert machine.code == code, machine.output
     document = json.loads(machine.stdout)  # exactly one JSON object, nothing else on stdout
-    assert CHECK_ACCESS_KEYS <= set(document)
+    assert set(document) >= CHECK_ACCESS_KEYS
     assert document["schema"] == 1 and document["profile"] == "default"
     assert document["diagnosis"] == diagnosis and document["exit_code"] == code
     assert document["ok"] is (code == 0)
@@ -177,10 +177,21 @@ def test_json_ok_lists_counters_identity_api_status_and_checks(fake, metrika):
     assert document["token"]["source"] == "env:METRIKA_TOKEN"
     assert document["identity"] == {"login": "vasya", "uid": "1000034426", "client_id": CLIENT_ID}
     assert document["api"] == {"status": 200, "error_type": None}
-    assert document["counters"] == [{"id": 101, "name": "Shop", "permission": "own", "ok": True},
-                                    {"id": 202, "name": "Blog", "permission": "view", "ok": True}]
-    assert [c["status"] for c in document["checks"]] == ["passed", "passed", "passed", "passed", "skipped",
-                                                         "passed", "skipped", "passed", "passed"]
+    assert document["counters"] == [
+        {"id": 101, "name": "Shop", "permission": "own", "ok": True},
+        {"id": 202, "name": "Blog", "permission": "view", "ok": True},
+    ]
+    assert [c["status"] for c in document["checks"]] == [
+        "passed",
+        "passed",
+        "passed",
+        "passed",
+        "skipped",
+        "passed",
+        "skipped",
+        "passed",
+        "passed",
+    ]
 
 
 def test_json_failure_reports_api_status_error_type_and_unreachable_counters(fake, metrika):
@@ -194,14 +205,17 @@ def test_json_failure_reports_api_status_error_type_and_unreachable_counters(fak
 def test_json_counters_say_which_are_ok_for_write(fake, metrika):
     document = run_json(metrika, "101", "202", "999", "--need", "write", env=as_token())
     assert document["diagnosis"] == "insufficient_permission"
-    assert document["counters"] == [{"id": 101, "name": "Shop", "permission": "own", "ok": True},
-                                    {"id": 202, "name": "Blog", "permission": "view", "ok": False},
-                                    {"id": 999, "name": None, "permission": None, "ok": False}]
+    assert document["counters"] == [
+        {"id": 101, "name": "Shop", "permission": "own", "ok": True},
+        {"id": 202, "name": "Blog", "permission": "view", "ok": False},
+        {"id": 999, "name": None, "permission": None, "ok": False},
+    ]
 
 
 def test_network_error_has_no_api_status_and_no_identity(fake, metrika):
-    env = as_token(METRIKA_API_URL=f"http://127.0.0.1:{closed_port()}",
-                   METRIKA_LOGIN_URL=f"http://127.0.0.1:{closed_port()}")
+    env = as_token(
+        METRIKA_API_URL=f"http://127.0.0.1:{closed_port()}", METRIKA_LOGIN_URL=f"http://127.0.0.1:{closed_port()}"
+    )
     document = run_json(metrika, env=env)
     assert document["diagnosis"] == "network_error" and document["exit_code"] == 6
     assert document["api"] is None and document["identity"] is None
@@ -256,8 +270,12 @@ def test_bad_arguments_are_bad_input_without_a_traceback(fake, metrika, bad):
 def big_account(fake, count: int = 2500) -> list[int]:
     permissions = ["own", "edit", "view", "analyst", "view"]
     ids = [10_000 + i for i in range(count)]
-    fake.add_token(OTHER_TOKEN, login="agency", client_id=CLIENT_ID,
-                   counters=[{"id": cid, "permission": permissions[i % 5]} for i, cid in enumerate(ids)])
+    fake.add_token(
+        OTHER_TOKEN,
+        login="agency",
+        client_id=CLIENT_ID,
+        counters=[{"id": cid, "permission": permissions[i % 5]} for i, cid in enumerate(ids)],
+    )
     return ids
 
 

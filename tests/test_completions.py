@@ -53,13 +53,18 @@ def bash_complete(*words: str) -> list[str]:
     assert shutil.which("bash"), "bash is needed for this test"
     script = (
         f"source {ROOT / 'completions' / 'metrika.bash'}\n"
-        "COMP_WORDS=(\"$@\"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n"
+        'COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n'
         "_metrika_completion metrika\n"
         "printf '%s\\n' \"${COMPREPLY[@]}\"\n"
     )
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    completed = subprocess.run(["bash", "--norc", "--noprofile", "-c", script, "bash", "metrika", *words],
-                               capture_output=True, text=True, env=env, timeout=60)
+    completed = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script, "bash", "metrika", *words],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert completed.returncode == 0, completed.stderr
     return [line for line in completed.stdout.splitlines() if line]
 
@@ -81,15 +86,19 @@ def test_bash_offers_the_json_option_of_check_access() -> None:
     assert "--json" in bash_complete("check-access", "--")
 
 
-@pytest.mark.parametrize("shell, extra", [
-    ("fish", {"_TYPER_COMPLETE_FISH_ACTION": "get-args", "_TYPER_COMPLETE_ARGS": "metrika ch"}),
-    ("zsh", {"_TYPER_COMPLETE_ARGS": "metrika ch"}),
-    ("powershell", {"_TYPER_COMPLETE_ARGS": "metrika ch", "_TYPER_COMPLETE_WORD_TO_COMPLETE": "ch"}),
-])
+@pytest.mark.parametrize(
+    "shell, extra",
+    [
+        ("fish", {"_TYPER_COMPLETE_FISH_ACTION": "get-args", "_TYPER_COMPLETE_ARGS": "metrika ch"}),
+        ("zsh", {"_TYPER_COMPLETE_ARGS": "metrika ch"}),
+        ("powershell", {"_TYPER_COMPLETE_ARGS": "metrika ch", "_TYPER_COMPLETE_WORD_TO_COMPLETE": "ch"}),
+    ],
+)
 def test_zsh_fish_and_powershell_answers_offer_check_access_not_check(shell: str, extra: dict[str, str]) -> None:
     env = {**os.environ, "_METRIKA_COMPLETE": f"complete_{shell}", **extra}
-    completed = subprocess.run([sys.executable, "-m", "metrika_cli"], capture_output=True, text=True,
-                               env=env, timeout=60)
+    completed = subprocess.run(
+        [sys.executable, "-m", "metrika_cli"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert completed.returncode == 0, completed.stderr
     assert "check-access" in completed.stdout
     candidates = completed.stdout.replace('"', "\n").replace("\t", "\n").replace(":::", "\n").split("\n")

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-
 from conftest import CLIENT_ID, OTHER_CLIENT_ID
+
 from metrika_cli.api import parse_reply
 from metrika_cli.diagnose import Evidence, Reply, diagnose
 from metrika_cli.errors import Diagnosis
 
 API_HOST = "api-metrika.yandex.net"
 ID_HOST = "login.yandex.ru"
-NOW = datetime(2025, 3, 14, 21, 30, tzinfo=timezone.utc)
-COUNTERS = {101: {"id": 101, "name": "Shop", "permission": "own"},
-            202: {"id": 202, "name": "Blog", "permission": "view"},
-            303: {"id": 303, "name": "Docs", "permission": "edit"},
-            404: {"id": 404, "name": "Stats", "permission": "analyst"},
-            505: {"id": 505, "name": "Filtered", "permission": "view_access_filter"}}
+NOW = datetime(2025, 3, 14, 21, 30, tzinfo=UTC)
+COUNTERS = {
+    101: {"id": 101, "name": "Shop", "permission": "own"},
+    202: {"id": 202, "name": "Blog", "permission": "view"},
+    303: {"id": 303, "name": "Docs", "permission": "edit"},
+    404: {"id": 404, "name": "Stats", "permission": "analyst"},
+    505: {"id": 505, "name": "Filtered", "permission": "view_access_filter"},
+}
 
 
 def yandex_id(login: str = "vasya", client_id: str = CLIENT_ID) -> Reply:
@@ -43,66 +45,171 @@ def evidence(metrika_reply: Reply | None = None, identity: Reply | None = None, 
 # (evidence, diagnosis, words the summary + fix must contain: the exact cause and the fix)
 TABLE = [
     pytest.param(evidence(), "ok", ["works for Metrika"], id="ok"),
-    pytest.param(evidence(counter_ids=[101, 303], need="write"), "ok", ["change every counter"], id="ok-write-own-edit"),
+    pytest.param(
+        evidence(counter_ids=[101, 303], need="write"), "ok", ["change every counter"], id="ok-write-own-edit"
+    ),
     pytest.param(Evidence(now=NOW), "no_token", ["metrika login", "METRIKA_TOKEN"], id="no_token"),
-    pytest.param(evidence(token_problem="prefix"), "token_malformed",
-                 ["starts with \"OAuth \"", "Set METRIKA_TOKEN to the token alone"], id="token_malformed"),
-    pytest.param(evidence(token_problem="client_id", token_source="keyring"), "token_malformed",
-                 ["ClientID", "metrika login"], id="token_malformed-client-id"),
-    pytest.param(evidence(metrika(401, "unauthorized")), "header_rejected",
-                 ["Yandex ID accepts", "Authorization: OAuth <token>", "proxy"], id="header_rejected-401-id-accepts"),
-    pytest.param(evidence(metrika(401, "unauthorized"), proxy="http://proxy.corp:3128"), "header_rejected",
-                 ["http://proxy.corp:3128", "NO_PROXY"], id="header_rejected-names-the-proxy"),
-    pytest.param(evidence(metrika(401, "unauthorized"), ID_REJECTS), "token_invalid",
-                 ["not valid", "metrika login", "METRIKA_TOKEN"], id="token_invalid-401-id-rejects"),
-    pytest.param(evidence(metrika(401, "invalid_token"), ID_REJECTS), "token_invalid",
-                 ["expired, revoked"], id="token_invalid-401-invalid_token-docs"),
-    pytest.param(evidence(metrika(403, "invalid_token"), ID_REJECTS, token_source="keyring"), "token_invalid",
-                 ["expired, revoked"], id="token_invalid-403-invalid_token-seen"),
-    pytest.param(evidence(metrika(403, "access_denied"), yandex_id(client_id=OTHER_CLIENT_ID),
-                          expected_client_id=CLIENT_ID), "wrong_app",
-                 [OTHER_CLIENT_ID, f"metrika login --client-id {CLIENT_ID} --force-confirm",
-                  f"https://oauth.yandex.ru/client/{OTHER_CLIENT_ID}"], id="wrong_app-403-client-id-differs"),
-    pytest.param(evidence(metrika(403, "access_denied"), expected_client_id=CLIENT_ID), "scope_missing",
-                 [f"https://oauth.yandex.ru/client/{CLIENT_ID}", "metrika:read", "--force-confirm"],
-                 id="scope_missing-403-client-id-matches"),
-    pytest.param(evidence(metrika(403, "access_denied"), yandex_id(client_id=OTHER_CLIENT_ID)), "scope_missing",
-                 [f"https://oauth.yandex.ru/client/{OTHER_CLIENT_ID}", "metrika:read"],
-                 id="scope_missing-403-no-client-id-names-app-from-yandex-id"),
-    pytest.param(evidence(need="write", scopes=["metrika:read"], counter_ids=[101]), "scope_missing",
-                 ["metrika:write", f"https://oauth.yandex.ru/client/{CLIENT_ID}"], id="scope_missing-need-write"),
-    pytest.param(evidence(yandex_id(), yandex_id(login="petya"), expected_login="vasya"), "wrong_account",
-                 ["belongs to petya, not to vasya", "--login-hint vasya"], id="wrong_account"),
-    pytest.param(evidence(counter_ids=[999]), "no_counter_access",
-                 ["vasya has no access to counter 999", "https://metrika.yandex.ru/settings?id=999"],
-                 id="no_counter_access"),
-    pytest.param(evidence(counter_ids=[101, 202], need="write"), "insufficient_permission",
-                 ["\"view\" access to counter 202", "--need read"], id="insufficient_permission-view"),
+    pytest.param(
+        evidence(token_problem="prefix"),
+        "token_malformed",
+        ['starts with "OAuth "', "Set METRIKA_TOKEN to the token alone"],
+        id="token_malformed",
+    ),
+    pytest.param(
+        evidence(token_problem="client_id", token_source="keyring"),
+        "token_malformed",
+        ["ClientID", "metrika login"],
+        id="token_malformed-client-id",
+    ),
+    pytest.param(
+        evidence(metrika(401, "unauthorized")),
+        "header_rejected",
+        ["Yandex ID accepts", "Authorization: OAuth <token>", "proxy"],
+        id="header_rejected-401-id-accepts",
+    ),
+    pytest.param(
+        evidence(metrika(401, "unauthorized"), proxy="http://proxy.corp:3128"),
+        "header_rejected",
+        ["http://proxy.corp:3128", "NO_PROXY"],
+        id="header_rejected-names-the-proxy",
+    ),
+    pytest.param(
+        evidence(metrika(401, "unauthorized"), ID_REJECTS),
+        "token_invalid",
+        ["not valid", "metrika login", "METRIKA_TOKEN"],
+        id="token_invalid-401-id-rejects",
+    ),
+    pytest.param(
+        evidence(metrika(401, "invalid_token"), ID_REJECTS),
+        "token_invalid",
+        ["expired, revoked"],
+        id="token_invalid-401-invalid_token-docs",
+    ),
+    pytest.param(
+        evidence(metrika(403, "invalid_token"), ID_REJECTS, token_source="keyring"),
+        "token_invalid",
+        ["expired, revoked"],
+        id="token_invalid-403-invalid_token-seen",
+    ),
+    pytest.param(
+        evidence(metrika(403, "access_denied"), yandex_id(client_id=OTHER_CLIENT_ID), expected_client_id=CLIENT_ID),
+        "wrong_app",
+        [
+            OTHER_CLIENT_ID,
+            f"metrika login --client-id {CLIENT_ID} --force-confirm",
+            f"https://oauth.yandex.ru/client/{OTHER_CLIENT_ID}",
+        ],
+        id="wrong_app-403-client-id-differs",
+    ),
+    pytest.param(
+        evidence(metrika(403, "access_denied"), expected_client_id=CLIENT_ID),
+        "scope_missing",
+        [f"https://oauth.yandex.ru/client/{CLIENT_ID}", "metrika:read", "--force-confirm"],
+        id="scope_missing-403-client-id-matches",
+    ),
+    pytest.param(
+        evidence(metrika(403, "access_denied"), yandex_id(client_id=OTHER_CLIENT_ID)),
+        "scope_missing",
+        [f"https://oauth.yandex.ru/client/{OTHER_CLIENT_ID}", "metrika:read"],
+        id="scope_missing-403-no-client-id-names-app-from-yandex-id",
+    ),
+    pytest.param(
+        evidence(need="write", scopes=["metrika:read"], counter_ids=[101]),
+        "scope_missing",
+        ["metrika:write", f"https://oauth.yandex.ru/client/{CLIENT_ID}"],
+        id="scope_missing-need-write",
+    ),
+    pytest.param(
+        evidence(yandex_id(), yandex_id(login="petya"), expected_login="vasya"),
+        "wrong_account",
+        ["belongs to petya, not to vasya", "--login-hint vasya"],
+        id="wrong_account",
+    ),
+    pytest.param(
+        evidence(counter_ids=[999]),
+        "no_counter_access",
+        ["vasya has no access to counter 999", "https://metrika.yandex.ru/settings?id=999"],
+        id="no_counter_access",
+    ),
+    pytest.param(
+        evidence(counter_ids=[101, 202], need="write"),
+        "insufficient_permission",
+        ['"view" access to counter 202', "--need read"],
+        id="insufficient_permission-view",
+    ),
     pytest.param(evidence(counter_ids=[404, 505]), "ok", ["read every counter"], id="ok-new-permissions-read"),
-    pytest.param(evidence(counter_ids=[404], need="write"), "insufficient_permission",
-                 ["\"analyst\" access to counter 404"], id="insufficient_permission-analyst-write"),
-    pytest.param(evidence(counter_ids=[505], need="write"), "insufficient_permission",
-                 ["\"view_access_filter\" access to counter 505"], id="insufficient_permission-filter-write"),
-    pytest.param(evidence(metrika(429, "quota_requests_by_uid")), "rate_limited",
-                 ["5,000 a day", "00:00 UTC, in 2 h 30 min"], id="rate_limited-daily"),
-    pytest.param(evidence(metrika(429, "quota_parallel_requests")), "rate_limited",
-                 ["3 at once", "fewer requests"], id="rate_limited-parallel"),
-    pytest.param(evidence(metrika(503, "backend_error")), "service_unavailable",
-                 ["HTTP 503 backend_error", "Retry"], id="service_unavailable-503"),
-    pytest.param(evidence(metrika(502, html=True, data=None)), "service_unavailable",
-                 ["HTML page (HTTP 502)", API_HOST], id="service_unavailable-html"),
-    pytest.param(evidence(identity=Reply("Yandex ID", ID_HOST, 504, "timeout")), "service_unavailable",
-                 ["Yandex ID", "504"], id="service_unavailable-yandex-id"),
-    pytest.param(evidence(Reply("Metrika", API_HOST, network="refused")), "network_error",
-                 ["refused", API_HOST, "METRIKA_API_URL"], id="network_error-refused"),
-    pytest.param(evidence(Reply("Metrika", API_HOST, network="timeout"), timeout=2.5), "network_error",
-                 ["within 2.5 s", "METRIKA_TIMEOUT"], id="network_error-timeout"),
-    pytest.param(evidence(identity=Reply("Yandex ID", ID_HOST, network="dns")), "network_error",
-                 ["DNS", ID_HOST], id="network_error-dns-yandex-id"),
-    pytest.param(evidence(metrika(400, "invalid_parameter")), "unexpected_response",
-                 ["HTTP 400 invalid_parameter", "METRIKA_DEBUG=1"], id="unexpected_response-400"),
-    pytest.param(evidence(metrika(broken=True)), "unexpected_response",
-                 ["not the expected JSON"], id="unexpected_response-broken-200"),
+    pytest.param(
+        evidence(counter_ids=[404], need="write"),
+        "insufficient_permission",
+        ['"analyst" access to counter 404'],
+        id="insufficient_permission-analyst-write",
+    ),
+    pytest.param(
+        evidence(counter_ids=[505], need="write"),
+        "insufficient_permission",
+        ['"view_access_filter" access to counter 505'],
+        id="insufficient_permission-filter-write",
+    ),
+    pytest.param(
+        evidence(metrika(429, "quota_requests_by_uid")),
+        "rate_limited",
+        ["5,000 a day", "00:00 UTC, in 2 h 30 min"],
+        id="rate_limited-daily",
+    ),
+    pytest.param(
+        evidence(metrika(429, "quota_parallel_requests")),
+        "rate_limited",
+        ["3 at once", "fewer requests"],
+        id="rate_limited-parallel",
+    ),
+    pytest.param(
+        evidence(metrika(503, "backend_error")),
+        "service_unavailable",
+        ["HTTP 503 backend_error", "Retry"],
+        id="service_unavailable-503",
+    ),
+    pytest.param(
+        evidence(metrika(502, html=True, data=None)),
+        "service_unavailable",
+        ["HTML page (HTTP 502)", API_HOST],
+        id="service_unavailable-html",
+    ),
+    pytest.param(
+        evidence(identity=Reply("Yandex ID", ID_HOST, 504, "timeout")),
+        "service_unavailable",
+        ["Yandex ID", "504"],
+        id="service_unavailable-yandex-id",
+    ),
+    pytest.param(
+        evidence(Reply("Metrika", API_HOST, network="refused")),
+        "network_error",
+        ["refused", API_HOST, "METRIKA_API_URL"],
+        id="network_error-refused",
+    ),
+    pytest.param(
+        evidence(Reply("Metrika", API_HOST, network="timeout"), timeout=2.5),
+        "network_error",
+        ["within 2.5 s", "METRIKA_TIMEOUT"],
+        id="network_error-timeout",
+    ),
+    pytest.param(
+        evidence(identity=Reply("Yandex ID", ID_HOST, network="dns")),
+        "network_error",
+        ["DNS", ID_HOST],
+        id="network_error-dns-yandex-id",
+    ),
+    pytest.param(
+        evidence(metrika(400, "invalid_parameter")),
+        "unexpected_response",
+        ["HTTP 400 invalid_parameter", "METRIKA_DEBUG=1"],
+        id="unexpected_response-400",
+    ),
+    pytest.param(
+        evidence(metrika(broken=True)),
+        "unexpected_response",
+        ["not the expected JSON"],
+        id="unexpected_response-broken-200",
+    ),
 ]
 
 
@@ -120,18 +227,40 @@ def test_each_kind_of_evidence_gets_its_diagnosis_exit_code_and_fix(ev, code, wo
 
 def test_every_diagnosis_of_the_spec_table_has_a_row():
     rows = {param.values[1] for param in TABLE}
-    spec = {"ok", "no_token", "token_malformed", "header_rejected", "token_invalid", "wrong_app", "scope_missing",
-            "wrong_account", "no_counter_access", "insufficient_permission", "rate_limited",
-            "service_unavailable", "network_error", "unexpected_response"}
+    spec = {
+        "ok",
+        "no_token",
+        "token_malformed",
+        "header_rejected",
+        "token_invalid",
+        "wrong_app",
+        "scope_missing",
+        "wrong_account",
+        "no_counter_access",
+        "insufficient_permission",
+        "rate_limited",
+        "service_unavailable",
+        "network_error",
+        "unexpected_response",
+    }
     assert rows == spec
     assert {Diagnosis(code).exit_code for code in spec} == {0, 1, 3, 4, 5, 6}
 
 
 def test_each_diagnosis_carries_its_exit_code():
     assert Diagnosis.WRONG_APP.exit_code == 5
-    assert [Diagnosis(code).exit_code for code in ("ok", "no_token", "token_invalid", "token_expiring",
-                                                   "rate_limited", "bad_input", "store_unavailable")] == [
-        0, 3, 4, 4, 6, 2, 7]
+    assert [
+        Diagnosis(code).exit_code
+        for code in (
+            "ok",
+            "no_token",
+            "token_invalid",
+            "token_expiring",
+            "rate_limited",
+            "bad_input",
+            "store_unavailable",
+        )
+    ] == [0, 3, 4, 4, 6, 2, 7]
     assert Diagnosis.INTERRUPTED.exit_code == 130 and Diagnosis.UNEXPECTED_RESPONSE.exit_code == 1
 
 
@@ -140,20 +269,38 @@ def statuses(diagnosis) -> dict[str, str]:
 
 
 def test_checks_show_passed_failed_and_skipped_in_order_for_wrong_app():
-    diagnosis = diagnose(evidence(metrika(403, "access_denied"), yandex_id(client_id=OTHER_CLIENT_ID),
-                                  expected_client_id=CLIENT_ID, counter_ids=[101]))
+    diagnosis = diagnose(
+        evidence(
+            metrika(403, "access_denied"),
+            yandex_id(client_id=OTHER_CLIENT_ID),
+            expected_client_id=CLIENT_ID,
+            counter_ids=[101],
+        )
+    )
     assert [(c.name, c.status) for c in diagnosis.checks] == [
-        ("token_present", "passed"), ("well_formed", "passed"), ("header_read", "passed"),
-        ("token_valid", "passed"), ("expected_app", "failed"), ("metrika_rights", "skipped"),
-        ("expected_account", "skipped"), ("counter:101", "skipped")]
+        ("token_present", "passed"),
+        ("well_formed", "passed"),
+        ("header_read", "passed"),
+        ("token_valid", "passed"),
+        ("expected_app", "failed"),
+        ("metrika_rights", "skipped"),
+        ("expected_account", "skipped"),
+        ("counter:101", "skipped"),
+    ]
 
 
 def test_checks_for_no_token_fail_the_first_and_skip_the_rest():
     diagnosis = diagnose(Evidence(counter_ids=[101]))
-    assert statuses(diagnosis) == {"token_present": "failed", "well_formed": "skipped", "header_read": "skipped",
-                                   "token_valid": "skipped", "expected_app": "skipped",
-                                   "metrika_rights": "skipped", "expected_account": "skipped",
-                                   "counter:101": "skipped"}
+    assert statuses(diagnosis) == {
+        "token_present": "failed",
+        "well_formed": "skipped",
+        "header_read": "skipped",
+        "token_valid": "skipped",
+        "expected_app": "skipped",
+        "metrika_rights": "skipped",
+        "expected_account": "skipped",
+        "counter:101": "skipped",
+    }
 
 
 def test_checks_for_header_rejected_fail_the_header_and_pass_the_token():
@@ -169,7 +316,10 @@ def test_checks_for_counters_pass_and_fail_one_by_one_and_list_every_counter():
     assert checks["counter:202"] == "passed" and checks["expected_account"] == "passed"
     assert diagnosis.code == "no_counter_access"
     assert [(c.id, c.permission, c.ok) for c in diagnosis.counters] == [
-        (101, "own", True), (999, None, False), (202, "view", True)]
+        (101, "own", True),
+        (999, None, False),
+        (202, "view", True),
+    ]
 
 
 def test_the_first_failing_counter_decides_but_all_are_reported():
@@ -216,8 +366,11 @@ def test_logins_compare_as_yandex_compares_them():
 
 
 def test_a_russian_message_with_error_type_access_denied_still_decides_by_error_type():
-    body = {"errors": [{"error_type": "access_denied", "message": "Доступ запрещён"}],
-            "code": 403, "message": "Доступ запрещён"}
+    body = {
+        "errors": [{"error_type": "access_denied", "message": "Доступ запрещён"}],
+        "code": 403,
+        "message": "Доступ запрещён",
+    }
     reply = parse_reply("Metrika", API_HOST, httpx.Response(403, json=body))
     assert reply.error_type == "access_denied"
     assert diagnose(evidence(reply, expected_client_id=CLIENT_ID)).code == "scope_missing"
@@ -227,8 +380,9 @@ def test_a_russian_message_with_error_type_access_denied_still_decides_by_error_
 
 
 def test_rate_limited_names_the_quota_and_when_it_resets():
-    diagnosis = diagnose(evidence(metrika(429, "quota_requests_by_uid"),
-                                  now=datetime(2025, 3, 14, 23, 15, 30, tzinfo=timezone.utc)))
+    diagnosis = diagnose(
+        evidence(metrika(429, "quota_requests_by_uid"), now=datetime(2025, 3, 14, 23, 15, 30, tzinfo=UTC))
+    )
     assert diagnosis.code == "rate_limited"
     assert "the daily limit of requests per user" in diagnosis.summary
     assert diagnosis.fix == ["It resets at 00:00 UTC, in 0 h 44 min."]
@@ -259,7 +413,8 @@ def test_yandex_id_answering_200_with_a_broken_body_is_unexpected():
 
 
 def test_the_evidence_lines_name_owner_app_and_configured_client_id():
-    diagnosis = diagnose(evidence(metrika(403, "access_denied"), yandex_id(client_id=OTHER_CLIENT_ID),
-                                  expected_client_id=CLIENT_ID))
+    diagnosis = diagnose(
+        evidence(metrika(403, "access_denied"), yandex_id(client_id=OTHER_CLIENT_ID), expected_client_id=CLIENT_ID)
+    )
     assert any("vasya" in line and OTHER_CLIENT_ID in line and CLIENT_ID in line for line in diagnosis.evidence)
     assert any("403 access_denied" in line for line in diagnosis.evidence)

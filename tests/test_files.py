@@ -11,7 +11,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN
 
 INSECURE = ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID)
@@ -26,17 +25,19 @@ def corrupt_config(isolated: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command, stdin", [
-    (INSECURE, TOKEN),
-    (("logout",), ""),
-    (("logout", "--all"), ""),
-    (("whoami",), ""),
-    (("check-access", "101"), ""),
-    (("token",), ""),
-    (("auth-url",), ""),
-])
-def test_a_corrupt_config_is_named_with_its_line_and_never_overwritten(fake, metrika, corrupt_config,
-                                                                      command, stdin):
+@pytest.mark.parametrize(
+    "command, stdin",
+    [
+        (INSECURE, TOKEN),
+        (("logout",), ""),
+        (("logout", "--all"), ""),
+        (("whoami",), ""),
+        (("check-access", "101"), ""),
+        (("token",), ""),
+        (("auth-url",), ""),
+    ],
+)
+def test_a_corrupt_config_is_named_with_its_line_and_never_overwritten(fake, metrika, corrupt_config, command, stdin):
     result = metrika(*command, input=stdin)
     assert result.code == 1, result.output
     assert str(corrupt_config) in result.stderr
@@ -99,9 +100,17 @@ def test_four_logins_at_once_leave_one_whole_profile(fake, isolated):
         fake.add_token(token, login=f"user{number}", uid=str(2000 + number), client_id=CLIENT_ID)
     fake.add_token(OTHER_TOKEN, login="petya", uid="2002", client_id=CLIENT_ID)
     fake.latency = 0.05  # widen the window in which they overlap
-    processes = [subprocess.Popen([sys.executable, "-m", "metrika_cli", *INSECURE], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
-                 for _token in tokens]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "metrika_cli", *INSECURE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        for _token in tokens
+    ]
     outcomes = [process.communicate(token, timeout=60) for process, token in zip(processes, tokens)]
     assert [process.returncode for process in processes] == [0, 0, 0, 0], outcomes
     config = tomllib.loads((isolated / "config.toml").read_text())
@@ -117,11 +126,25 @@ def test_four_logins_at_once_leave_one_whole_profile(fake, isolated):
 
 
 def test_files_are_0600_and_the_folder_0700_even_with_a_lax_umask(fake, isolated):
-    completed = subprocess.run([sys.executable, "-c", "import os, runpy, sys; os.umask(0); "
-                                "sys.argv = ['metrika', *sys.argv[1:]]; "
-                                "runpy.run_module('metrika_cli', run_name='__main__')", *INSECURE],
-                               input=TOKEN, capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, runpy, sys; os.umask(0); "
+            "sys.argv = ['metrika', *sys.argv[1:]]; "
+            "runpy.run_module('metrika_cli', run_name='__main__')",
+            *INSECURE,
+        ],
+        input=TOKEN,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
     assert completed.returncode == 0, completed.stderr
     assert stat.S_IMODE(isolated.stat().st_mode) == 0o700
     assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in isolated.iterdir()} == {
-        "config.toml": 0o600, "credentials.toml": 0o600, ".lock": 0o600}
+        "config.toml": 0o600,
+        "credentials.toml": 0o600,
+        ".lock": 0o600,
+    }

@@ -13,8 +13,8 @@ from gettext import GNUTranslations
 from pathlib import Path
 
 import pytest
-
 from conftest import CLIENT_ID, TOKEN, run_metrika
+
 from metrika_cli.i18n import detect_language
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,11 +49,15 @@ def ru_entries():
 
 def fields(text: str) -> list[tuple[str, str, str]]:
     """The {placeholders} of a format string: name, conversion and format spec."""
-    return sorted((name, conversion or "", spec or "")
-                  for _literal, name, spec, conversion in string.Formatter().parse(text) if name is not None)
+    return sorted(
+        (name, conversion or "", spec or "")
+        for _literal, name, spec, conversion in string.Formatter().parse(text)
+        if name is not None
+    )
 
 
 # ---- the catalogs ----------------------------------------------------------------------
+
 
 def test_every_message_in_the_code_has_a_russian_translation():
     messages, problems = tool.extract()
@@ -72,8 +76,9 @@ def test_the_template_lists_exactly_the_messages_in_the_code():
 
 def test_the_committed_mo_is_the_compiled_po():
     committed = RU_PO.with_suffix(".mo").read_bytes()
-    assert committed == tool.compile_mo(tool.parse_po(RU_PO.read_text(encoding="utf-8"))), \
+    assert committed == tool.compile_mo(tool.parse_po(RU_PO.read_text(encoding="utf-8"))), (
         "stale .mo: run `python scripts/i18n.py compile`"
+    )
 
 
 def test_python_gettext_reads_every_translation_from_the_compiled_mo():
@@ -88,8 +93,11 @@ def test_translations_keep_the_placeholders_of_their_message():
         for text in entry.msgstr:
             assert fields(text) == fields(entry.msgid), entry.msgid
             positional = ["x"] * sum(1 for name, _c, _s in fields(text) if not name)  # Typer's "[default: {}]"
-            text.format(*positional, **{name: "x" for name, _c, _s in fields(text) if name and not _s}, **{
-                name: 1.5 for name, _c, spec in fields(text) if name and spec})
+            text.format(
+                *positional,
+                **{name: "x" for name, _c, _s in fields(text) if name and not _s},
+                **{name: 1.5 for name, _c, spec in fields(text) if name and spec},
+            )
 
 
 def test_translations_keep_commands_options_variables_and_addresses_verbatim():
@@ -101,11 +109,15 @@ def test_translations_are_russian_and_name_the_russian_interface():
     translated = {entry.msgid: entry.msgstr[0] for entry in ru_entries()}
     english_only = [msgid for msgid, text in translated.items() if not CYRILLIC.search(text)]
     assert english_only == ["Redirect URI: {uri}"]  # the field is called so in the Russian oauth.yandex.ru too
-    assert "«Разрешить»" in translated['Open this address, sign in as the account whose counters you need, '
-                                       'and press "Allow":']
+    assert (
+        "«Разрешить»"
+        in translated['Open this address, sign in as the account whose counters you need, and press "Allow":']
+    )
     assert "«Веб-сервисы»" in translated['Name: anything, e.g. "metrika". Platform: "Web services".']
-    grant = translated['Ask the counter\'s owner to grant access: https://metrika.yandex.ru/settings?id={id} → '
-                       '"Access" → "Add user", login {login}, level {level}.']
+    grant = translated[
+        "Ask the counter's owner to grant access: https://metrika.yandex.ru/settings?id={id} → "
+        '"Access" → "Add user", login {login}, level {level}.'
+    ]
     assert "«Доступы» → «Добавить пользователя»" in grant
     assert translated['"View"'] == "«Просмотр»" and translated['"Edit"'] == "«Редактирование»"
     assert "«Доступ к данным»" in translated['Under "Data access", find Yandex Metrica and tick {scope}; save.']
@@ -113,8 +125,9 @@ def test_translations_are_russian_and_name_the_russian_interface():
 
 
 def test_the_check_command_passes_on_the_committed_catalogs():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "i18n.py"), "check"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "i18n.py"), "check"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -123,33 +136,44 @@ def test_a_non_editable_install_ships_the_compiled_catalogs():
     import tomllib
 
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
-        "package-data"]["metrika_cli"]
+        "package-data"
+    ]["metrika_cli"]
     shipped = RU_PO.with_suffix(".mo").relative_to(ROOT / "metrika_cli").as_posix()
     assert any(fnmatch.fnmatch(shipped, pattern) for pattern in package_data)
 
 
 # ---- the tool itself -------------------------------------------------------------------
 
+
 def test_extract_takes_literals_from_each_marker_and_flags_f_strings(tmp_path):
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "a.py").write_text(
-        'from .i18n import _, N_, ngettext\n'
+        "from .i18n import _, N_, ngettext\n"
         'LABEL = N_("a label")\n'
         'print(_("Hello {name}").format(name="x"), _(LABEL), _("Hello {name}"))\n'
         'print(ngettext("{n} counter", "{n} counters", 2))\n'
-        'print(_(f"no {LABEL}"))\n', encoding="utf-8")
+        'print(_(f"no {LABEL}"))\n',
+        encoding="utf-8",
+    )
     messages, problems = tool.extract(package)
-    assert messages == {("a label", None): ["pkg/a.py:2"], ("Hello {name}", None): ["pkg/a.py:3", "pkg/a.py:3"],
-                        ("{n} counter", "{n} counters"): ["pkg/a.py:4"]}
+    assert messages == {
+        ("a label", None): ["pkg/a.py:2"],
+        ("Hello {name}", None): ["pkg/a.py:3", "pkg/a.py:3"],
+        ("{n} counter", "{n} counters"): ["pkg/a.py:4"],
+    }
     assert problems == ["pkg/a.py:5: an f-string in _() cannot be translated; use .format()"]
 
 
 def test_merge_keeps_translations_adds_new_messages_and_marks_lost_ones_obsolete():
-    old = [tool.Entry("kept", msgstr=["сохранено"]), tool.Entry("gone", msgstr=["удалено"]),
-           tool.Entry("never translated", msgstr=[""])]
-    merged = tool.merge({("kept", None): ["x.py:1"], ("new", None): ["x.py:2"],
-                         ("{n} day", "{n} days"): ["x.py:3"]}, old, "ru")
+    old = [
+        tool.Entry("kept", msgstr=["сохранено"]),
+        tool.Entry("gone", msgstr=["удалено"]),
+        tool.Entry("never translated", msgstr=[""]),
+    ]
+    merged = tool.merge(
+        {("kept", None): ["x.py:1"], ("new", None): ["x.py:2"], ("{n} day", "{n} days"): ["x.py:3"]}, old, "ru"
+    )
     by_id = {entry.msgid: entry for entry in merged}
     assert by_id["kept"].msgstr == ["сохранено"] and not by_id["kept"].obsolete
     assert by_id["new"].msgstr == [""] and not by_id["new"].translated
@@ -160,11 +184,13 @@ def test_merge_keeps_translations_adds_new_messages_and_marks_lost_ones_obsolete
 
 
 def test_po_text_survives_a_round_trip_with_quotes_backslashes_newlines_and_plurals():
-    entries = [tool.header("ru"),
-               tool.Entry('say "hi" \\ {x}', msgstr=["скажи «привет» \\ {x}"], references=["a.py:1", "b.py:2"]),
-               tool.Entry("two\nlines\n", msgstr=["две\nстроки\n"], flags=["fuzzy"]),
-               tool.Entry("{n} day", "{n} days", ["{n} день", "{n} дня", "{n} дней"]),
-               tool.Entry("old", msgstr=["старое"], obsolete=True)]
+    entries = [
+        tool.header("ru"),
+        tool.Entry('say "hi" \\ {x}', msgstr=["скажи «привет» \\ {x}"], references=["a.py:1", "b.py:2"]),
+        tool.Entry("two\nlines\n", msgstr=["две\nстроки\n"], flags=["fuzzy"]),
+        tool.Entry("{n} day", "{n} days", ["{n} день", "{n} дня", "{n} дней"]),
+        tool.Entry("old", msgstr=["старое"], obsolete=True),
+    ]
     assert tool.parse_po(tool.format_po(entries)) == entries
     translations = GNUTranslations(io.BytesIO(tool.compile_mo(entries)))
     assert translations.ngettext("{n} day", "{n} days", 3) == "{n} дня"
@@ -173,19 +199,23 @@ def test_po_text_survives_a_round_trip_with_quotes_backslashes_newlines_and_plur
     assert translations.gettext("old") == "old"  # obsolete: not compiled
 
 
-@pytest.mark.parametrize("environ, language", [
-    ({"METRIKA_LANG": "ru"}, "ru"),
-    ({"METRIKA_LANG": "en", "LANG": "ru_RU.UTF-8"}, "en"),
-    ({"METRIKA_LANG": "", "LANG": "ru_RU.UTF-8"}, "ru"),
-    ({"LC_ALL": "C.UTF-8", "LANG": "ru_RU.UTF-8"}, "en"),
-    ({"LC_MESSAGES": "ru_UA.UTF-8", "LANG": "en_US.UTF-8"}, "ru"),
-    ({}, "en"),
-])
+@pytest.mark.parametrize(
+    "environ, language",
+    [
+        ({"METRIKA_LANG": "ru"}, "ru"),
+        ({"METRIKA_LANG": "en", "LANG": "ru_RU.UTF-8"}, "en"),
+        ({"METRIKA_LANG": "", "LANG": "ru_RU.UTF-8"}, "ru"),
+        ({"LC_ALL": "C.UTF-8", "LANG": "ru_RU.UTF-8"}, "en"),
+        ({"LC_MESSAGES": "ru_UA.UTF-8", "LANG": "en_US.UTF-8"}, "ru"),
+        ({}, "en"),
+    ],
+)
 def test_the_language_is_metrika_lang_else_the_first_locale_variable(environ, language):
     assert detect_language(environ) == language
 
 
 # ---- the CLI ---------------------------------------------------------------------------
+
 
 def test_a_russian_locale_gives_the_diagnosis_in_russian(metrika):
     result = metrika("check-access", env=RUSSIAN)
@@ -236,9 +266,24 @@ def test_json_is_the_same_in_both_languages_but_for_the_prose(fake, metrika, arg
 # ---- click's and Typer's own words -----------------------------------------------------
 
 # What click and Typer print around our help and usage errors, in English.
-FRAMEWORK_ENGLISH = ("Usage:", "Options", "Commands", "Arguments", "Show this message and exit.", "[default:",
-                     "[required]", "Try '", "for help", "Error", "No such option", "No such command",
-                     "Did you mean", "requires an argument", "Missing argument", "unexpected extra argument")
+FRAMEWORK_ENGLISH = (
+    "Usage:",
+    "Options",
+    "Commands",
+    "Arguments",
+    "Show this message and exit.",
+    "[default:",
+    "[required]",
+    "Try '",
+    "for help",
+    "Error",
+    "No such option",
+    "No such command",
+    "Did you mean",
+    "requires an argument",
+    "Missing argument",
+    "unexpected extra argument",
+)
 
 
 def library_messages() -> set[tuple[str, str | None]]:
@@ -278,11 +323,11 @@ def flat(text: str) -> str:
 
 
 def test_help_in_a_russian_locale_has_no_english_from_click_or_typer(metrika):
-    for args, russian in [(("--help",), ["Использование: metrika", "Параметры", "Команды",
-                                          "Показать это сообщение и выйти."]),
-                          (("login", "--help"), ["Использование: metrika login", "Параметры",
-                                                 "Показать это сообщение и выйти."]),
-                          (("check-access", "--help"), ["Аргументы", "[по умолчанию: read]"])]:
+    for args, russian in [
+        (("--help",), ["Использование: metrika", "Параметры", "Команды", "Показать это сообщение и выйти."]),
+        (("login", "--help"), ["Использование: metrika login", "Параметры", "Показать это сообщение и выйти."]),
+        (("check-access", "--help"), ["Аргументы", "[по умолчанию: read]"]),
+    ]:
         result = metrika(*args, env=RUSSIAN)
         assert result.code == 0, args
         text = flat(result.output)
@@ -290,13 +335,22 @@ def test_help_in_a_russian_locale_has_no_english_from_click_or_typer(metrika):
         assert [phrase for phrase in russian if phrase not in text] == [], args
 
 
-@pytest.mark.parametrize("args, russian", [
-    (("login", "--bogus"), ["Использование: metrika login", "Справка: 'metrika login --help'.",
-                            "Ошибка: Нет такого параметра '--bogus'."]),
-    (("check-access", "--need"), ["Ошибка: Параметру '--need' нужно значение."]),
-    (("login", "extra"), ["Ошибка: Лишний аргумент (extra)"]),
-    (("logn",), ["Ошибка: Нет такой команды 'logn'. (Возможно, вы имели в виду одно из: 'login', 'logout'?)"]),
-])
+@pytest.mark.parametrize(
+    "args, russian",
+    [
+        (
+            ("login", "--bogus"),
+            [
+                "Использование: metrika login",
+                "Справка: 'metrika login --help'.",
+                "Ошибка: Нет такого параметра '--bogus'.",
+            ],
+        ),
+        (("check-access", "--need"), ["Ошибка: Параметру '--need' нужно значение."]),
+        (("login", "extra"), ["Ошибка: Лишний аргумент (extra)"]),
+        (("logn",), ["Ошибка: Нет такой команды 'logn'. (Возможно, вы имели в виду одно из: 'login', 'logout'?)"]),
+    ],
+)
 def test_usage_errors_in_a_russian_locale_are_russian_with_exit_code_2(metrika, args, russian):
     result = metrika(*args, env=RUSSIAN)
     assert result.code == 2

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-
-from keyring_backends import backend_env
-from metrika_cli.env import KEYRING_TIMEOUT
-
 from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN
+from keyring_backends import backend_env
+
+from metrika_cli.env import KEYRING_TIMEOUT
 
 LOGIN = ("login", "--with-token", "--client-id", CLIENT_ID)
 FAIL = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
@@ -74,15 +73,29 @@ def test_a_failing_keyring_at_login_exits_7_and_loses_nothing(stored_in_file, me
 def keyring_profile(directory: Path) -> None:
     """A profile whose token is recorded as kept in the keyring."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (directory / "config.toml").write_text(tomli_w.dumps({"profiles": {"default": {
-        "client_id": CLIENT_ID, "login": "vasya", "uid": "1000034426", "storage": "keyring"}}}))
+    (directory / "config.toml").write_text(
+        tomli_w.dumps(
+            {
+                "profiles": {
+                    "default": {"client_id": CLIENT_ID, "login": "vasya", "uid": "1000034426", "storage": "keyring"}
+                }
+            }
+        )
+    )
 
 
-@pytest.mark.parametrize("backend, command", [
-    ("hanging", ("token",)), ("hanging", ("check-access", "--json")),
-    ("locked", ("token",)), ("locked", ("token", "--header")), ("locked", ("whoami",)),
-    ("locked", ("check-access",)), ("locked", ("check-access", "--json")),
-])
+@pytest.mark.parametrize(
+    "backend, command",
+    [
+        ("hanging", ("token",)),
+        ("hanging", ("check-access", "--json")),
+        ("locked", ("token",)),
+        ("locked", ("token", "--header")),
+        ("locked", ("whoami",)),
+        ("locked", ("check-access",)),
+        ("locked", ("check-access", "--json")),
+    ],
+)
 def test_reading_from_a_broken_keyring_exits_7_without_hanging(fake, metrika, isolated, backend, command):
     keyring_profile(isolated)
     before = snapshot(isolated)

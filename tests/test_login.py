@@ -8,7 +8,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN
 
 INSECURE = ("login", "--with-token", "--insecure-storage")
@@ -50,14 +49,17 @@ def test_the_whole_browser_address_is_accepted_and_its_expiry_kept(fake, metrika
     assert profile["expires_at"] > obtained and "Valid until" in result.stderr
 
 
-@pytest.mark.parametrize("pasted, words", [
-    ("", "empty"),
-    (CLIENT_ID, "ClientID"),
-    ("https://oauth.yandex.ru/verification_code#error=access_denied", "denied"),
-    ("https://oauth.yandex.ru/verification_code?code=7654321", "confirmation code"),
-    (f"{TOKEN[:10]} {TOKEN[10:]}", "whitespace"),
-    (TOKEN + "ё", "non-ASCII"),
-])
+@pytest.mark.parametrize(
+    "pasted, words",
+    [
+        ("", "empty"),
+        (CLIENT_ID, "ClientID"),
+        ("https://oauth.yandex.ru/verification_code#error=access_denied", "denied"),
+        ("https://oauth.yandex.ru/verification_code?code=7654321", "confirmation code"),
+        (f"{TOKEN[:10]} {TOKEN[10:]}", "whitespace"),
+        (TOKEN + "ё", "non-ASCII"),
+    ],
+)
 def test_refused_input_exits_2_and_stores_nothing(fake, metrika, isolated, pasted, words):
     result = metrika(*INSECURE, "--client-id", CLIENT_ID, input=pasted)
     assert result.code == 2
@@ -73,10 +75,13 @@ def test_a_client_id_that_is_not_32_hex_exits_2(fake, metrika, isolated):
     assert stored_files(isolated) == {}
 
 
-@pytest.mark.parametrize("make_bad, code, diagnosis", [
-    (lambda fake: None, 4, "token_invalid"),
-    (lambda fake: fake.add_token(OTHER_TOKEN, metrika=False), 5, "scope_missing"),
-])
+@pytest.mark.parametrize(
+    "make_bad, code, diagnosis",
+    [
+        (lambda fake: None, 4, "token_invalid"),
+        (lambda fake: fake.add_token(OTHER_TOKEN, metrika=False), 5, "scope_missing"),
+    ],
+)
 def test_a_bad_token_never_replaces_a_good_one(fake, metrika, isolated, make_bad, code, diagnosis):
     assert metrika(*INSECURE, "--client-id", CLIENT_ID, input=TOKEN).code == 0
     before = stored_files(isolated)

@@ -13,10 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import CLIENT_ID, TOKEN, closed_port
-
-
 
 
 def check(metrika, *args: str, env: dict[str, str] | None = None):
@@ -61,8 +58,11 @@ def test_https_to_a_plain_http_server_is_a_tls_failure(fake, metrika):
 
 def test_a_dead_proxy_is_named_as_the_proxy(metrika):
     proxy = f"http://127.0.0.1:{closed_port()}"
-    env = {"HTTPS_PROXY": proxy, "METRIKA_API_URL": "https://api-metrika.yandex.net",
-           "METRIKA_LOGIN_URL": "https://login.yandex.ru"}
+    env = {
+        "HTTPS_PROXY": proxy,
+        "METRIKA_API_URL": "https://api-metrika.yandex.net",
+        "METRIKA_LOGIN_URL": "https://login.yandex.ru",
+    }
     assert not any(name in os.environ for name in ("NO_PROXY", "no_proxy"))
     code, document, human = check(metrika, env=env)
     assert (code, document["diagnosis"]) == (6, "network_error")
@@ -112,8 +112,15 @@ def test_broken_json_from_yandex_id_is_an_unexpected_response_too(fake, metrika)
 @pytest.mark.parametrize("fault, code", [("cut", 6), ("html", 6), ("broken_json", 1), ("hang", 6)])
 def test_a_failing_network_at_login_stores_nothing(fake, metrika, isolated, fault, code):
     fake.fail("/management/", fault, **({"seconds": 10} if fault == "hang" else {}))
-    result = metrika("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID, input=TOKEN,
-                     env={"METRIKA_TIMEOUT": "1"})
+    result = metrika(
+        "login",
+        "--with-token",
+        "--insecure-storage",
+        "--client-id",
+        CLIENT_ID,
+        input=TOKEN,
+        env={"METRIKA_TIMEOUT": "1"},
+    )
     assert result.code == code, result.stderr
     assert "Nothing was stored" in result.stderr and "Traceback" not in result.stderr
     assert not (isolated / "config.toml").exists() and not (isolated / "credentials.toml").exists()
@@ -122,8 +129,14 @@ def test_a_failing_network_at_login_stores_nothing(fake, metrika, isolated, faul
 def interrupt_mid_request(fake, args: list[str], stdin, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Start `metrika ARGS`, send SIGINT once its first request reached the (slow) fake."""
     fake.latency = 30
-    process = subprocess.Popen([sys.executable, "-m", "metrika_cli", *args], stdin=stdin, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metrika_cli", *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     try:
         deadline = time.monotonic() + 20
         while not fake.requests and time.monotonic() < deadline:
@@ -143,7 +156,8 @@ def test_ctrl_c_during_a_request_exits_130_and_stores_nothing(fake, isolated, tm
     pasted.write_text(TOKEN)
     with pasted.open() as stdin:
         code, stdout, stderr = interrupt_mid_request(
-            fake, ["login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID], stdin)
+            fake, ["login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID], stdin
+        )
     assert code == 130, stderr
     assert "Interrupted; nothing was stored." in stderr
     assert "Traceback" not in stderr and TOKEN not in stdout + stderr
@@ -151,7 +165,8 @@ def test_ctrl_c_during_a_request_exits_130_and_stores_nothing(fake, isolated, tm
 
 
 def test_ctrl_c_during_check_access_exits_130(fake):
-    code, stdout, stderr = interrupt_mid_request(fake, ["check-access", "--json"], subprocess.DEVNULL,
-                                                 env={"METRIKA_TOKEN": TOKEN})
+    code, stdout, stderr = interrupt_mid_request(
+        fake, ["check-access", "--json"], subprocess.DEVNULL, env={"METRIKA_TOKEN": TOKEN}
+    )
     assert code == 130 and "Traceback" not in stderr
     assert json.loads(stdout)["diagnosis"] == "interrupted"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from conftest import CLIENT_ID, TOKEN
+
 from metrika_cli.errors import BadInput
 from metrika_cli.oauth import build_authorize_url, parse_pasted_token, token_problem, validate_client_id
 
@@ -21,8 +21,13 @@ def test_authorize_url_asks_for_a_token_from_the_given_app():
 
 
 def test_authorize_url_carries_the_optional_parameters():
-    url = build_authorize_url("https://oauth.yandex.ru/", CLIENT_ID.upper(), ["metrika:read", "metrika:write"],
-                              login_hint="vasya@yandex.ru", force_confirm=True)
+    url = build_authorize_url(
+        "https://oauth.yandex.ru/",
+        CLIENT_ID.upper(),
+        ["metrika:read", "metrika:write"],
+        login_hint="vasya@yandex.ru",
+        force_confirm=True,
+    )
     query = parse_qs(urlsplit(url).query)
     assert query["client_id"] == [CLIENT_ID]
     assert query["scope"] == ["metrika:read metrika:write"]
@@ -39,12 +44,22 @@ def test_a_client_id_that_is_not_32_hex_is_refused_without_echoing_it(value):
     assert not value or value not in caught.value.message
 
 
-@pytest.mark.parametrize("pasted", [
-    TOKEN, f"  {TOKEN}\n", f"OAuth {TOKEN}", f"bearer {TOKEN}", f"Authorization: OAuth {TOKEN}",
-    f'"{TOKEN}"', f"'OAuth {TOKEN}'", f"«{TOKEN}»",
-    f"https://oauth.yandex.ru/verification_code#access_token={TOKEN}&token_type=bearer",
-    f"#access_token={TOKEN}", f"access_token={TOKEN}&token_type=bearer",
-])
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        TOKEN,
+        f"  {TOKEN}\n",
+        f"OAuth {TOKEN}",
+        f"bearer {TOKEN}",
+        f"Authorization: OAuth {TOKEN}",
+        f'"{TOKEN}"',
+        f"'OAuth {TOKEN}'",
+        f"«{TOKEN}»",
+        f"https://oauth.yandex.ru/verification_code#access_token={TOKEN}&token_type=bearer",
+        f"#access_token={TOKEN}",
+        f"access_token={TOKEN}&token_type=bearer",
+    ],
+)
 def test_every_accepted_wrapping_gives_the_bare_token(pasted):
     assert parse_pasted_token(pasted, CLIENT_ID).token == TOKEN
 
@@ -55,24 +70,29 @@ def test_the_whole_address_keeps_expires_in():
 
 
 def test_fragment_parameters_may_come_in_any_order_with_cid():
-    pasted = parse_pasted_token(f"https://oauth.yandex.ru/verification_code#expires_in=60&cid=abcd&access_token={TOKEN}")
+    pasted = parse_pasted_token(
+        f"https://oauth.yandex.ru/verification_code#expires_in=60&cid=abcd&access_token={TOKEN}"
+    )
     assert (pasted.token, pasted.expires_in) == (TOKEN, 60)
 
 
-@pytest.mark.parametrize("pasted, words", [
-    ("", "empty"),
-    ("   \n ", "empty"),
-    (CLIENT_ID, "ClientID"),
-    ("https://oauth.yandex.ru/verification_code#error=access_denied", "denied"),
-    ("https://oauth.yandex.ru/verification_code#error=unauthorized_client", "unauthorized_client"),
-    ("https://oauth.yandex.ru/verification_code?code=1234567", "confirmation code"),
-    ("https://oauth.yandex.ru/verification_code", "no token"),
-    ("y0__abc def", "whitespace"),
-    ("y0__abcdéf", "non-ASCII"),
-    ("y0__abc\x07def", "control"),
-    ('y0__ab"cdef', "quotes"),
-    ("y0__ab;cdef", "characters"),
-])
+@pytest.mark.parametrize(
+    "pasted, words",
+    [
+        ("", "empty"),
+        ("   \n ", "empty"),
+        (CLIENT_ID, "ClientID"),
+        ("https://oauth.yandex.ru/verification_code#error=access_denied", "denied"),
+        ("https://oauth.yandex.ru/verification_code#error=unauthorized_client", "unauthorized_client"),
+        ("https://oauth.yandex.ru/verification_code?code=1234567", "confirmation code"),
+        ("https://oauth.yandex.ru/verification_code", "no token"),
+        ("y0__abc def", "whitespace"),
+        ("y0__abcdéf", "non-ASCII"),
+        ("y0__abc\x07def", "control"),
+        ('y0__ab"cdef', "quotes"),
+        ("y0__ab;cdef", "characters"),
+    ],
+)
 def test_what_cannot_be_a_token_is_refused_with_a_reason(pasted, words):
     with pytest.raises(BadInput) as caught:
         parse_pasted_token(pasted, CLIENT_ID)
@@ -87,11 +107,19 @@ def test_a_refusal_never_echoes_the_pasted_value():
     assert "S" * 8 not in caught.value.message + "".join(caught.value.fix)
 
 
-@pytest.mark.parametrize("value, problem", [
-    (TOKEN, None), ("AQAAAAAA" + "x" * 31, None), ("0123456789abcdef0123456789abcdef", None),
-    (f"OAuth {TOKEN}", "prefix"), (f"{TOKEN}\n", "whitespace"), (CLIENT_ID, "client_id"),
-    (f"https://x/#access_token={TOKEN}", "address"), ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        (TOKEN, None),
+        ("AQAAAAAA" + "x" * 31, None),
+        ("0123456789abcdef0123456789abcdef", None),
+        (f"OAuth {TOKEN}", "prefix"),
+        (f"{TOKEN}\n", "whitespace"),
+        (CLIENT_ID, "client_id"),
+        (f"https://x/#access_token={TOKEN}", "address"),
+        ("", "empty"),
+    ],
+)
 def test_token_problem_flags_only_what_cannot_be_a_token(value, problem):
     assert token_problem(value, CLIENT_ID) == problem
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 import itertools
 import string
 
+from conftest import CLIENT_ID, TOKEN
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from metrika_cli.errors import BadInput
 from metrika_cli.oauth import parse_pasted_token, validate_client_id
-
-from conftest import CLIENT_ID, TOKEN
 
 TOKEN_ALPHABET = string.ascii_letters + string.digits + "_-"
 tokens = st.text(alphabet=TOKEN_ALPHABET, min_size=20, max_size=80)
@@ -33,8 +32,7 @@ def accepted(text: str, client_id: str | None = None):
 
 
 def clean(token: str) -> bool:
-    return bool(token) and token.isascii() and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127
-                                                        for ch in token)
+    return bool(token) and token.isascii() and not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in token)
 
 
 @FAST
@@ -43,7 +41,7 @@ def clean(token: str) -> bool:
 @example("#access_token=" + TOKEN + "&expires_in=\u0661\u0662", None)
 @example("https://x/#access_token=%20" + TOKEN, None)
 @example("https://x/#access_token=" + TOKEN + "%00", None)
-@example("Bearer \"\"", None)
+@example('Bearer ""', None)
 def test_any_text_is_either_a_clean_token_or_bad_input(text, client_id):
     pasted = accepted(text, client_id)
     if pasted is not None:
@@ -67,8 +65,9 @@ def test_a_token_is_recovered_from_a_prefix_quotes_and_whitespace(token, prefix,
 
 @FAST
 @given(tokens, st.integers(1, 10**9), client_ids, st.permutations(range(4)), spaces, spaces, quotes)
-def test_a_token_and_its_expiry_are_recovered_from_the_browser_address(token, expires_in, cid, order,
-                                                                       before, after, quote):
+def test_a_token_and_its_expiry_are_recovered_from_the_browser_address(
+    token, expires_in, cid, order, before, after, quote
+):
     parameters = [f"access_token={token}", "token_type=bearer", f"expires_in={expires_in}", f"cid={cid}"]
     fragment = "&".join(parameters[i] for i in order)
     address = f"https://oauth.yandex.ru/verification_code#{fragment}"

@@ -26,8 +26,13 @@ def test_login_then_token_through_the_os_keyring(fake, metrika, real_keyring, is
 
 def test_the_keyring_entry_is_service_metrika_cli_user_profile(fake, metrika, real_keyring):
     metrika("login", "--with-token", "--profile", "work", "--client-id", CLIENT_ID, input=TOKEN)
-    read = subprocess.run([sys.executable, "-c", "import keyring; print(keyring.get_password('metrika-cli', 'work'))"],
-                          capture_output=True, text=True, timeout=30, env=dict(os.environ))
+    read = subprocess.run(
+        [sys.executable, "-c", "import keyring; print(keyring.get_password('metrika-cli', 'work'))"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ),
+    )
     assert read.stdout.strip() == TOKEN
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pexpect
 import pytest
-
 from conftest import CLIENT_ID, TOKEN
 
 ANSI = "\x1b["
@@ -46,8 +45,14 @@ def closed_port_url() -> str:
 
 
 def spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "metrika_cli", *args], encoding="utf-8", timeout=30,
-                         env={**os.environ, "TERM": "xterm-256color", **(env or {})}, dimensions=(40, 200))
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "metrika_cli", *args],
+        encoding="utf-8",
+        timeout=30,
+        env={**os.environ, "TERM": "xterm-256color", **(env or {})},
+        dimensions=(40, 200),
+    )
 
 
 def finish(child: pexpect.spawn) -> tuple[int, str]:
@@ -58,6 +63,7 @@ def finish(child: pexpect.spawn) -> tuple[int, str]:
 
 
 # ---- data on stdout, messages on stderr ------------------------------------------------
+
 
 def test_login_writes_nothing_on_stdout_and_says_who_on_stderr(fake, metrika):
     result = metrika(*INSECURE, input=TOKEN)
@@ -96,8 +102,16 @@ def test_logout_writes_nothing_on_stdout(logged_in, metrika):
     assert "Forgot the token of profile default" in result.stderr
 
 
-@pytest.mark.parametrize("args", [("token",), ("whoami",), ("auth-url",), ("logout", "--profile", "a b"),
-                                  ("login", "--with-token", "--client-id", CLIENT_ID)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("token",),
+        ("whoami",),
+        ("auth-url",),
+        ("logout", "--profile", "a b"),
+        ("login", "--with-token", "--client-id", CLIENT_ID),
+    ],
+)
 def test_failures_leave_stdout_empty_and_explain_on_stderr(fake, metrika, args):
     result = metrika(*args, input="")
     assert result.code in (2, 3)
@@ -113,10 +127,21 @@ def test_check_access_failure_is_its_report_on_stdout(fake, metrika):
 
 # ---- colour ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [
-    (*INSECURE,), ("auth-url", "--client-id", CLIENT_ID), ("token",), ("whoami",), ("check-access", "101"),
-    ("check-access", "999"), ("whoami", "--profile", "nobody"), ("logout",), ("logout",),
-])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (*INSECURE,),
+        ("auth-url", "--client-id", CLIENT_ID),
+        ("token",),
+        ("whoami",),
+        ("check-access", "101"),
+        ("check-access", "999"),
+        ("whoami", "--profile", "nobody"),
+        ("logout",),
+        ("logout",),
+    ],
+)
 def test_no_colour_when_output_is_not_a_terminal(fake, metrika, args):
     result = metrika(*args, input=TOKEN, env={"TERM": "xterm-256color", "FORCE_COLOR": ""})
     assert ANSI not in result.output
@@ -127,10 +152,19 @@ def test_a_terminal_does_get_colour_without_no_color(logged_in):
     assert code == 0 and ANSI in transcript
 
 
-@pytest.mark.parametrize("args", [
-    ("login", "--with-token"), ("auth-url",), ("token", "--profile", "nobody"), ("whoami", "--profile", "nobody"),
-    ("check-access", "101"), ("check-access", "999"), ("whoami",), ("logout",),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("login", "--with-token"),
+        ("auth-url",),
+        ("token", "--profile", "nobody"),
+        ("whoami", "--profile", "nobody"),
+        ("check-access", "101"),
+        ("check-access", "999"),
+        ("whoami",),
+        ("logout",),
+    ],
+)
 def test_no_color_removes_colour_even_in_a_terminal(logged_in, args):
     code, transcript = finish(spawn(*args, env={"NO_COLOR": "1"}))
     assert code in (0, 2, 3, 5)
@@ -139,10 +173,16 @@ def test_no_color_removes_colour_even_in_a_terminal(logged_in, args):
 
 # ---- no prompt, no browser -------------------------------------------------------------
 
+
 def test_login_without_a_terminal_exits_2_at_once_while_stdin_stays_open(fake, browser):
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "metrika_cli", "login", "--client-id", CLIENT_ID],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metrika_cli", "login", "--client-id", CLIENT_ID],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         code = process.wait(timeout=10)
         stdout, stderr = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
@@ -184,6 +224,7 @@ def test_the_browser_marker_does_appear_when_a_person_logs_in_with_a_display(fak
 
 # ---- one JSON object -------------------------------------------------------------------
 
+
 def one_json_object(stdout: str) -> dict:
     document = json.loads(stdout)  # fails on empty output, text around it, or two documents
     assert isinstance(document, dict)
@@ -211,9 +252,16 @@ def test_json_for_a_bad_counter_id_is_one_object_with_exit_2(logged_in, metrika,
     assert (result.code, document["diagnosis"]) == (2, "bad_input")
 
 
-@pytest.mark.parametrize("args", [("whoami", "--json", "--bogus"), ("check-access", "--json", "--bogus"),
-                                  ("check-access", "--json", "--need"), ("whoami", "--json", "extra"),
-                                  ("whoami", "--json", "--profile", "no spaces allowed")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("whoami", "--json", "--bogus"),
+        ("check-access", "--json", "--bogus"),
+        ("check-access", "--json", "--need"),
+        ("whoami", "--json", "extra"),
+        ("whoami", "--json", "--profile", "no spaces allowed"),
+    ],
+)
 def test_json_for_bad_usage_is_one_object_with_exit_2(fake, metrika, args):
     result = metrika(*args)
     document = one_json_object(result.stdout)
@@ -238,18 +286,22 @@ def test_json_for_a_counter_without_access_is_one_object_with_exit_5(logged_in, 
 
 # ---- exit codes ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, env, stdin, code", [
-    (("token",), {}, "", 3),
-    (("token", "--header"), {"METRIKA_TOKEN": "OAuth " + TOKEN}, "", 4),
-    (("check-access",), {"METRIKA_TOKEN": "y0__unknownTokenNobodyIssued0123456789"}, "", 4),
-    (("check-access", "999"), {"METRIKA_TOKEN": TOKEN}, "", 5),
-    (("check-access",), {"METRIKA_TOKEN": TOKEN, "METRIKA_API_URL": "closed"}, "", 6),
-    (("whoami", "--profile", "a b"), {}, "", 2),
-    (("check-access", "--need", "admin"), {"METRIKA_TOKEN": TOKEN}, "", 2),
-    (("login", "--with-token", "--client-id", CLIENT_ID), {}, TOKEN, 7),
-    (("logout",), {}, "", 0),
-    (("no-such-command",), {}, "", 2),
-])
+
+@pytest.mark.parametrize(
+    "args, env, stdin, code",
+    [
+        (("token",), {}, "", 3),
+        (("token", "--header"), {"METRIKA_TOKEN": "OAuth " + TOKEN}, "", 4),
+        (("check-access",), {"METRIKA_TOKEN": "y0__unknownTokenNobodyIssued0123456789"}, "", 4),
+        (("check-access", "999"), {"METRIKA_TOKEN": TOKEN}, "", 5),
+        (("check-access",), {"METRIKA_TOKEN": TOKEN, "METRIKA_API_URL": "closed"}, "", 6),
+        (("whoami", "--profile", "a b"), {}, "", 2),
+        (("check-access", "--need", "admin"), {"METRIKA_TOKEN": TOKEN}, "", 2),
+        (("login", "--with-token", "--client-id", CLIENT_ID), {}, TOKEN, 7),
+        (("logout",), {}, "", 0),
+        (("no-such-command",), {}, "", 2),
+    ],
+)
 def test_exit_codes_follow_the_spec(fake, metrika, args, env, stdin, code):
     env = {name: closed_port_url() if value == "closed" else value for name, value in env.items()}
     result = metrika(*args, input=stdin, env=env)

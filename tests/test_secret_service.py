@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from secret_service import (
     HOST_SESSION_VARIABLES,
     SECRET_SERVICE_BACKEND,
@@ -24,9 +23,7 @@ SECRET = "metrika-plaintext-canary-7f3c9a1e"
 
 def run_python(code: str, env: dict[str, str]) -> str:
     """Run code in a fresh interpreter with env; return its stdout, fail on error."""
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=15
-    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=15)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 

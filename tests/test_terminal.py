@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 
 import pexpect
-
 from conftest import CLIENT_ID, TOKEN
 
 
 def spawn(*args: str) -> pexpect.spawn:
     env = dict(os.environ)
-    return pexpect.spawn(sys.executable, ["-m", "metrika_cli", *args], env=env, encoding="utf-8",
-                         timeout=30, dimensions=(40, 200))
+    return pexpect.spawn(
+        sys.executable, ["-m", "metrika_cli", *args], env=env, encoding="utf-8", timeout=30, dimensions=(40, 200)
+    )
 
 
 def finish(child: pexpect.spawn) -> int:

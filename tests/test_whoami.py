@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN
 
 INSECURE = ("login", "--with-token", "--insecure-storage")
-WHOAMI_KEYS = {"schema", "ok", "diagnosis", "exit_code", "profile", "token", "identity", "summary", "fix",
-               "client_id_matches", "expires_at", "days_left", "counters"}
+WHOAMI_KEYS = {
+    "schema",
+    "ok",
+    "diagnosis",
+    "exit_code",
+    "profile",
+    "token",
+    "identity",
+    "summary",
+    "fix",
+    "client_id_matches",
+    "expires_at",
+    "days_left",
+    "counters",
+}
 UNKNOWN_TOKEN = "y0__xRevokedTokenNotKnownAnywhere0123456789_abcdefghijklmn"
 
 
@@ -34,7 +46,7 @@ def test_whoami_after_login_shows_login_uid_app_source_fingerprint_expiry_and_co
     fp = fingerprint_of(metrika)
     assert lines["token"].startswith(f"{fp}, file (in plain text in ")
     assert str(isolated / "credentials.toml") in lines["token"]
-    expected_date = (datetime.now(timezone.utc) + timedelta(seconds=864000)).date().isoformat()
+    expected_date = (datetime.now(UTC) + timedelta(seconds=864000)).date().isoformat()
     assert lines["expires"] in (f"{expected_date}, in 9 days", f"{expected_date}, in 10 days")
     assert lines["counters"] == "1 edit, 1 own, 1 view"
     assert "The token expires in" in result.stderr and "metrika login" in result.stderr
@@ -46,14 +58,14 @@ def test_whoami_json_has_the_spec_keys_and_values(fake, metrika):
     result = metrika("whoami", "--json")
     assert result.code == 0
     document = json.loads(result.stdout)
-    assert WHOAMI_KEYS <= set(document)
+    assert set(document) >= WHOAMI_KEYS
     assert document["ok"] is True and document["diagnosis"] == "ok" and document["exit_code"] == 0
     assert document["token"]["source"] == "file" and document["token"]["fingerprint"].startswith("sha256:")
     assert document["identity"] == {"login": "vasya", "uid": "1000034426", "client_id": CLIENT_ID}
     assert document["client_id_matches"] is True
     expires = datetime.fromisoformat(document["expires_at"].replace("Z", "+00:00"))
     assert expires.utcoffset() == timedelta(0)
-    assert abs((expires - datetime.now(timezone.utc)) - timedelta(seconds=864000)) < timedelta(minutes=2)
+    assert abs((expires - datetime.now(UTC)) - timedelta(seconds=864000)) < timedelta(minutes=2)
     assert document["days_left"] in (9, 10)
     assert document["counters"] == {"total": 3, "by_permission": {"own": 1, "view": 1, "edit": 1}}
     assert TOKEN not in result.output
@@ -96,11 +108,17 @@ def test_whoami_says_when_the_token_is_not_from_your_app(fake, metrika):
 
 def test_whoami_counts_every_counter_of_a_big_account_by_permission_in_pages(fake, metrika):
     permissions = ["own", "edit", "view", "analyst", "view"]
-    fake.add_token(OTHER_TOKEN, login="agency", client_id=CLIENT_ID,
-                   counters=[{"id": 10_000 + i, "permission": permissions[i % 5]} for i in range(2500)])
+    fake.add_token(
+        OTHER_TOKEN,
+        login="agency",
+        client_id=CLIENT_ID,
+        counters=[{"id": 10_000 + i, "permission": permissions[i % 5]} for i in range(2500)],
+    )
     document = json.loads(metrika("whoami", "--json", env={"METRIKA_TOKEN": OTHER_TOKEN}).stdout)
-    assert document["counters"] == {"total": 2500,
-                                    "by_permission": {"own": 500, "edit": 500, "view": 1000, "analyst": 500}}
+    assert document["counters"] == {
+        "total": 2500,
+        "by_permission": {"own": 500, "edit": 500, "view": 1000, "analyst": 500},
+    }
     assert len(fake.requests_to("/management/v1/counters")) == 3  # 1000 a page, never one per counter
     human = metrika("whoami", env={"METRIKA_TOKEN": OTHER_TOKEN})
     assert "500 analyst, 500 edit, 500 own, 1000 view" in human.stdout
@@ -139,8 +157,11 @@ def service_unavailable(fake):
     return {"METRIKA_TOKEN": TOKEN}
 
 
-@pytest.mark.parametrize("scenario", [no_token, token_invalid, header_rejected, wrong_app, scope_missing,
-                                      rate_limited, service_unavailable], ids=lambda s: s.__name__)
+@pytest.mark.parametrize(
+    "scenario",
+    [no_token, token_invalid, header_rejected, wrong_app, scope_missing, rate_limited, service_unavailable],
+    ids=lambda s: s.__name__,
+)
 def test_on_failure_whoami_gives_the_same_diagnosis_and_exit_code_as_check_access(fake, metrika, scenario):
     env = scenario(fake)
     check = metrika("check-access", "--json", env=env)

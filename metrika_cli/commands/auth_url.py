@@ -24,8 +24,10 @@ def auth_url(
     name = checked_profile(profile_name(env, profile))
     app_id = configured_client_id(env, lambda: env.store.profile(name).client_id, client_id)
     if not app_id:
-        raise BadInput(_("No ClientID: give --client-id, set METRIKA_CLIENT_ID, or run `metrika login` once."),
-                       fix=[_("Register an app at {url} to get one.").format(url=oauth.APP_REGISTRATION_URL)])
+        raise BadInput(
+            _("No ClientID: give --client-id, set METRIKA_CLIENT_ID, or run `metrika login` once."),
+            fix=[_("Register an app at {url} to get one.").format(url=oauth.APP_REGISTRATION_URL)],
+        )
     url = oauth.build_authorize_url(env.endpoints.oauth_url, app_id, list(scope or []), login_hint, force_confirm)
     env.stdout.write(url + "\n")
     return 0

@@ -18,13 +18,16 @@ from .options import JsonOption, ProfileOption
 
 def check_access(
     ctx: typer.Context,
-    counter_ids: Annotated[Optional[list[str]], typer.Argument(metavar="[COUNTER_ID]...",
-                                                               help=_("Counters to check access to."))] = None,
+    counter_ids: Annotated[
+        Optional[list[str]], typer.Argument(metavar="[COUNTER_ID]...", help=_("Counters to check access to."))
+    ] = None,
     profile: ProfileOption = None,
-    need: Annotated[str, typer.Option("--need", metavar="read|write",
-                                      help=_("Access level to require on the counters."))] = "read",
-    login_name: Annotated[Optional[str], typer.Option("--login", metavar="LOGIN",
-                                                      help=_("The account the token must belong to."))] = None,
+    need: Annotated[
+        str, typer.Option("--need", metavar="read|write", help=_("Access level to require on the counters."))
+    ] = "read",
+    login_name: Annotated[
+        Optional[str], typer.Option("--login", metavar="LOGIN", help=_("The account the token must belong to."))
+    ] = None,
     as_json: JsonOption = False,
 ) -> int:
     env: Env = ctx.obj
@@ -48,12 +51,17 @@ def run(env: Env, name: str, ids: list[int], need: str, login_name: str | None, 
 
 
 def document(verdict: Verdict, evidence: Evidence, name: str, token: Token | None) -> dict[str, Any]:
-    doc = base_document(verdict.code, name, verdict.summary, verdict.fix,
-                        (token.source, token.value) if token else None, identity_data(evidence))
+    doc = base_document(
+        verdict.code,
+        name,
+        verdict.summary,
+        verdict.fix,
+        (token.source, token.value) if token else None,
+        identity_data(evidence),
+    )
     doc["warnings"] = verdict.warnings
     doc["checks"] = [{"name": c.name, "status": c.status, "detail": c.detail} for c in verdict.checks]
     reply = evidence.metrika
     doc["api"] = {"status": reply.status, "error_type": reply.error_type} if reply and reply.status else None
-    doc["counters"] = [{"id": c.id, "name": c.name, "permission": c.permission, "ok": c.ok}
-                       for c in verdict.counters]
+    doc["counters"] = [{"id": c.id, "name": c.name, "permission": c.permission, "ok": c.ok} for c in verdict.counters]
     return doc

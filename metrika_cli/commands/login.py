@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated
@@ -39,18 +40,37 @@ def login(
     profile: ProfileOption = None,
     client_id: ClientIdOption = None,
     with_token: Annotated[bool, typer.Option("--with-token", help=_("Read the token from standard input."))] = False,
-    no_browser: Annotated[bool, typer.Option("--no-browser", help=_("Do not open a browser; just print the URL."))] = False,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help=_("Do not open a browser; just print the URL."))
+    ] = False,
     scope: ScopeOption = None,
     login_hint: LoginHintOption = None,
     force_confirm: ForceConfirmOption = False,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help=_("Store the token without asking Yandex first."))] = False,
-    insecure_storage: Annotated[bool, typer.Option(
-        "--insecure-storage", help=_("Store the token in a plain-text file (0600) even if a keyring exists."))] = False,
+    no_verify: Annotated[
+        bool, typer.Option("--no-verify", help=_("Store the token without asking Yandex first."))
+    ] = False,
+    insecure_storage: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-storage", help=_("Store the token in a plain-text file (0600) even if a keyring exists.")
+        ),
+    ] = False,
 ) -> int:
     env: Env = ctx.obj
-    return run(env, LoginOptions(checked_profile(profile_name(env, profile)), client_id, with_token, no_browser,
-                                 list(dict.fromkeys(scope or [])), login_hint, force_confirm, no_verify,
-                                 insecure_storage))
+    return run(
+        env,
+        LoginOptions(
+            checked_profile(profile_name(env, profile)),
+            client_id,
+            with_token,
+            no_browser,
+            list(dict.fromkeys(scope or [])),
+            login_hint,
+            force_confirm,
+            no_verify,
+            insecure_storage,
+        ),
+    )
 
 
 def run(env: Env, opts: LoginOptions) -> int:
@@ -86,13 +106,21 @@ def run(env: Env, opts: LoginOptions) -> int:
 
 def _check_input_is_possible(env: Env, opts: LoginOptions) -> None:
     if opts.with_token and env.stdin_tty:
-        raise BadInput(_("--with-token reads the token from standard input, which is a terminal here."),
-                       fix=[_("Pipe it in: `metrika login --with-token < token.txt`."),
-                            _("Or leave out --with-token to be asked for it.")])
+        raise BadInput(
+            _("--with-token reads the token from standard input, which is a terminal here."),
+            fix=[
+                _("Pipe it in: `metrika login --with-token < token.txt`."),
+                _("Or leave out --with-token to be asked for it."),
+            ],
+        )
     if not opts.with_token and not env.may_prompt:
-        raise BadInput(_("No terminal to ask for the token on (or CI is set)."),
-                       fix=[_("Pipe the token in: `printf '%s' \"$TOKEN\" | metrika login --with-token`."),
-                            _("Or give it to each command through METRIKA_TOKEN or METRIKA_TOKEN_FILE.")])
+        raise BadInput(
+            _("No terminal to ask for the token on (or CI is set)."),
+            fix=[
+                _("Pipe the token in: `printf '%s' \"$TOKEN\" | metrika login --with-token`."),
+                _("Or give it to each command through METRIKA_TOKEN or METRIKA_TOKEN_FILE."),
+            ],
+        )
 
 
 def _ask_client_id(env: Env) -> str:
@@ -106,28 +134,31 @@ def _ask_client_id(env: Env) -> str:
 
 def registration_guide(env: Env) -> None:
     say(env, _("First, register an app with Yandex (once):"), style="bold")
-    for number, step in enumerate([
-        _("Open {url} and sign in.").format(url=oauth.APP_REGISTRATION_URL),
-        _("Name: anything, e.g. \"metrika\". Platform: \"Web services\"."),
-        _("Redirect URI: {uri}").format(uri=oauth.REDIRECT_URI),
-        _("Data access: Yandex Metrica → metrika:read (statistics, counters); add metrika:write to change counters."),
-        _("Create the app; its page shows the ClientID (32 hex characters)."),
-    ], 1):
+    for number, step in enumerate(
+        [
+            _("Open {url} and sign in.").format(url=oauth.APP_REGISTRATION_URL),
+            _('Name: anything, e.g. "metrika". Platform: "Web services".'),
+            _("Redirect URI: {uri}").format(uri=oauth.REDIRECT_URI),
+            _(
+                "Data access: Yandex Metrica → metrika:read (statistics, counters); "
+                "add metrika:write to change counters."
+            ),
+            _("Create the app; its page shows the ClientID (32 hex characters)."),
+        ],
+        1,
+    ):
         say(env, f"  {number}. {step}")
 
 
 def _show_authorize_url(env: Env, opts: LoginOptions, app_id: str) -> None:
-    url = oauth.build_authorize_url(env.endpoints.oauth_url, app_id, opts.scopes, opts.login_hint,
-                                    opts.force_confirm)
-    say(env, _("Open this address, sign in as the account whose counters you need, and press \"Allow\":"))
+    url = oauth.build_authorize_url(env.endpoints.oauth_url, app_id, opts.scopes, opts.login_hint, opts.force_confirm)
+    say(env, _('Open this address, sign in as the account whose counters you need, and press "Allow":'))
     say(env, url, style="bold")
     if _can_open_browser(env, opts.no_browser):
         import webbrowser
 
-        try:
+        with contextlib.suppress(Exception):  # a browser that fails to start is not a reason to stop
             webbrowser.open(url)
-        except Exception:  # a browser that fails to start is not a reason to stop
-            pass
 
 
 def _can_open_browser(env: Env, no_browser: bool) -> bool:
@@ -137,8 +168,9 @@ def _can_open_browser(env: Env, no_browser: bool) -> bool:
         return False
     if env.environ.get("SSH_CONNECTION") or env.environ.get("SSH_TTY"):
         return False
-    return not (sys.platform.startswith("linux")
-                and not (env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY")))
+    return not (
+        sys.platform.startswith("linux") and not (env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY"))
+    )
 
 
 def _read_pasted(env: Env, with_token: bool) -> str:
@@ -155,8 +187,9 @@ def _choose_storage(env: Env, insecure_storage: bool) -> bool:
         return False
     if env.may_prompt:
         say(env, _("No OS keyring is available."), style="yellow")
-        answer = env.ask(_("Store the token in plain text in {path} (mode 0600)? [y/N] ").format(
-            path=env.store.credentials_path))
+        answer = env.ask(
+            _("Store the token in plain text in {path} (mode 0600)? [y/N] ").format(path=env.store.credentials_path)
+        )
         if answer.strip().lower() in ("y", "yes", "д", "да"):
             return True
     raise no_keyring_error()
@@ -165,7 +198,8 @@ def _choose_storage(env: Env, insecure_storage: bool) -> bool:
 def logged_in_line(env: Env, name: str, profile: Profile, token: str) -> str:
     who = profile.login or _("an unverified account")
     line = _("Logged in as {login} with app {app} (profile {profile}, token {fp}).").format(
-        login=who, app=profile.client_id or _("unknown"), profile=name, fp=fingerprint(token))
+        login=who, app=profile.client_id or _("unknown"), profile=name, fp=fingerprint(token)
+    )
     if profile.expires_at:
         line += " " + _("Valid until {date}.").format(date=profile.expires_at[:10])
     return line + " " + _("Stored {where}.").format(where=describe_storage(env, profile.storage))

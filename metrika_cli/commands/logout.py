@@ -30,8 +30,12 @@ def run(env: Env, profile: str, all_profiles: bool) -> int:
         say(env, _("Nothing was stored for profile {profile}.").format(profile=", ".join(names) or profile))
     for name in forgotten:
         say(env, _("Forgot the token of profile {profile}.").format(profile=name), style="green")
-    say(env, _("A token stays valid until it expires or you revoke it: {url} (Yandex ID → Data access).").format(
-        url=oauth.DATA_ACCESS_URL))
+    say(
+        env,
+        _("A token stays valid until it expires or you revoke it: {url} (Yandex ID → Data access).").format(
+            url=oauth.DATA_ACCESS_URL
+        ),
+    )
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set and is still used."))
     return 0

@@ -8,14 +8,24 @@ import typer
 
 from ..i18n import _
 
-ProfileOption = Annotated[Optional[str], typer.Option(
-    "--profile", show_envvar=False, metavar="NAME", help=_("Profile to use (env: METRIKA_PROFILE)."))]
+ProfileOption = Annotated[
+    Optional[str],
+    typer.Option("--profile", show_envvar=False, metavar="NAME", help=_("Profile to use (env: METRIKA_PROFILE).")),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help=_("Print one JSON object on stdout, for scripts."))]
-ClientIdOption = Annotated[Optional[str], typer.Option(
-    "--client-id", metavar="ID", help=_("Your app's ClientID, 32 hex characters (env: METRIKA_CLIENT_ID)."))]
-ScopeOption = Annotated[Optional[list[str]], typer.Option(
-    "--scope", metavar="S", help=_("Ask for this right only, e.g. metrika:read (repeatable)."))]
-LoginHintOption = Annotated[Optional[str], typer.Option(
-    "--login-hint", metavar="L", help=_("Pre-fill this Yandex login on the consent page."))]
-ForceConfirmOption = Annotated[bool, typer.Option(
-    "--force-confirm", help=_("Always show the consent page (lets you switch account)."))]
+ClientIdOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--client-id", metavar="ID", help=_("Your app's ClientID, 32 hex characters (env: METRIKA_CLIENT_ID).")
+    ),
+]
+ScopeOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--scope", metavar="S", help=_("Ask for this right only, e.g. metrika:read (repeatable).")),
+]
+LoginHintOption = Annotated[
+    Optional[str], typer.Option("--login-hint", metavar="L", help=_("Pre-fill this Yandex login on the consent page."))
+]
+ForceConfirmOption = Annotated[
+    bool, typer.Option("--force-confirm", help=_("Always show the consent page (lets you switch account)."))
+]

@@ -85,12 +85,21 @@ def run(env: Env, name: str, as_json: bool) -> int:
 def document(env: Env, report: Report) -> dict[str, Any]:
     """whoami's JSON document of one profile."""
     verdict, token = report.verdict, report.token
-    doc = base_document(verdict.code, report.name, verdict.summary, verdict.fix,
-                        (token.source, token.value) if token else None, identity_data(report.evidence))
+    doc = base_document(
+        verdict.code,
+        report.name,
+        verdict.summary,
+        verdict.fix,
+        (token.source, token.value) if token else None,
+        identity_data(report.evidence),
+    )
     doc["warnings"] = verdict.warnings
-    doc.update(client_id_matches=report.client_id_matches, expires_at=report.expires_at,
-               days_left=report.days_left(env.now()),
-               counters={"total": len(report.evidence.counters), "by_permission": report.by_permission})
+    doc.update(
+        client_id_matches=report.client_id_matches,
+        expires_at=report.expires_at,
+        days_left=report.days_left(env.now()),
+        counters={"total": len(report.evidence.counters), "by_permission": report.by_permission},
+    )
     return doc
 
 
@@ -98,17 +107,27 @@ def show(env: Env, report: Report) -> None:
     token, identity, matches = report.token, report.identity, report.client_id_matches
     assert token is not None
     days_left = report.days_left(env.now())
-    app_note = "" if matches is None else " " + (
-        _("(your ClientID)") if matches else _("(not your ClientID {id})").format(id=report.expected_client_id))
+    app_note = (
+        ""
+        if matches is None
+        else " "
+        + (_("(your ClientID)") if matches else _("(not your ClientID {id})").format(id=report.expected_client_id))
+    )
     storage = f" ({describe_storage(env, report.saved.storage)})" if token.stored else ""
     rows = [
         (_("login"), f"{identity.get('login')} (uid {identity.get('id')})"),
         (_("app"), str(identity.get("client_id")) + app_note),
         (_("token"), f"{fingerprint(token.value)}, {token.source}{storage}"),
-        (_("expires"), _("{date}, in {days} days").format(date=report.expires_at[:10], days=days_left)
-         if report.expires_at else _("unknown (not recorded at login)")),
-        (_("counters"), ", ".join(f"{count} {perm}" for perm, count in sorted(report.by_permission.items()))
-         or _("none")),
+        (
+            _("expires"),
+            _("{date}, in {days} days").format(date=report.expires_at[:10], days=days_left)
+            if report.expires_at
+            else _("unknown (not recorded at login)"),
+        ),
+        (
+            _("counters"),
+            ", ".join(f"{count} {perm}" for perm, count in sorted(report.by_permission.items())) or _("none"),
+        ),
     ]
     width = max(len(label) for label, _value in rows)
     for label, value in rows:
