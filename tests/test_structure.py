@@ -1,0 +1,88 @@
+"""The house: imports flow one way, no module imports one that imports it back, and every
+function stays small enough to read at once."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "metrika_cli"
+MAX_FUNCTION_LINES = 50
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """metrika_cli modules that `path` imports, at the top or lazily inside a function."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            target = (f"{base}.{node.module}" if node.module else base) if node.level else node.module or ""
+            for alias in node.names:
+                candidate = f"{target}.{alias.name}"
+                found.add(candidate if (PACKAGE.parent / (candidate.replace(".", "/") + ".py")).exists() else target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("metrika_cli")}
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(path): imports_of(path) - {module_name(path)} for path in PACKAGE.rglob("*.py")}
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    edges = graph()
+    circles = []
+
+    def visit(node: str, trail: list[str]) -> None:
+        for target in sorted(edges.get(node, ())):
+            if target in trail:
+                circles.append([*trail[trail.index(target) :], target])
+            elif target in edges and len(trail) < len(edges):
+                visit(target, [*trail, target])
+
+    for start in sorted(edges):
+        visit(start, [start])
+    assert circles == []
+
+
+def test_main_reaches_the_app_only_through_one_lazy_call():
+    tree = ast.parse((PACKAGE / "main.py").read_text(encoding="utf-8"))
+    top_level = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+    assert "app" not in top_level and "commands" not in top_level
+    lazy = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module == "app"]
+    assert len(lazy) == 1
+
+
+def test_the_lower_floors_import_nothing_of_the_commands_or_the_app():
+    edges = graph()
+    for low in (
+        "metrika_cli.errors",
+        "metrika_cli.oauth",
+        "metrika_cli.diagnose",
+        "metrika_cli.store",
+        "metrika_cli.env",
+        "metrika_cli.tokens",
+        "metrika_cli.output",
+        "metrika_cli.api",
+    ):
+        assert not {name for name in edges[low] if name.startswith(("metrika_cli.app", "metrika_cli.commands"))}, low
+    assert edges["metrika_cli.errors"] == set()
+
+
+def test_no_function_is_longer_than_fifty_lines():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    long.append(f"{path.name}:{node.name} ({length} lines)")
+    assert long == []
