@@ -17,10 +17,10 @@ from . import __version__
 from .diagnose import Reply
 from .env import Env
 from .output import redact
+from .pacing import Pacer
 
 PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # keeps the URL short whatever the number of counters asked for
-METRIKA_PARALLEL = 3  # Metrika's documented limit of parallel requests per user
 
 
 def proxy_for(url: str) -> str | None:
@@ -35,8 +35,10 @@ def proxy_for(url: str) -> str | None:
 class Client:
     """One async httpx client for a command; every request carries the token in the header only."""
 
-    def __init__(self, env: Env, token: str) -> None:
+    def __init__(self, env: Env, token: str, pacer: Pacer | None = None, user: str = "") -> None:
         self.env = env
+        self.pacer = pacer or Pacer()
+        self.user = user  # whose quota the Metrika requests count against
         self.endpoints = env.endpoints
         hooks: dict[str, list[Any]] = (
             {"request": [self._trace_request], "response": [self._trace_response]} if env.debug else {}
@@ -48,7 +50,6 @@ class Client:
             event_hooks=hooks,
             follow_redirects=False,
         )
-        self.metrika_slots = asyncio.Semaphore(METRIKA_PARALLEL)
 
     async def __aenter__(self) -> Client:
         return self
@@ -86,7 +87,7 @@ class Client:
         return await self._get("Yandex ID", f"{self.endpoints.login_url}/info", {"format": "json"})
 
     async def _counters_page(self, params: dict[str, Any]) -> Reply:
-        async with self.metrika_slots:
+        async with self.pacer.slot(self.user):
             return await self._get("Metrika", f"{self.endpoints.api_url}/management/v1/counters", params)
 
     async def counters(
