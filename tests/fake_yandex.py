@@ -1,7 +1,7 @@
 """A loopback fake of Yandex ID, the Metrika Management API and the OAuth authorize page.
 
-One threaded HTTP server on 127.0.0.1 answers what /work/shared/yandex-api.md (sections 2
-and 3) documents:
+One threaded HTTP server on 127.0.0.1 answers the way Yandex documents (and, where the
+documentation is silent, the way the services were seen to answer) for these endpoints:
 
 - ``GET /info`` (Yandex ID): the token's owner and app, or 401 with a body not to be parsed;
 - ``GET /management/v1/counters``, ``/management/v1/counter/{id}`` and ``.../my_grant``

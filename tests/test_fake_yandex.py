@@ -1,4 +1,4 @@
-"""The fake Yandex services answer what /work/shared/yandex-api.md documents."""
+"""The fake Yandex services answer the way Yandex documents Yandex ID, the Metrika APIs and OAuth."""
 
 from __future__ import annotations
 
