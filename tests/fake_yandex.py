@@ -88,6 +88,8 @@ class Recorded:
     headers: Headers
     started: float
     finished: float | None = None  # set just before the answer is written; None if never answered
+    body: bytes = b""  # the request body as sent (Content-Length or chunked); b"" if none
+    status: int | None = None  # the status answered; None if never answered
 
 
 @dataclass
@@ -163,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
             started=time.monotonic(),
         )
         fake._record(record)
-        self._discard_body()
+        record.body = self._read_body()
         if fake.latency > 0 and not fake._pause(fake.latency):
             return self._hang_up()
         fault = fake._take_fault(self.path)
@@ -177,10 +179,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(record, _fault_reply(fault, fake.russian))
         self._send(record, fake._answer(self.command, self.path, self.headers))
 
-    def _discard_body(self) -> None:
+    def _read_body(self) -> bytes:
+        """The request body, by Content-Length or chunked transfer coding."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailer fields
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)  # the CRLF after the chunk
         length = int(self.headers.get("Content-Length") or 0)
-        if length > 0:
-            self.rfile.read(length)
+        return self.rfile.read(length) if length > 0 else b""
 
     def _send(self, record: Recorded, reply: Reply) -> None:
         self.send_response(reply.status)
@@ -188,6 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        record.status = reply.status
         record.finished = time.monotonic()
         self.end_headers()
         self.wfile.write(reply.body)
@@ -198,6 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", JSON_TYPE)
         self.send_header("Content-Length", str(len(body) + 1000))
         self.send_header("Connection", "close")
+        record.status = 200
         record.finished = time.monotonic()
         self.end_headers()
         self.wfile.write(body)
@@ -271,10 +285,13 @@ class FakeYandex:
         with self._lock:
             self._faults.clear()
 
-    def requests_to(self, path_prefix: str) -> list[Recorded]:
-        """The recorded requests whose target starts with ``path_prefix``."""
+    def requests_to(self, path_prefix: str, method: str | None = None) -> list[Recorded]:
+        """The recorded requests whose target starts with ``path_prefix`` (and of ``method``)."""
         with self._lock:
-            return [r for r in self.requests if r.path.startswith(path_prefix)]
+            return [
+                r for r in self.requests
+                if r.path.startswith(path_prefix) and (method is None or r.method == method.upper())
+            ]
 
     # -- life cycle --------------------------------------------------------------------
 

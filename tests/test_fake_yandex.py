@@ -254,6 +254,20 @@ def test_requests_are_recorded_with_full_target_and_headers(fake, client):
     assert fake.errors == []
 
 
+def test_request_bodies_and_answer_statuses_are_recorded(fake, client):
+    sent = client.post("/management/v1/counters", content=b'{"a": 1}', headers=oauth())
+    assert_metrika_error(sent, 405, "method_not_allowed")
+    chunked = client.put("/nothing", content=iter([b"first,", b"", b"second"]), headers=oauth())
+    assert chunked.status_code == 405
+    assert client.get("/management/v1/counters", headers=oauth()).status_code == 200  # same connection
+    post, put, get = fake.requests
+    assert (post.method, post.body, post.status) == ("POST", b'{"a": 1}', 405)
+    assert "content-length" not in put.headers and put.body == b"first,second"
+    assert (get.body, get.status) == (b"", 200)
+    assert fake.requests_to("/management/", method="post") == [post]
+    assert fake.requests_to("/", method="GET") == [get]
+
+
 def test_latency_lets_concurrent_requests_overlap(fake):
     fake.latency = 0.3
     statuses = []
