@@ -21,6 +21,7 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
@@ -32,6 +33,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 MAX_PER_PAGE = 1000
 FAULT_MODES = ("status", "html", "broken_json", "cut", "hang")
+METRIKA_PREFIXES = ("/management/", "/stat/")  # what the Metrika quotas count
 
 # error_type -> (English message, Russian message)
 _MESSAGES: dict[str, tuple[str, str]] = {
@@ -102,6 +104,30 @@ class Fault:
     times: int | None = None  # how many more requests it hits; None: until cleared
 
 
+class Rejection(NamedTuple):
+    """A request the quotas turned away with 429 (``error_type`` is the quota's)."""
+
+    error_type: str  # quota_requests_by_ip or quota_parallel_requests
+    request: Recorded
+
+
+class _Slot:
+    """One admitted request's place among its login's in-flight requests."""
+
+    def __init__(self, fake: FakeYandex | None = None, login: str | None = None) -> None:
+        self._fake = fake
+        self._login = login
+
+    def release(self) -> None:
+        """Leave the in-flight count (once; later calls do nothing)."""
+        fake, login, self._fake = self._fake, self._login, None
+        if fake is not None and login is not None:
+            fake._leave(login)
+
+
+_NO_SLOT = _Slot()
+
+
 class Reply(NamedTuple):
     """A complete answer: status, Content-Type, body and extra headers (never mutated)."""
 
@@ -134,6 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
+    _slot = _NO_SLOT  # the current request's in-flight place, left just before answering
 
     def setup(self) -> None:
         super().setup()
@@ -166,18 +193,25 @@ class _Handler(BaseHTTPRequestHandler):
         )
         fake._record(record)
         record.body = self._read_body()
-        if fake.latency > 0 and not fake._pause(fake.latency):
-            return self._hang_up()
-        fault = fake._take_fault(self.path)
-        if fault is not None:
-            if fault.mode == "hang":
-                if not fake._pause(fault.options.get("seconds", 30.0)):
-                    return self._hang_up()
-            elif fault.mode == "cut":
-                return self._send_cut(record)
-            else:
-                return self._send(record, _fault_reply(fault, fake.russian))
-        self._send(record, fake._answer(self.command, self.path, self.headers))
+        self._slot, rejected = fake._admit(record, self.client_address[0])
+        try:
+            if fake.latency > 0 and not fake._pause(fake.latency):
+                return self._hang_up()
+            if rejected is not None:
+                return self._send(record, fake._quota_reply(rejected))
+            fault = fake._take_fault(self.path)
+            if fault is not None:
+                if fault.mode == "hang":
+                    if not fake._pause(fault.options.get("seconds", 30.0)):
+                        return self._hang_up()
+                elif fault.mode == "cut":
+                    return self._send_cut(record)
+                else:
+                    return self._send(record, _fault_reply(fault, fake.russian))
+            self._send(record, fake._answer(self.command, self.path, self.headers))
+        finally:
+            self._slot.release()
+            self._slot = _NO_SLOT
 
     def _read_body(self) -> bytes:
         """The request body, by Content-Length or chunked transfer coding."""
@@ -202,6 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         record.status = reply.status
         record.finished = time.monotonic()
+        self._slot.release()  # before writing: a client reading this answer has nothing in flight
         self.end_headers()
         self.wfile.write(reply.body)
 
@@ -213,6 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         record.status = 200
         record.finished = time.monotonic()
+        self._slot.release()
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
@@ -220,6 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _hang_up(self) -> None:
         """Close the connection without (finishing) an answer."""
+        self._slot.release()
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -233,9 +270,25 @@ class FakeYandex:
     ``accounts`` maps a token to its :class:`Account`; ``requests`` records every request.
     Beyond the brief: ``invalid_token_status`` (403 as seen in traffic, or 401 as the docs
     say) and ``errors`` (unexpected exceptions raised inside the server).
+
+    ``latency``: seconds every request waits before it is answered (429s included).
+
+    Metrika quotas, as Yandex documents them, apply when ``quota`` is true (off by default)
+    to requests under ``/management/`` and ``/stat/`` (Yandex ID and OAuth never count):
+
+    - ``per_ip_per_second`` (30): requests admitted from one client IP in any sliding
+      one-second window, all tokens together; more -> 429 ``quota_requests_by_ip``;
+    - ``parallel_per_login`` (3): admitted requests of one token owner's login in flight,
+      from arrival to just before the answer is written (latency and hangs included);
+      more -> 429 ``quota_parallel_requests``. Requests without a known token do not count.
+
+    Turned-away requests count against neither quota; they are kept, as :class:`Rejection`
+    items, in ``quota_rejections`` (so ``len(fake.quota_rejections)`` is the number of
+    quota 429s sent). Yandex does not document ``Retry-After``; ``retry_after`` (None by
+    default) is the header value sent with quota 429s if set.
     """
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, quota: bool = False, retry_after: str | None = None) -> None:
         self.latency = latency
         self.accounts: dict[str, Account] = {}
         self.requests: list[Recorded] = []
@@ -243,6 +296,14 @@ class FakeYandex:
         self.russian = False
         self.strip_metrika_auth = False
         self.invalid_token_status = 403
+        # Metrika quotas (off unless ``quota``), see the class docstring.
+        self.quota = quota
+        self.per_ip_per_second = 30
+        self.parallel_per_login = 3
+        self.retry_after = retry_after
+        self.quota_rejections: list[Rejection] = []
+        self._windows: dict[str, deque[float]] = {}  # client IP -> times of admitted requests
+        self._in_flight: dict[str, int] = {}  # token owner's login -> admitted, not yet answered
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
@@ -337,6 +398,55 @@ class FakeYandex:
         with self._lock:
             self.requests.append(record)
 
+    def _admit(self, record: Recorded, client_ip: str) -> tuple[_Slot, str | None]:
+        """Apply the Metrika quotas to a request that just arrived.
+
+        Returns its in-flight slot and None if admitted, or a slot holding nothing and the
+        quota's error_type if turned away. Turned-away requests count against neither quota.
+        """
+        if not self.quota or not urlsplit(record.path).path.startswith(METRIKA_PREFIXES):
+            return _NO_SLOT, None
+        login = self._login_for(record.headers)
+        with self._lock:
+            now = time.monotonic()
+            window = self._windows.setdefault(client_ip, deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= self.per_ip_per_second:
+                rejected = "quota_requests_by_ip"
+            elif login is not None and self._in_flight.get(login, 0) >= self.parallel_per_login:
+                rejected = "quota_parallel_requests"
+            else:
+                window.append(now)
+                if login is None:
+                    return _NO_SLOT, None
+                self._in_flight[login] = self._in_flight.get(login, 0) + 1
+                return _Slot(self, login), None
+            self.quota_rejections.append(Rejection(rejected, record))
+        return _NO_SLOT, rejected
+
+    def _leave(self, login: str) -> None:
+        with self._lock:
+            left = self._in_flight.get(login, 0) - 1
+            if left > 0:
+                self._in_flight[login] = left
+            else:
+                self._in_flight.pop(login, None)
+
+    def _login_for(self, headers: Any) -> str | None:
+        """The login of the token a Metrika request carries; None if no known token."""
+        if self.strip_metrika_auth:
+            return None
+        token = _read_authorization(headers.get("Authorization"))
+        account = self.accounts.get(token) if token is not None else None
+        return account.login if account is not None else None
+
+    def _quota_reply(self, error_type: str) -> Reply:
+        reply = self._error(429, error_type)
+        if self.retry_after is None:
+            return reply
+        return reply._replace(headers={"Retry-After": self.retry_after})
+
     def _pause(self, seconds: float) -> bool:
         """Sleep ``seconds``; False if the server stopped meanwhile."""
         return not self._stop_event.wait(seconds)
@@ -357,7 +467,7 @@ class FakeYandex:
         parts = urlsplit(target)
         path = parts.path
         query = parse_qs(parts.query, keep_blank_values=True)
-        is_metrika = path.startswith("/management/")
+        is_metrika = path.startswith(METRIKA_PREFIXES)
         if method != "GET":
             return self._error(405, "method_not_allowed")
         if path == "/authorize":

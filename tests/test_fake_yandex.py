@@ -289,6 +289,112 @@ def test_latency_lets_concurrent_requests_overlap(fake):
     assert time.monotonic() - began < 0.55  # in parallel, not one after the other
 
 
+# -- quotas ----------------------------------------------------------------------------
+
+
+def concurrently(fake, calls: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
+    """GET each (path, headers) from its own thread and connection, all released at once."""
+    responses: list[httpx.Response | None] = [None] * len(calls)
+    barrier = threading.Barrier(len(calls))
+
+    def call(index: int, path: str, headers: dict[str, str]) -> None:
+        with httpx.Client(base_url=fake.url, timeout=5) as http:
+            barrier.wait()
+            responses[index] = http.get(path, headers=headers)
+
+    threads = [threading.Thread(target=call, args=(i, *c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses
+
+
+def test_quota_is_off_by_default(fake, client):
+    assert fake.quota is False
+    assert all(client.get("/management/v1/counters", headers=oauth()).status_code == 200 for _ in range(40))
+    assert fake.quota_rejections == []
+
+
+def test_quota_per_ip_turns_a_burst_away(fake, client):
+    fake.quota = True
+    fake.retry_after = "2"
+    assert all(client.get("/info?format=json", headers=oauth()).status_code == 200 for _ in range(40))
+    tokens = [oauth(), oauth(NO_METRIKA_TOKEN), {}]  # all tokens together, even none
+    began = time.monotonic()
+    responses = [client.get("/management/v1/counters", headers=tokens[i % 3]) for i in range(40)]
+    assert time.monotonic() - began < 1, "too slow a machine for a burst"
+    assert [r.status_code != 429 for r in responses] == [True] * 30 + [False] * 10
+    for response in responses[30:]:
+        assert_metrika_error(response, 429, "quota_requests_by_ip")
+        assert response.headers["retry-after"] == "2"
+    assert [r.error_type for r in fake.quota_rejections] == ["quota_requests_by_ip"] * 10
+    assert [r.request for r in fake.quota_rejections] == fake.requests_to("/management/")[30:]
+    assert client.get("/info?format=json", headers=oauth()).status_code == 200  # Yandex ID never counts
+
+
+def test_quota_per_ip_window_slides(fake, client):
+    fake.quota = True
+    fake.per_ip_per_second = 5
+    began = time.monotonic()
+    assert [client.get("/management/v1/counters", headers=oauth()).status_code for _ in range(6)] == [200] * 5 + [429]
+    assert "retry-after" not in fake.requests[-1].headers  # none unless asked for
+    time.sleep(max(0.0, began + 1.05 - time.monotonic()))
+    assert client.get("/stat/v1/data?ids=101&metrics=ym:s:visits", headers=oauth()).status_code != 429
+    assert len(fake.quota_rejections) == 1
+
+
+def test_quota_per_ip_lets_paced_requests_through(fake, client):
+    fake.quota = True
+    began = time.monotonic()
+    for i in range(40):  # 25 a second
+        time.sleep(max(0.0, began + i * 0.04 - time.monotonic()))
+        assert client.get("/management/v1/counters", headers=oauth()).status_code == 200
+    assert fake.quota_rejections == []
+
+
+def test_quota_parallel_per_login_turns_the_fourth_away(fake):
+    fake.quota = True
+    fake.latency = 0.4
+    fake.retry_after = "1"
+    fake.add_token("vasya-2", login="vasya")  # a second token of the same person
+    fake.add_token("kolya", login="kolya")
+    calls = [("/management/v1/counters", oauth()), ("/management/v1/counter/101", oauth()),
+             ("/stat/v1/data?ids=1&metrics=ym:s:visits", oauth("vasya-2")),
+             ("/management/v1/counters", oauth("vasya-2")), ("/management/v1/counters", oauth("kolya"))]
+    responses = concurrently(fake, calls)
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(429) == 1 and statuses[4] == 200  # another login has its own three
+    rejected = responses[statuses.index(429)]
+    assert_metrika_error(rejected, 429, "quota_parallel_requests")
+    assert rejected.headers["retry-after"] == "1"
+    assert [r.error_type for r in fake.quota_rejections] == ["quota_parallel_requests"]
+    assert all(r.finished - r.started >= 0.4 for r in fake.requests)  # the 429 waited too
+
+
+def test_quota_parallel_three_in_flight_are_fine(fake):
+    fake.quota = True
+    fake.latency = 0.3
+    assert [r.status_code for r in concurrently(fake, [("/management/v1/counters", oauth())] * 3)] == [200] * 3
+    # Three clients that each wait for their answer before asking again never exceed the
+    # limit: a request leaves the count before its answer is written.
+    fake.latency = 0.01
+    fake.per_ip_per_second = 1000  # only the parallel limit is under test here
+    statuses = []
+
+    def worker() -> None:
+        with httpx.Client(base_url=fake.url, timeout=5) as http:
+            statuses.extend(http.get("/management/v1/counters", headers=oauth()).status_code for _ in range(10))
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 30
+    assert fake.quota_rejections == []
+
+
 # -- faults ----------------------------------------------------------------------------
 
 
