@@ -6,6 +6,9 @@ documentation is silent, the way the services were seen to answer) for these end
 - ``GET /info`` (Yandex ID): the token's owner and app, or 401 with a body not to be parsed;
 - ``GET /management/v1/counters``, ``/management/v1/counter/{id}`` and ``.../my_grant``
   (Metrika), with Metrika-style error bodies;
+- ``GET /management/v1/accounts`` (the accounts the token's owner represents) and
+  ``PUT`` to it (replaces that list); ``ulogin=LOGIN`` on any Metrika request acts for a
+  represented account (see :meth:`FakeYandex.add_represented`);
 - ``GET /authorize``: a small HTML page.
 
 Faults (error statuses, HTML proxy pages, broken JSON, cut connections, hangs) are
@@ -54,18 +57,40 @@ _QUOTA_MESSAGES = ("Quota exceeded", "Превышена квота")
 _OTHER_MESSAGES = ("Error", "Ошибка")
 _DEFAULT_ERROR_TYPES = {429: "quota_requests_by_uid", 503: "backend_error", 504: "timeout"}
 
-_COUNTER_PATH = re.compile(r"^/management/v1/counter/(\d+)(/my_grant)?$")
+READ, WRITE = "metrika:read", "metrika:write"
+
+# Metrika endpoints: path pattern -> {method: (FakeYandex method answering it, scope it needs)}.
+# The method is called with a _Call and the pattern's groups.
+_METRIKA_ROUTES: tuple[tuple[re.Pattern[str], dict[str, tuple[str, str]]], ...] = (
+    (re.compile(r"^/management/v1/counters$"), {"GET": ("_counters", READ)}),
+    (re.compile(r"^/management/v1/counter/(\d+)$"), {"GET": ("_counter", READ)}),
+    (re.compile(r"^/management/v1/counter/(\d+)/my_grant$"), {"GET": ("_grant", READ)}),
+    (re.compile(r"^/management/v1/accounts$"), {"GET": ("_accounts", READ), "PUT": ("_replace_accounts", WRITE)}),
+)
 
 
 @dataclass
 class Account:
-    """One token's truth: whose it is, which app it was issued to, what Metrika shows."""
+    """One token's truth: whose it is, which app it was issued to, what Metrika shows.
+
+    ``counters`` items are dicts with at least ``id``; other keys override the defaults
+    Metrika shows (``name``, ``permission`` ``own``/``edit``/``view``, ``status``,
+    ``owner_login``, ``site2``).
+
+    ``represents`` lists the logins whose accounts this login may act for (``ulogin=``);
+    what such a login's account holds is looked up by :meth:`FakeYandex.account_for_login`.
+    ``created_at`` is shown when this account appears in another's accounts list.
+    """
 
     login: str = "vasya"
     uid: str = "1000034426"
     client_id: str = "4760187d81bc4b7799476b42b5103713"
-    metrika: bool = True  # False: the app lacks metrika:read -> 403 access_denied
+    metrika: bool = True  # False: the app has no Metrika scope at all -> 403 access_denied
     counters: list[dict] = field(default_factory=list)
+    # The app's Metrika scopes: reads need metrika:read, writes (PUT, POST, DELETE) metrika:write.
+    scopes: list[str] = field(default_factory=lambda: [READ, WRITE])
+    represents: list[str] = field(default_factory=list)
+    created_at: str = "2024-01-01T00:00:00Z"
 
 
 class Headers(dict):
@@ -126,6 +151,15 @@ class _Slot:
 
 
 _NO_SLOT = _Slot()
+
+
+class _Call(NamedTuple):
+    """An authorised Metrika request: whose token, which account it acts for, what it asks."""
+
+    owner: Account  # the token's owner
+    account: Account  # the owner, or the represented account named by ulogin=
+    query: dict[str, list[str]]
+    body: bytes
 
 
 class Reply(NamedTuple):
@@ -208,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send_cut(record)
                 else:
                     return self._send(record, _fault_reply(fault, fake.russian))
-            self._send(record, fake._answer(self.command, self.path, self.headers))
+            self._send(record, fake._answer(self.command, self.path, self.headers, record.body))
         finally:
             self._slot.release()
             self._slot = _NO_SLOT
@@ -302,6 +336,7 @@ class FakeYandex:
         self.parallel_per_login = 3
         self.retry_after = retry_after
         self.quota_rejections: list[Rejection] = []
+        self.represented: dict[str, Account] = {}  # login -> account, see add_represented()
         self._windows: dict[str, deque[float]] = {}  # client IP -> times of admitted requests
         self._in_flight: dict[str, int] = {}  # token owner's login -> admitted, not yet answered
         self._faults: list[Fault] = []
@@ -329,6 +364,28 @@ class FakeYandex:
         account = Account(**fields)
         self.accounts[token] = account
         return account
+
+    def add_represented(self, owner_token: str, login: str, **fields: Any) -> Account:
+        """Let ``owner_token``'s owner represent ``login``, whose account is built from ``fields``.
+
+        Returns the new :class:`Account` (kept in ``represented``); requests with
+        ``ulogin=<login>`` see its counters. The owner's app and scopes still decide.
+        """
+        account = Account(login=login, **fields)
+        with self._lock:
+            self.represented[login] = account
+            owner = self.accounts[owner_token]
+            if login not in owner.represents:
+                owner.represents.append(login)
+        return account
+
+    def account_for_login(self, login: str) -> Account:
+        """What ``login``'s account holds: from ``represented``, else from a token's account
+        with that login, else an account with no counters."""
+        account = self.represented.get(login)
+        if account is None:
+            account = next((a for a in self.accounts.values() if a.login == login), None)
+        return account if account is not None else Account(login=login)
 
     def fail(self, path_prefix: str, mode: str, *, times: int | None = None, **kw: Any) -> None:
         """Misbehave for requests whose target starts with ``path_prefix``.
@@ -462,28 +519,34 @@ class FakeYandex:
                     return fault
         return None
 
-    def _answer(self, method: str, target: str, headers: Any) -> Reply:
-        """The fault-free answer to one request."""
+    def _answer(self, method: str, target: str, headers: Any, body: bytes = b"") -> Reply:
+        """The fault-free answer to one request.
+
+        A path nothing answers: 404 for GET, 405 otherwise; a known path asked with a
+        method it does not take: 405.
+        """
         parts = urlsplit(target)
         path = parts.path
         query = parse_qs(parts.query, keep_blank_values=True)
-        is_metrika = path.startswith(METRIKA_PREFIXES)
-        if method != "GET":
+        if path in ("/authorize", "/info"):
+            if method != "GET":
+                return self._error(405, "method_not_allowed")
+            if path == "/authorize":
+                return _authorize_page(query)
+            return self._info(_read_authorization(headers.get("Authorization")))
+        for pattern, methods in _METRIKA_ROUTES:
+            match = pattern.match(path)
+            if match:
+                break
+        else:
+            if method != "GET":
+                return self._error(405, "method_not_allowed")
+            return self._error(404, "not_found")
+        if method not in methods:
             return self._error(405, "method_not_allowed")
-        if path == "/authorize":
-            return _authorize_page(query)
-        token = None
-        if not (is_metrika and self.strip_metrika_auth):
-            token = _read_authorization(headers.get("Authorization"))
-        if path == "/info":
-            return self._info(token)
-        if path == "/management/v1/counters":
-            return self._metrika(token, lambda account: self._counters(account, query))
-        match = _COUNTER_PATH.match(path)
-        if match:
-            counter_id, my_grant = int(match.group(1)), bool(match.group(2))
-            return self._metrika(token, lambda account: self._counter(account, counter_id, my_grant))
-        return self._error(404, "not_found")
+        name, scope = methods[method]
+        token = None if self.strip_metrika_auth else _read_authorization(headers.get("Authorization"))
+        return self._metrika(token, scope, query, body, lambda call: getattr(self, name)(call, *match.groups()))
 
     # -- Yandex ID ---------------------------------------------------------------------
 
@@ -501,17 +564,25 @@ class FakeYandex:
 
     # -- Metrika -----------------------------------------------------------------------
 
-    def _metrika(self, token: str | None, answer: Any) -> Reply:
+    def _metrika(self, token: str | None, scope: str, query: dict[str, list[str]], body: bytes, answer: Any) -> Reply:
+        """Check the token, its scope and ``ulogin=``, then ``answer`` the :class:`_Call`."""
         if token is None:
             return self._error(401, "unauthorized")
-        account = self.accounts.get(token)
-        if account is None:
+        owner = self.accounts.get(token)
+        if owner is None:
             return self._error(self.invalid_token_status, "invalid_token")
-        if not account.metrika:
+        if not owner.metrika or scope not in owner.scopes:
             return self._error(403, "access_denied")
-        return answer(account)
+        account = owner
+        ulogin = query.get("ulogin", [""])[0]
+        if ulogin:
+            if ulogin not in owner.represents:
+                return self._error(403, "access_denied")
+            account = self.account_for_login(ulogin)
+        return answer(_Call(owner, account, query, body))
 
-    def _counters(self, account: Account, query: dict[str, list[str]]) -> Reply:
+    def _counters(self, call: _Call) -> Reply:
+        account, query = call.account, call.query
         try:
             per_page = min(_positive_int(query, "per_page", MAX_PER_PAGE), MAX_PER_PAGE)
             offset = _positive_int(query, "offset", 1)
@@ -528,14 +599,37 @@ class FakeYandex:
         page = matching[offset - 1 : offset - 1 + per_page]
         return _json(200, {"rows": len(matching), "counters": page})
 
-    def _counter(self, account: Account, counter_id: int, my_grant: bool) -> Reply:
-        for counter in account.counters:
-            if int(counter["id"]) == counter_id:
-                full = _full_counter(counter, account)
-                if my_grant:
-                    return _json(200, {"grant": {"perm": full["permission"]}})
-                return _json(200, {"counter": full})
-        return self._error(403, "access_denied")
+    def _counter(self, call: _Call, counter_id: str) -> Reply:
+        counter = _find_counter(call.account, int(counter_id))
+        if counter is None:
+            return self._error(403, "access_denied")
+        return _json(200, {"counter": counter})
+
+    def _grant(self, call: _Call, counter_id: str) -> Reply:
+        counter = _find_counter(call.account, int(counter_id))
+        if counter is None:
+            return self._error(403, "access_denied")
+        return _json(200, {"grant": {"perm": counter["permission"]}})
+
+    def _accounts(self, call: _Call) -> Reply:
+        """The accounts the caller represents."""
+        accounts = [
+            {"user_login": login, "created_at": self.account_for_login(login).created_at}
+            for login in list(call.account.represents)
+        ]
+        return _json(200, {"accounts": accounts})
+
+    def _replace_accounts(self, call: _Call) -> Reply:
+        """PUT: replace the represented accounts (the request is recorded like any other)."""
+        payload = _json_object(call.body)
+        accounts = payload.get("accounts") if payload is not None else None
+        if not isinstance(accounts, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("user_login"), str) for a in accounts
+        ):
+            return self._error(400, "invalid_parameter")
+        with self._lock:
+            call.account.represents[:] = [a["user_login"] for a in accounts]
+        return self._accounts(call)
 
     def _error(self, status: int, error_type: str) -> Reply:
         return _json(status, _error_body(status, error_type, self.russian))
@@ -567,6 +661,23 @@ def _positive_int(query: dict[str, list[str]], name: str, default: int) -> int:
 def _csv(query: dict[str, list[str]], name: str) -> list[str]:
     """Comma-separated values, also accepting the parameter repeated."""
     return [item.strip() for value in query.get(name, []) for item in value.split(",") if item.strip()]
+
+
+def _json_object(body: bytes) -> dict | None:
+    """The request body as a JSON object; None if it is not one."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _find_counter(account: Account, counter_id: int) -> dict | None:
+    """The account's counter ``counter_id`` as Metrika shows it; None if it has no access."""
+    for counter in account.counters:
+        if int(counter["id"]) == counter_id:
+            return _full_counter(counter, account)
+    return None
 
 
 def _full_counter(counter: dict, account: Account) -> dict:

@@ -220,6 +220,98 @@ def test_unknown_path_is_404_not_found(client, path):
     assert_metrika_error(client.get(path, headers=oauth()), 404, "not_found")
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/info"), ("PUT", "/authorize"), ("DELETE", "/management/v1/accounts"),
+     ("POST", "/management/v1/counters"), ("PATCH", "/nothing")],
+)
+def test_unknown_method_and_path_pairs_are_405(client, method, path):
+    assert_metrika_error(client.request(method, path, headers=oauth()), 405, "method_not_allowed")
+
+
+# -- Metrika: represented accounts -----------------------------------------------------
+
+
+@pytest.fixture
+def agency(fake):
+    """TOKEN's owner represents client-a (registered here) and client-b (a token's owner)."""
+    client_a = fake.add_represented(TOKEN, "client-a", counters=[{"id": 501, "name": "A shop"}],
+                                    created_at="2023-05-01T10:00:00Z")
+    fake.add_token("client-b-token", login="client-b", counters=[{"id": 601, "permission": "view"}])
+    fake.accounts[TOKEN].represents.append("client-b")
+    return client_a
+
+
+def test_accounts_lists_the_represented_accounts(fake, client, agency):
+    assert fake.accounts[TOKEN].represents == ["client-a", "client-b"]
+    assert fake.represented == {"client-a": agency}
+    response = client.get("/management/v1/accounts", headers=oauth())
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.json() == {"accounts": [
+        {"user_login": "client-a", "created_at": "2023-05-01T10:00:00Z"},
+        {"user_login": "client-b", "created_at": "2024-01-01T00:00:00Z"},
+    ]}
+    assert client.get("/management/v1/accounts", headers=oauth("client-b-token")).json() == {"accounts": []}
+    assert_metrika_error(client.get("/management/v1/accounts", headers=oauth(NO_METRIKA_TOKEN)), 403, "access_denied")
+    assert_metrika_error(client.get("/management/v1/accounts"), 401, "unauthorized")
+
+
+def test_ulogin_acts_for_a_represented_account(client, agency):
+    own = client.get("/management/v1/counters", headers=oauth()).json()
+    assert [c["id"] for c in own["counters"]] == [101, 102, 103]
+    as_a = client.get("/management/v1/counters?ulogin=client-a", headers=oauth()).json()
+    assert as_a["rows"] == 1
+    assert as_a["counters"][0].items() >= {"id": 501, "name": "A shop", "owner_login": "client-a"}.items()
+    counter = client.get("/management/v1/counter/501", params={"ulogin": "client-a"}, headers=oauth())
+    assert counter.status_code == 200 and counter.json()["counter"]["id"] == 501
+    grant = client.get("/management/v1/counter/601/my_grant?ulogin=client-b", headers=oauth())
+    assert grant.json() == {"grant": {"perm": "view"}}
+    # Only the represented account's counters, and only with ulogin.
+    assert_metrika_error(client.get("/management/v1/counter/101?ulogin=client-a", headers=oauth()), 403, "access_denied")
+    assert_metrika_error(client.get("/management/v1/counter/501", headers=oauth()), 403, "access_denied")
+
+
+@pytest.mark.parametrize("login", ["stranger", "vasya", "CLIENT-A"])
+def test_ulogin_for_an_account_not_represented_is_403(client, agency, login):
+    for path in ("/management/v1/counters", "/management/v1/counter/101", "/management/v1/accounts"):
+        assert_metrika_error(client.get(path, params={"ulogin": login}, headers=oauth()), 403, "access_denied")
+
+
+def test_ulogin_keeps_the_owners_app_rights(fake, client):
+    fake.add_represented(NO_METRIKA_TOKEN, "client-c", counters=[{"id": 701}])
+    response = client.get("/management/v1/counters?ulogin=client-c", headers=oauth(NO_METRIKA_TOKEN))
+    assert_metrika_error(response, 403, "access_denied")
+
+
+def test_put_accounts_is_answered_and_recorded(fake, client, agency):
+    body = {"accounts": [{"user_login": "client-z"}]}
+    response = client.put("/management/v1/accounts", json=body, headers=oauth())
+    assert response.status_code == 200
+    assert response.json() == {"accounts": [{"user_login": "client-z", "created_at": "2024-01-01T00:00:00Z"}]}
+    assert fake.accounts[TOKEN].represents == ["client-z"]  # replaced, as Yandex does
+    (put,) = fake.requests_to("/management/v1/accounts", method="PUT")
+    assert json.loads(put.body) == body and put.status == 200
+    assert client.get("/management/v1/accounts", headers=oauth()).json()["accounts"][0]["user_login"] == "client-z"
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'{"accounts": "client-a"}', b'{"accounts": [{"login": "x"}]}'])
+def test_put_accounts_with_a_bad_body_is_400(fake, client, body):
+    response = client.put("/management/v1/accounts", content=body, headers=oauth())
+    assert_metrika_error(response, 400, "invalid_parameter")
+    assert fake.requests_to("/management/v1/accounts", method="PUT")[0].body == body
+
+
+def test_scopes_split_reading_from_writing(fake, client):
+    fake.add_token("read-only", scopes=["metrika:read"], counters=[{"id": 101}])
+    fake.add_token("write-only", scopes=["metrika:write"], counters=[{"id": 101}])
+    assert client.get("/management/v1/counters", headers=oauth("read-only")).status_code == 200
+    put = client.put("/management/v1/accounts", json={"accounts": []}, headers=oauth("read-only"))
+    assert_metrika_error(put, 403, "access_denied")
+    assert_metrika_error(client.get("/management/v1/counters", headers=oauth("write-only")), 403, "access_denied")
+    assert client.put("/management/v1/accounts", json={"accounts": []}, headers=oauth("write-only")).status_code == 200
+
+
 def test_authorize_serves_a_small_html_page(client):
     response = client.get(f"/authorize?response_type=token&client_id={CLIENT_ID}")
     assert response.status_code == 200
