@@ -6,6 +6,7 @@ documentation is silent, the way the services were seen to answer) for these end
 - ``GET /info`` (Yandex ID): the token's owner and app, or 401 with a body not to be parsed;
 - ``GET /management/v1/counters``, ``/management/v1/counter/{id}`` and ``.../my_grant``
   (Metrika), with Metrika-style error bodies;
+- ``GET /stat/v1/data`` (Metrika Reporting API) with deterministic, pageable rows;
 - ``GET /management/v1/accounts`` (the accounts the token's owner represents) and
   ``PUT`` to it (replaces that list); ``ulogin=LOGIN`` on any Metrika request acts for a
   represented account (see :meth:`FakeYandex.add_represented`);
@@ -35,6 +36,9 @@ JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 MAX_PER_PAGE = 1000
+DEFAULT_REPORT_LIMIT = 100
+MAX_REPORT_LIMIT = 100_000
+DEFAULT_REPORT_ROWS = 10  # report rows of a counter that does not say ("report_rows")
 FAULT_MODES = ("status", "html", "broken_json", "cut", "hang")
 METRIKA_PREFIXES = ("/management/", "/stat/")  # what the Metrika quotas count
 
@@ -66,6 +70,7 @@ _METRIKA_ROUTES: tuple[tuple[re.Pattern[str], dict[str, tuple[str, str]]], ...] 
     (re.compile(r"^/management/v1/counter/(\d+)$"), {"GET": ("_counter", READ)}),
     (re.compile(r"^/management/v1/counter/(\d+)/my_grant$"), {"GET": ("_grant", READ)}),
     (re.compile(r"^/management/v1/accounts$"), {"GET": ("_accounts", READ), "PUT": ("_replace_accounts", WRITE)}),
+    (re.compile(r"^/stat/v1/data$"), {"GET": ("_report", READ)}),
 )
 
 
@@ -75,7 +80,8 @@ class Account:
 
     ``counters`` items are dicts with at least ``id``; other keys override the defaults
     Metrika shows (``name``, ``permission`` ``own``/``edit``/``view``, ``status``,
-    ``owner_login``, ``site2``).
+    ``owner_login``, ``site2``), except ``report_rows``: how many rows the Reporting API
+    has for the counter (default ``DEFAULT_REPORT_ROWS``), never shown by Management.
 
     ``represents`` lists the logins whose accounts this login may act for (``ulogin=``);
     what such a login's account holds is looked up by :meth:`FakeYandex.account_for_login`.
@@ -631,6 +637,46 @@ class FakeYandex:
             call.account.represents[:] = [a["user_login"] for a in accounts]
         return self._accounts(call)
 
+    def _report(self, call: _Call) -> Reply:
+        """``/stat/v1/data``: deterministic rows, so that paging can be checked exactly.
+
+        A counter has ``report_rows`` rows (several ``ids``: their sum). Row ``n`` (1-based)
+        names every dimension ``row-<n>`` and has every metric ``float(n)``. Without
+        ``dimensions`` there is one row, the totals, as Metrika answers.
+        """
+        query = call.query
+        try:
+            ids = [int(i) for i in _csv(query, "ids")]
+            offset = _positive_int(query, "offset", 1)
+            limit = _positive_int(query, "limit", DEFAULT_REPORT_LIMIT)
+        except ValueError:
+            return self._error(400, "invalid_parameter")
+        metrics, dimensions = _csv(query, "metrics"), _csv(query, "dimensions")
+        if not ids or not metrics or limit > MAX_REPORT_LIMIT:
+            return self._error(400, "invalid_parameter")
+        rows = 0
+        for counter_id in ids:
+            counter = _raw_counter(call.account, counter_id)
+            if counter is None:
+                return self._error(403, "access_denied")
+            rows += int(counter.get("report_rows", DEFAULT_REPORT_ROWS))
+        totals = [float(rows * (rows + 1) // 2)] * len(metrics)
+        if dimensions:
+            data = [
+                {"dimensions": [{"name": f"row-{n}"} for _ in dimensions], "metrics": [float(n)] * len(metrics)}
+                for n in range(offset, min(rows, offset + limit - 1) + 1)
+            ]
+        else:
+            rows = 1
+            data = [{"dimensions": [], "metrics": totals}] if offset == 1 else []
+        return _json(200, {
+            "query": {"ids": ids, "metrics": metrics, "dimensions": dimensions, "offset": offset, "limit": limit},
+            "data": data,
+            "total_rows": rows,
+            "sampled": False,
+            "totals": totals,
+        })
+
     def _error(self, status: int, error_type: str) -> Reply:
         return _json(status, _error_body(status, error_type, self.russian))
 
@@ -672,12 +718,18 @@ def _json_object(body: bytes) -> dict | None:
     return payload if isinstance(payload, dict) else None
 
 
-def _find_counter(account: Account, counter_id: int) -> dict | None:
-    """The account's counter ``counter_id`` as Metrika shows it; None if it has no access."""
+def _raw_counter(account: Account, counter_id: int) -> dict | None:
+    """The account's counter ``counter_id`` as registered; None if it has no access."""
     for counter in account.counters:
         if int(counter["id"]) == counter_id:
-            return _full_counter(counter, account)
+            return counter
     return None
+
+
+def _find_counter(account: Account, counter_id: int) -> dict | None:
+    """The account's counter ``counter_id`` as Metrika shows it; None if it has no access."""
+    counter = _raw_counter(account, counter_id)
+    return _full_counter(counter, account) if counter is not None else None
 
 
 def _full_counter(counter: dict, account: Account) -> dict:
@@ -692,7 +744,7 @@ def _full_counter(counter: dict, account: Account) -> dict:
         "owner_login": account.login if permission == "own" else "other.owner",
         "site2": {"site": f"site{counter_id}.example.ru"},
     }
-    full.update({key: value for key, value in counter.items() if key != "id"})
+    full.update({key: value for key, value in counter.items() if key not in ("id", "report_rows")})
     return full
 
 

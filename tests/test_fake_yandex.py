@@ -312,6 +312,77 @@ def test_scopes_split_reading_from_writing(fake, client):
     assert client.put("/management/v1/accounts", json={"accounts": []}, headers=oauth("write-only")).status_code == 200
 
 
+# -- Metrika: Reporting API -------------------------------------------------------------
+
+
+def report(client, token: str = TOKEN, **params) -> httpx.Response:
+    return client.get("/stat/v1/data", params=params, headers=oauth(token))
+
+
+def test_report_pages_through_exact_rows(fake, client):
+    fake.add_token("big", counters=[{"id": 42, "report_rows": 250}])
+    pages = []
+    for offset in (1, 101, 201):
+        response = report(client, "big", ids="42", metrics="ym:s:visits,ym:s:users", dimensions="ym:s:date",
+                          offset=offset, limit=100)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
+        body = response.json()
+        assert body["total_rows"] == 250 and body["sampled"] is False
+        assert body["query"] == {"ids": [42], "metrics": ["ym:s:visits", "ym:s:users"],
+                                 "dimensions": ["ym:s:date"], "offset": offset, "limit": 100}
+        pages.append(body["data"])
+    assert [len(page) for page in pages] == [100, 100, 50]
+    rows = [row for page in pages for row in page]
+    assert rows[0] == {"dimensions": [{"name": "row-1"}], "metrics": [1.0, 1.0]}
+    assert [row["dimensions"][0]["name"] for row in rows] == [f"row-{n}" for n in range(1, 251)]
+    assert [row["metrics"][0] for row in rows] == [float(n) for n in range(1, 251)]
+    beyond = report(client, "big", ids="42", metrics="ym:s:visits", dimensions="ym:s:date", offset=251).json()
+    assert (beyond["data"], beyond["total_rows"]) == ([], 250)
+
+
+def test_report_defaults(fake, client):
+    fake.add_token("big", counters=[{"id": 42, "report_rows": 150}])
+    body = report(client, "big", ids="42", metrics="ym:s:visits", dimensions="ym:s:date,ym:s:browser").json()
+    assert (body["query"]["offset"], body["query"]["limit"]) == (1, 100)
+    assert len(body["data"]) == 100 and body["total_rows"] == 150
+    assert body["data"][99]["dimensions"] == [{"name": "row-100"}, {"name": "row-100"}]
+    small = report(client, ids="101", metrics="ym:s:visits", dimensions="ym:s:date").json()
+    assert small["total_rows"] == 10  # a counter that does not say has DEFAULT_REPORT_ROWS
+    assert "report_rows" not in client.get("/management/v1/counter/42", headers=oauth("big")).json()["counter"]
+
+
+def test_report_several_counters_and_no_dimensions(fake, client):
+    fake.accounts[TOKEN].counters[1]["report_rows"] = 5
+    both = report(client, ids="101,102", metrics="ym:s:visits", dimensions="ym:s:date", limit=100000).json()
+    assert both["total_rows"] == 15 and len(both["data"]) == 15
+    totals = report(client, ids="102", metrics="ym:s:visits,ym:s:users").json()
+    assert totals["total_rows"] == 1
+    assert totals["data"] == [{"dimensions": [], "metrics": [15.0, 15.0]}]  # 1 + 2 + 3 + 4 + 5
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"metrics": "ym:s:visits"}, {"ids": "101"}, {"ids": "", "metrics": "ym:s:visits"},
+     {"ids": "101,x", "metrics": "ym:s:visits"}, {"ids": "101", "metrics": "ym:s:visits", "offset": "0"},
+     {"ids": "101", "metrics": "ym:s:visits", "limit": "100001"},
+     {"ids": "101", "metrics": "ym:s:visits", "limit": "many"}],
+    ids=["no-ids", "no-metrics", "empty-ids", "bad-id", "offset-0", "limit-too-big", "limit-not-a-number"],
+)
+def test_report_bad_parameter_is_400(client, params):
+    assert_metrika_error(report(client, **params), 400, "invalid_parameter")
+
+
+def test_report_needs_access_to_every_counter(fake, client, agency):
+    assert_metrika_error(report(client, ids="999", metrics="ym:s:visits"), 403, "access_denied")
+    assert_metrika_error(report(client, ids="101,999", metrics="ym:s:visits"), 403, "access_denied")
+    assert_metrika_error(report(client, NO_METRIKA_TOKEN, ids="101", metrics="ym:s:visits"), 403, "access_denied")
+    assert_metrika_error(report(client, "nope", ids="101", metrics="ym:s:visits"), 403, "invalid_token")
+    assert_metrika_error(client.get("/stat/v1/data?ids=101&metrics=ym:s:visits"), 401, "unauthorized")
+    assert_metrika_error(report(client, ids="501", metrics="ym:s:visits"), 403, "access_denied")
+    assert report(client, ids="501", metrics="ym:s:visits", ulogin="client-a").status_code == 200
+
+
 def test_authorize_serves_a_small_html_page(client):
     response = client.get(f"/authorize?response_type=token&client_id={CLIENT_ID}")
     assert response.status_code == 200
