@@ -6,6 +6,8 @@ documentation is silent, the way the services were seen to answer) for these end
 - ``GET /info`` (Yandex ID): the token's owner and app, or 401 with a body not to be parsed;
 - ``GET /management/v1/counters``, ``/management/v1/counter/{id}`` and ``.../my_grant``
   (Metrika), with Metrika-style error bodies;
+- ``GET`` and ``POST /management/v1/counter/{id}/goals``, ``DELETE .../goal/{goal_id}``:
+  writing needs the ``metrika:write`` scope and permission ``own`` or ``edit``;
 - ``GET /stat/v1/data`` (Metrika Reporting API) with deterministic, pageable rows;
 - ``GET /management/v1/accounts`` (the accounts the token's owner represents) and
   ``PUT`` to it (replaces that list); ``ulogin=LOGIN`` on any Metrika request acts for a
@@ -70,6 +72,8 @@ _METRIKA_ROUTES: tuple[tuple[re.Pattern[str], dict[str, tuple[str, str]]], ...] 
     (re.compile(r"^/management/v1/counter/(\d+)$"), {"GET": ("_counter", READ)}),
     (re.compile(r"^/management/v1/counter/(\d+)/my_grant$"), {"GET": ("_grant", READ)}),
     (re.compile(r"^/management/v1/accounts$"), {"GET": ("_accounts", READ), "PUT": ("_replace_accounts", WRITE)}),
+    (re.compile(r"^/management/v1/counter/(\d+)/goals$"), {"GET": ("_goals", READ), "POST": ("_add_goal", WRITE)}),
+    (re.compile(r"^/management/v1/counter/(\d+)/goal/(\d+)$"), {"DELETE": ("_delete_goal", WRITE)}),
     (re.compile(r"^/stat/v1/data$"), {"GET": ("_report", READ)}),
 )
 
@@ -343,6 +347,8 @@ class FakeYandex:
         self.retry_after = retry_after
         self.quota_rejections: list[Rejection] = []
         self.represented: dict[str, Account] = {}  # login -> account, see add_represented()
+        self.goals: dict[int, list[dict]] = {}  # counter id -> goals created (ids from 1 up)
+        self._last_goal_id = 0
         self._windows: dict[str, deque[float]] = {}  # client IP -> times of admitted requests
         self._in_flight: dict[str, int] = {}  # token owner's login -> admitted, not yet answered
         self._faults: list[Fault] = []
@@ -636,6 +642,47 @@ class FakeYandex:
         with self._lock:
             call.account.represents[:] = [a["user_login"] for a in accounts]
         return self._accounts(call)
+
+    def _goals(self, call: _Call, counter_id: str) -> Reply:
+        if _find_counter(call.account, int(counter_id)) is None:
+            return self._error(403, "access_denied")
+        with self._lock:
+            goals = list(self.goals.get(int(counter_id), []))
+        return _json(200, {"goals": goals})
+
+    def _add_goal(self, call: _Call, counter_id: str) -> Reply:
+        """POST ``{"goal": {...}}``: the goal is kept with an ``id`` and echoed back."""
+        denied = self._check_edit(call, int(counter_id))
+        if denied is not None:
+            return denied
+        payload = _json_object(call.body)
+        goal = payload.get("goal") if payload is not None else None
+        if not isinstance(goal, dict):
+            return self._error(400, "invalid_parameter")
+        with self._lock:
+            self._last_goal_id += 1
+            goal = {"id": self._last_goal_id, **{k: v for k, v in goal.items() if k != "id"}}
+            self.goals.setdefault(int(counter_id), []).append(goal)
+        return _json(200, {"goal": goal})
+
+    def _delete_goal(self, call: _Call, counter_id: str, goal_id: str) -> Reply:
+        denied = self._check_edit(call, int(counter_id))
+        if denied is not None:
+            return denied
+        with self._lock:
+            goals = self.goals.get(int(counter_id), [])
+            for goal in goals:
+                if goal["id"] == int(goal_id):
+                    goals.remove(goal)
+                    return _json(200, {"success": True})
+        return self._error(404, "not_found")
+
+    def _check_edit(self, call: _Call, counter_id: int) -> Reply | None:
+        """403 unless the account may change the counter (permission ``own`` or ``edit``)."""
+        counter = _find_counter(call.account, counter_id)
+        if counter is None or counter["permission"] not in ("own", "edit"):
+            return self._error(403, "access_denied")
+        return None
 
     def _report(self, call: _Call) -> Reply:
         """``/stat/v1/data``: deterministic rows, so that paging can be checked exactly.

@@ -312,6 +312,75 @@ def test_scopes_split_reading_from_writing(fake, client):
     assert client.put("/management/v1/accounts", json={"accounts": []}, headers=oauth("write-only")).status_code == 200
 
 
+# -- Metrika: goals (writing) ------------------------------------------------------------
+
+GOAL = {"name": "Cart", "type": "url", "conditions": [{"type": "contain", "url": "/cart"}]}
+
+
+def test_goals_are_created_listed_and_recorded(fake, client):
+    created = client.post("/management/v1/counter/101/goals", json={"goal": GOAL}, headers=oauth())
+    assert created.status_code == 200
+    assert created.headers["content-type"] == "application/json; charset=utf-8"
+    assert created.json() == {"goal": {"id": 1, **GOAL}}
+    on_edit = client.post("/management/v1/counter/103/goals", json={"goal": {"id": 77, "name": "x"}}, headers=oauth())
+    assert on_edit.json() == {"goal": {"id": 2, "name": "x"}}  # the fake assigns the id
+    assert client.get("/management/v1/counter/101/goals", headers=oauth()).json() == {"goals": [{"id": 1, **GOAL}]}
+    assert client.get("/management/v1/counter/102/goals", headers=oauth()).json() == {"goals": []}  # view may read
+    assert fake.goals == {101: [{"id": 1, **GOAL}], 103: [{"id": 2, "name": "x"}]}
+    first, second = fake.requests_to("/management/v1/counter/", method="POST")
+    assert json.loads(first.body) == {"goal": GOAL} and first.headers["content-type"] == "application/json"
+    assert json.loads(second.body) == {"goal": {"id": 77, "name": "x"}}
+
+
+@pytest.mark.parametrize(
+    ("token", "counter_id"),
+    [(TOKEN, 102), (TOKEN, 999), ("read-only", 101), (NO_METRIKA_TOKEN, 101)],
+    ids=["view-permission", "no-access", "no-write-scope", "no-metrika"],
+)
+def test_goals_post_needs_write(fake, client, token, counter_id):
+    fake.add_token("read-only", scopes=["metrika:read"], counters=[dict(c) for c in COUNTERS])
+    response = client.post(f"/management/v1/counter/{counter_id}/goals", json={"goal": GOAL}, headers=oauth(token))
+    assert_metrika_error(response, 403, "access_denied")
+    assert fake.goals == {}
+    assert json.loads(fake.requests_to("/management/", method="POST")[0].body) == {"goal": GOAL}
+
+
+@pytest.mark.parametrize("body", [b"{oops", b"", b"[]", b'{"goal": 5}', b'{"name": "Cart"}', b"\xff"])
+def test_goals_post_with_a_bad_body_is_400(fake, client, body):
+    response = client.post("/management/v1/counter/101/goals", content=body, headers=oauth())
+    assert_metrika_error(response, 400, "invalid_parameter")
+    assert fake.goals == {}
+
+
+def test_goals_get_needs_access(client):
+    assert_metrika_error(client.get("/management/v1/counter/999/goals", headers=oauth()), 403, "access_denied")
+    assert_metrika_error(client.get("/management/v1/counter/101/goals"), 401, "unauthorized")
+
+
+def test_goal_delete(fake, client):
+    fake.add_token("read-only", scopes=["metrika:read"], counters=[dict(c) for c in COUNTERS])
+    goal_id = client.post("/management/v1/counter/101/goals", json={"goal": GOAL}, headers=oauth()).json()["goal"]["id"]
+    path = f"/management/v1/counter/101/goal/{goal_id}"
+    assert_metrika_error(client.delete(path, headers=oauth("read-only")), 403, "access_denied")
+    assert_metrika_error(client.get(path, headers=oauth()), 405, "method_not_allowed")
+    response = client.delete(path, headers=oauth())
+    assert response.status_code == 200 and response.json() == {"success": True}
+    assert client.get("/management/v1/counter/101/goals", headers=oauth()).json() == {"goals": []}
+    assert_metrika_error(client.delete(path, headers=oauth()), 404, "not_found")
+    assert_metrika_error(client.delete("/management/v1/counter/102/goal/1", headers=oauth()), 403, "access_denied")
+    assert [r.status for r in fake.requests_to("/management/", method="DELETE")] == [403, 200, 404, 403]
+
+
+def test_goals_for_a_represented_account(fake, client, agency):
+    response = client.post("/management/v1/counter/501/goals?ulogin=client-a", json={"goal": GOAL}, headers=oauth())
+    assert response.status_code == 200
+    assert_metrika_error(client.post("/management/v1/counter/501/goals", json={"goal": GOAL}, headers=oauth()),
+                         403, "access_denied")
+    view_only = client.post("/management/v1/counter/601/goals?ulogin=client-b", json={"goal": GOAL}, headers=oauth())
+    assert_metrika_error(view_only, 403, "access_denied")
+    assert list(fake.goals) == [501]
+
+
 # -- Metrika: Reporting API -------------------------------------------------------------
 
 
