@@ -405,6 +405,11 @@ class FakeYandex:
         Modes and their keywords: ``status`` (status=503, error_type by status, headers),
         ``html`` (status=502, headers), ``broken_json``, ``cut``, ``hang`` (seconds=30).
         ``times`` limits the fault to that many requests. The latest matching fault wins.
+        Scripted faults come after the quotas and are not in ``quota_rejections``.
+
+        E.g. a 429 with ``Retry-After: 2`` for the first three reports, then normal answers::
+
+            fake.fail("/stat/v1/data", "status", status=429, headers={"Retry-After": "2"}, times=3)
         """
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}; expected one of {FAULT_MODES}")

@@ -648,6 +648,19 @@ def test_fault_status_with_headers_and_times(fake, client):
     assert client.get("/management/v1/counters", headers=oauth()).status_code == 200
 
 
+def test_fault_429_with_retry_after_for_the_first_n_requests(fake, client):
+    fake.fail("/stat/v1/data", "status", status=429, headers={"Retry-After": "2"}, times=3)
+    for _ in range(3):
+        response = report(client, ids="101", metrics="ym:s:visits")
+        assert_metrika_error(response, 429, "quota_requests_by_uid")
+        assert response.headers["retry-after"] == "2"
+        assert client.get("/management/v1/counters", headers=oauth()).status_code == 200  # other paths unaffected
+    fourth = report(client, ids="101", metrics="ym:s:visits")
+    assert fourth.status_code == 200 and "retry-after" not in fourth.headers
+    assert [r.status for r in fake.requests_to("/stat/")] == [429, 429, 429, 200]
+    assert fake.quota_rejections == []  # scripted, not the quotas
+
+
 def test_fault_html(fake, client):
     fake.fail("/info", "html")
     response = client.get("/info?format=json", headers=oauth())
