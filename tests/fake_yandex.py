@@ -1,4 +1,4 @@
-"""A loopback fake of Yandex ID, the Metrika Management API and the OAuth authorize page.
+"""A loopback fake of Yandex ID, the Metrika Management and Reporting APIs and OAuth.
 
 One threaded HTTP server on 127.0.0.1 answers the way Yandex documents (and, where the
 documentation is silent, the way the services were seen to answer) for these endpoints:
@@ -6,13 +6,18 @@ documentation is silent, the way the services were seen to answer) for these end
 - ``GET /info`` (Yandex ID): the token's owner and app, or 401 with a body not to be parsed;
 - ``GET /management/v1/counters``, ``/management/v1/counter/{id}`` and ``.../my_grant``
   (Metrika), with Metrika-style error bodies;
+- ``GET /management/v1/accounts`` (the accounts the token's owner represents) and
+  ``PUT`` to it (replaces that list); ``ulogin=LOGIN`` on any Metrika request acts for a
+  represented account, 403 ``access_denied`` for any other login (see
+  :meth:`FakeYandex.add_represented`);
 - ``GET`` and ``POST /management/v1/counter/{id}/goals``, ``DELETE .../goal/{goal_id}``:
   writing needs the ``metrika:write`` scope and permission ``own`` or ``edit``;
 - ``GET /stat/v1/data`` (Metrika Reporting API) with deterministic, pageable rows;
-- ``GET /management/v1/accounts`` (the accounts the token's owner represents) and
-  ``PUT`` to it (replaces that list); ``ulogin=LOGIN`` on any Metrika request acts for a
-  represented account (see :meth:`FakeYandex.add_represented`);
 - ``GET /authorize``: a small HTML page.
+
+Other methods on these paths, and any method but GET on other paths, get 405. Request
+bodies are recorded. Metrika's quotas (requests a second per IP, parallel requests per
+login) can be switched on.
 
 Faults (error statuses, HTML proxy pages, broken JSON, cut connections, hangs) are
 scripted with :meth:`FakeYandex.fail`. Standard library only.
@@ -309,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeYandex:
-    """Yandex ID + Metrika Management API + OAuth authorize page on one loopback port.
+    """Yandex ID + Metrika Management and Reporting APIs + OAuth authorize page on one port.
 
     ``accounts`` maps a token to its :class:`Account`; ``requests`` records every request.
     Beyond the brief: ``invalid_token_status`` (403 as seen in traffic, or 401 as the docs
@@ -706,25 +711,25 @@ class FakeYandex:
         metrics, dimensions = _csv(query, "metrics"), _csv(query, "dimensions")
         if not ids or not metrics or limit > MAX_REPORT_LIMIT:
             return self._error(400, "invalid_parameter")
-        rows = 0
+        total_rows = 0
         for counter_id in ids:
             counter = _raw_counter(call.account, counter_id)
             if counter is None:
                 return self._error(403, "access_denied")
-            rows += int(counter.get("report_rows", DEFAULT_REPORT_ROWS))
-        totals = [float(rows * (rows + 1) // 2)] * len(metrics)
+            total_rows += int(counter.get("report_rows", DEFAULT_REPORT_ROWS))
+        totals = [float(total_rows * (total_rows + 1) // 2)] * len(metrics)
         if dimensions:
             data = [
                 {"dimensions": [{"name": f"row-{n}"} for _ in dimensions], "metrics": [float(n)] * len(metrics)}
-                for n in range(offset, min(rows, offset + limit - 1) + 1)
+                for n in range(offset, min(total_rows, offset + limit - 1) + 1)
             ]
         else:
-            rows = 1
+            total_rows = 1
             data = [{"dimensions": [], "metrics": totals}] if offset == 1 else []
         return _json(200, {
             "query": {"ids": ids, "metrics": metrics, "dimensions": dimensions, "offset": offset, "limit": limit},
             "data": data,
-            "total_rows": rows,
+            "total_rows": total_rows,
             "sampled": False,
             "totals": totals,
         })
