@@ -429,7 +429,8 @@ class FakeYandex:
         """The recorded requests whose target starts with ``path_prefix`` (and of ``method``)."""
         with self._lock:
             return [
-                r for r in self.requests
+                r
+                for r in self.requests
                 if r.path.startswith(path_prefix) and (method is None or r.method == method.upper())
             ]
 
@@ -577,12 +578,15 @@ class FakeYandex:
         if account is None:
             # Real body is undocumented: make it something a client cannot parse as JSON.
             return Reply(401, TEXT_TYPE, b"401 Unauthorized\n")
-        return _json(200, {
-            "id": account.uid,
-            "login": account.login,
-            "client_id": account.client_id,
-            "psuid": PSUID,
-        })
+        return _json(
+            200,
+            {
+                "id": account.uid,
+                "login": account.login,
+                "client_id": account.client_id,
+                "psuid": PSUID,
+            },
+        )
 
     # -- Metrika -----------------------------------------------------------------------
 
@@ -726,13 +730,16 @@ class FakeYandex:
         else:
             total_rows = 1
             data = [{"dimensions": [], "metrics": totals}] if offset == 1 else []
-        return _json(200, {
-            "query": {"ids": ids, "metrics": metrics, "dimensions": dimensions, "offset": offset, "limit": limit},
-            "data": data,
-            "total_rows": total_rows,
-            "sampled": False,
-            "totals": totals,
-        })
+        return _json(
+            200,
+            {
+                "query": {"ids": ids, "metrics": metrics, "dimensions": dimensions, "offset": offset, "limit": limit},
+                "data": data,
+                "total_rows": total_rows,
+                "sampled": False,
+                "totals": totals,
+            },
+        )
 
     def _error(self, status: int, error_type: str) -> Reply:
         return _json(status, _error_body(status, error_type, self.russian))

@@ -127,7 +127,9 @@ def test_metrika_without_scope_is_403_access_denied(client):
     response = client.get("/management/v1/counters", headers={"Authorization": f"Bearer {NO_METRIKA_TOKEN}"})
     body = assert_metrika_error(response, 403, "access_denied")
     assert body["message"] == "Access is denied"
-    assert_metrika_error(client.get("/management/v1/counter/101", headers=oauth(NO_METRIKA_TOKEN)), 403, "access_denied")
+    assert_metrika_error(
+        client.get("/management/v1/counter/101", headers=oauth(NO_METRIKA_TOKEN)), 403, "access_denied"
+    )
 
 
 def test_strip_metrika_auth_drops_the_header_for_metrika_only(fake, client):
@@ -222,8 +224,13 @@ def test_unknown_path_is_404_not_found(client, path):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/info"), ("PUT", "/authorize"), ("DELETE", "/management/v1/accounts"),
-     ("POST", "/management/v1/counters"), ("PATCH", "/nothing")],
+    [
+        ("POST", "/info"),
+        ("PUT", "/authorize"),
+        ("DELETE", "/management/v1/accounts"),
+        ("POST", "/management/v1/counters"),
+        ("PATCH", "/nothing"),
+    ],
 )
 def test_unknown_method_and_path_pairs_are_405(client, method, path):
     assert_metrika_error(client.request(method, path, headers=oauth()), 405, "method_not_allowed")
@@ -235,8 +242,9 @@ def test_unknown_method_and_path_pairs_are_405(client, method, path):
 @pytest.fixture
 def agency(fake):
     """TOKEN's owner represents client-a (registered here) and client-b (a token's owner)."""
-    client_a = fake.add_represented(TOKEN, "client-a", counters=[{"id": 501, "name": "A shop"}],
-                                    created_at="2023-05-01T10:00:00Z")
+    client_a = fake.add_represented(
+        TOKEN, "client-a", counters=[{"id": 501, "name": "A shop"}], created_at="2023-05-01T10:00:00Z"
+    )
     fake.add_token("client-b-token", login="client-b", counters=[{"id": 601, "permission": "view"}])
     fake.accounts[TOKEN].represents.append("client-b")
     return client_a
@@ -248,10 +256,12 @@ def test_accounts_lists_the_represented_accounts(fake, client, agency):
     response = client.get("/management/v1/accounts", headers=oauth())
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json; charset=utf-8"
-    assert response.json() == {"accounts": [
-        {"user_login": "client-a", "created_at": "2023-05-01T10:00:00Z"},
-        {"user_login": "client-b", "created_at": "2024-01-01T00:00:00Z"},
-    ]}
+    assert response.json() == {
+        "accounts": [
+            {"user_login": "client-a", "created_at": "2023-05-01T10:00:00Z"},
+            {"user_login": "client-b", "created_at": "2024-01-01T00:00:00Z"},
+        ]
+    }
     assert client.get("/management/v1/accounts", headers=oauth("client-b-token")).json() == {"accounts": []}
     assert_metrika_error(client.get("/management/v1/accounts", headers=oauth(NO_METRIKA_TOKEN)), 403, "access_denied")
     assert_metrika_error(client.get("/management/v1/accounts"), 401, "unauthorized")
@@ -268,7 +278,9 @@ def test_ulogin_acts_for_a_represented_account(client, agency):
     grant = client.get("/management/v1/counter/601/my_grant?ulogin=client-b", headers=oauth())
     assert grant.json() == {"grant": {"perm": "view"}}
     # Only the represented account's counters, and only with ulogin.
-    assert_metrika_error(client.get("/management/v1/counter/101?ulogin=client-a", headers=oauth()), 403, "access_denied")
+    assert_metrika_error(
+        client.get("/management/v1/counter/101?ulogin=client-a", headers=oauth()), 403, "access_denied"
+    )
     assert_metrika_error(client.get("/management/v1/counter/501", headers=oauth()), 403, "access_denied")
 
 
@@ -374,8 +386,9 @@ def test_goal_delete(fake, client):
 def test_goals_for_a_represented_account(fake, client, agency):
     response = client.post("/management/v1/counter/501/goals?ulogin=client-a", json={"goal": GOAL}, headers=oauth())
     assert response.status_code == 200
-    assert_metrika_error(client.post("/management/v1/counter/501/goals", json={"goal": GOAL}, headers=oauth()),
-                         403, "access_denied")
+    assert_metrika_error(
+        client.post("/management/v1/counter/501/goals", json={"goal": GOAL}, headers=oauth()), 403, "access_denied"
+    )
     view_only = client.post("/management/v1/counter/601/goals?ulogin=client-b", json={"goal": GOAL}, headers=oauth())
     assert_metrika_error(view_only, 403, "access_denied")
     assert list(fake.goals) == [501]
@@ -392,14 +405,20 @@ def test_report_pages_through_exact_rows(fake, client):
     fake.add_token("big", counters=[{"id": 42, "report_rows": 250}])
     pages = []
     for offset in (1, 101, 201):
-        response = report(client, "big", ids="42", metrics="ym:s:visits,ym:s:users", dimensions="ym:s:date",
-                          offset=offset, limit=100)
+        response = report(
+            client, "big", ids="42", metrics="ym:s:visits,ym:s:users", dimensions="ym:s:date", offset=offset, limit=100
+        )
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json; charset=utf-8"
         body = response.json()
         assert body["total_rows"] == 250 and body["sampled"] is False
-        assert body["query"] == {"ids": [42], "metrics": ["ym:s:visits", "ym:s:users"],
-                                 "dimensions": ["ym:s:date"], "offset": offset, "limit": 100}
+        assert body["query"] == {
+            "ids": [42],
+            "metrics": ["ym:s:visits", "ym:s:users"],
+            "dimensions": ["ym:s:date"],
+            "offset": offset,
+            "limit": 100,
+        }
         pages.append(body["data"])
     assert [len(page) for page in pages] == [100, 100, 50]
     rows = [row for page in pages for row in page]
@@ -432,10 +451,15 @@ def test_report_several_counters_and_no_dimensions(fake, client):
 
 @pytest.mark.parametrize(
     "params",
-    [{"metrics": "ym:s:visits"}, {"ids": "101"}, {"ids": "", "metrics": "ym:s:visits"},
-     {"ids": "101,x", "metrics": "ym:s:visits"}, {"ids": "101", "metrics": "ym:s:visits", "offset": "0"},
-     {"ids": "101", "metrics": "ym:s:visits", "limit": "100001"},
-     {"ids": "101", "metrics": "ym:s:visits", "limit": "many"}],
+    [
+        {"metrics": "ym:s:visits"},
+        {"ids": "101"},
+        {"ids": "", "metrics": "ym:s:visits"},
+        {"ids": "101,x", "metrics": "ym:s:visits"},
+        {"ids": "101", "metrics": "ym:s:visits", "offset": "0"},
+        {"ids": "101", "metrics": "ym:s:visits", "limit": "100001"},
+        {"ids": "101", "metrics": "ym:s:visits", "limit": "many"},
+    ],
     ids=["no-ids", "no-metrics", "empty-ids", "bad-id", "offset-0", "limit-too-big", "limit-not-a-number"],
 )
 def test_report_bad_parameter_is_400(client, params):
@@ -591,9 +615,13 @@ def test_quota_parallel_per_login_turns_the_fourth_away(fake):
     fake.retry_after = "1"
     fake.add_token("vasya-2", login="vasya")  # a second token of the same person
     fake.add_token("kolya", login="kolya")
-    calls = [("/management/v1/counters", oauth()), ("/management/v1/counter/101", oauth()),
-             ("/stat/v1/data?ids=1&metrics=ym:s:visits", oauth("vasya-2")),
-             ("/management/v1/counters", oauth("vasya-2")), ("/management/v1/counters", oauth("kolya"))]
+    calls = [
+        ("/management/v1/counters", oauth()),
+        ("/management/v1/counter/101", oauth()),
+        ("/stat/v1/data?ids=1&metrics=ym:s:visits", oauth("vasya-2")),
+        ("/management/v1/counters", oauth("vasya-2")),
+        ("/management/v1/counters", oauth("kolya")),
+    ]
     responses = concurrently(fake, calls)
     statuses = [r.status_code for r in responses]
     assert statuses.count(429) == 1 and statuses[4] == 200  # another login has its own three
@@ -641,7 +669,14 @@ def test_fault_status(fake, client, status, error_type):
 
 
 def test_fault_status_with_headers_and_times(fake, client):
-    fake.fail("/management/", "status", status=429, error_type="quota_parallel_requests", headers={"Retry-After": "1"}, times=1)
+    fake.fail(
+        "/management/",
+        "status",
+        status=429,
+        error_type="quota_parallel_requests",
+        headers={"Retry-After": "1"},
+        times=1,
+    )
     first = client.get("/management/v1/counters", headers=oauth())
     assert_metrika_error(first, 429, "quota_parallel_requests")
     assert first.headers["retry-after"] == "1"
