@@ -557,14 +557,12 @@ class FakeYandex:
             if path == "/authorize":
                 return _authorize_page(query)
             return self._info(_read_authorization(headers.get("Authorization")))
-        for pattern, methods in _METRIKA_ROUTES:
-            match = pattern.match(path)
-            if match:
-                break
-        else:
+        route = _metrika_route(path)
+        if route is None:
             if method != "GET":
                 return self._error(405, "method_not_allowed")
             return self._error(404, "not_found")
+        match, methods = route
         if method not in methods:
             return self._error(405, "method_not_allowed")
         name, scope = methods[method]
@@ -746,6 +744,15 @@ class FakeYandex:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _metrika_route(path: str) -> tuple[re.Match[str], dict[str, tuple[str, str]]] | None:
+    """The matched pattern and the methods of the Metrika endpoint at ``path``, if any."""
+    for pattern, methods in _METRIKA_ROUTES:
+        match = pattern.match(path)
+        if match:
+            return match, methods
+    return None
 
 
 def _read_authorization(value: str | None) -> str | None:

@@ -548,13 +548,18 @@ def test_latency_lets_concurrent_requests_overlap(fake):
 # -- quotas ----------------------------------------------------------------------------
 
 
-def concurrently(fake, calls: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
-    """GET each (path, headers) from its own thread and connection, all released at once."""
+def concurrently(fake, calls: list[tuple[str, dict[str, str]]], latency: float) -> list[httpx.Response]:
+    """GET each (path, headers) from its own thread and connection, all released at once.
+
+    Each connection is opened first (a quick /info, which no quota counts); then ``latency``
+    is switched on and the calls go out together, so they overlap even on a busy machine.
+    """
     responses: list[httpx.Response | None] = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
+    barrier = threading.Barrier(len(calls), action=lambda: setattr(fake, "latency", latency))
 
     def call(index: int, path: str, headers: dict[str, str]) -> None:
-        with httpx.Client(base_url=fake.url, timeout=5) as http:
+        with httpx.Client(base_url=fake.url, timeout=10) as http:
+            http.get("/info?format=json")
             barrier.wait()
             responses[index] = http.get(path, headers=headers)
 
@@ -592,26 +597,25 @@ def test_quota_per_ip_turns_a_burst_away(fake, client):
 def test_quota_per_ip_window_slides(fake, client):
     fake.quota = True
     fake.per_ip_per_second = 5
-    began = time.monotonic()
-    assert [client.get("/management/v1/counters", headers=oauth()).status_code for _ in range(6)] == [200] * 5 + [429]
-    assert "retry-after" not in fake.requests[-1].headers  # none unless asked for
-    time.sleep(max(0.0, began + 1.05 - time.monotonic()))
+    responses = [client.get("/management/v1/counters", headers=oauth()) for _ in range(6)]
+    assert [r.status_code for r in responses] == [200] * 5 + [429]
+    assert "retry-after" not in responses[-1].headers  # none unless asked for
+    # One second after the first was admitted (before its answer was written), it has left the window.
+    time.sleep(max(0.0, fake.requests[0].finished + 1.01 - time.monotonic()))
     assert client.get("/stat/v1/data?ids=101&metrics=ym:s:visits", headers=oauth()).status_code != 429
     assert len(fake.quota_rejections) == 1
 
 
 def test_quota_per_ip_lets_paced_requests_through(fake, client):
     fake.quota = True
-    began = time.monotonic()
-    for i in range(40):  # 25 a second
-        time.sleep(max(0.0, began + i * 0.04 - time.monotonic()))
+    for _ in range(40):  # at least 0.04 s apart: never more than 26 in a second
         assert client.get("/management/v1/counters", headers=oauth()).status_code == 200
+        time.sleep(0.04)
     assert fake.quota_rejections == []
 
 
 def test_quota_parallel_per_login_turns_the_fourth_away(fake):
     fake.quota = True
-    fake.latency = 0.4
     fake.retry_after = "1"
     fake.add_token("vasya-2", login="vasya")  # a second token of the same person
     fake.add_token("kolya", login="kolya")
@@ -622,20 +626,20 @@ def test_quota_parallel_per_login_turns_the_fourth_away(fake):
         ("/management/v1/counters", oauth("vasya-2")),
         ("/management/v1/counters", oauth("kolya")),
     ]
-    responses = concurrently(fake, calls)
+    responses = concurrently(fake, calls, latency=0.4)
     statuses = [r.status_code for r in responses]
     assert statuses.count(429) == 1 and statuses[4] == 200  # another login has its own three
     rejected = responses[statuses.index(429)]
     assert_metrika_error(rejected, 429, "quota_parallel_requests")
     assert rejected.headers["retry-after"] == "1"
     assert [r.error_type for r in fake.quota_rejections] == ["quota_parallel_requests"]
-    assert all(r.finished - r.started >= 0.4 for r in fake.requests)  # the 429 waited too
+    metrika = [r for r in fake.requests if not r.path.startswith("/info")]
+    assert len(metrika) == 5 and all(r.finished - r.started >= 0.4 for r in metrika)  # the 429 waited too
 
 
 def test_quota_parallel_three_in_flight_are_fine(fake):
     fake.quota = True
-    fake.latency = 0.3
-    assert [r.status_code for r in concurrently(fake, [("/management/v1/counters", oauth())] * 3)] == [200] * 3
+    assert [r.status_code for r in concurrently(fake, [("/management/v1/counters", oauth())] * 3, 0.3)] == [200] * 3
     # Three clients that each wait for their answer before asking again never exceed the
     # limit: a request leaves the count before its answer is written.
     fake.latency = 0.01
