@@ -429,7 +429,8 @@ class FakeYandex:
         """The recorded requests whose target starts with ``path_prefix`` (and of ``method``)."""
         with self._lock:
             return [
-                r for r in self.requests
+                r
+                for r in self.requests
                 if r.path.startswith(path_prefix) and (method is None or r.method == method.upper())
             ]
 
@@ -556,14 +557,12 @@ class FakeYandex:
             if path == "/authorize":
                 return _authorize_page(query)
             return self._info(_read_authorization(headers.get("Authorization")))
-        for pattern, methods in _METRIKA_ROUTES:
-            match = pattern.match(path)
-            if match:
-                break
-        else:
+        route = _metrika_route(path)
+        if route is None:
             if method != "GET":
                 return self._error(405, "method_not_allowed")
             return self._error(404, "not_found")
+        match, methods = route
         if method not in methods:
             return self._error(405, "method_not_allowed")
         name, scope = methods[method]
@@ -577,12 +576,15 @@ class FakeYandex:
         if account is None:
             # Real body is undocumented: make it something a client cannot parse as JSON.
             return Reply(401, TEXT_TYPE, b"401 Unauthorized\n")
-        return _json(200, {
-            "id": account.uid,
-            "login": account.login,
-            "client_id": account.client_id,
-            "psuid": PSUID,
-        })
+        return _json(
+            200,
+            {
+                "id": account.uid,
+                "login": account.login,
+                "client_id": account.client_id,
+                "psuid": PSUID,
+            },
+        )
 
     # -- Metrika -----------------------------------------------------------------------
 
@@ -726,19 +728,31 @@ class FakeYandex:
         else:
             total_rows = 1
             data = [{"dimensions": [], "metrics": totals}] if offset == 1 else []
-        return _json(200, {
-            "query": {"ids": ids, "metrics": metrics, "dimensions": dimensions, "offset": offset, "limit": limit},
-            "data": data,
-            "total_rows": total_rows,
-            "sampled": False,
-            "totals": totals,
-        })
+        return _json(
+            200,
+            {
+                "query": {"ids": ids, "metrics": metrics, "dimensions": dimensions, "offset": offset, "limit": limit},
+                "data": data,
+                "total_rows": total_rows,
+                "sampled": False,
+                "totals": totals,
+            },
+        )
 
     def _error(self, status: int, error_type: str) -> Reply:
         return _json(status, _error_body(status, error_type, self.russian))
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _metrika_route(path: str) -> tuple[re.Match[str], dict[str, tuple[str, str]]] | None:
+    """The matched pattern and the methods of the Metrika endpoint at ``path``, if any."""
+    for pattern, methods in _METRIKA_ROUTES:
+        match = pattern.match(path)
+        if match:
+            return match, methods
+    return None
 
 
 def _read_authorization(value: str | None) -> str | None:

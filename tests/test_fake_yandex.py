@@ -127,7 +127,9 @@ def test_metrika_without_scope_is_403_access_denied(client):
     response = client.get("/management/v1/counters", headers={"Authorization": f"Bearer {NO_METRIKA_TOKEN}"})
     body = assert_metrika_error(response, 403, "access_denied")
     assert body["message"] == "Access is denied"
-    assert_metrika_error(client.get("/management/v1/counter/101", headers=oauth(NO_METRIKA_TOKEN)), 403, "access_denied")
+    assert_metrika_error(
+        client.get("/management/v1/counter/101", headers=oauth(NO_METRIKA_TOKEN)), 403, "access_denied"
+    )
 
 
 def test_strip_metrika_auth_drops_the_header_for_metrika_only(fake, client):
@@ -222,8 +224,13 @@ def test_unknown_path_is_404_not_found(client, path):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", "/info"), ("PUT", "/authorize"), ("DELETE", "/management/v1/accounts"),
-     ("POST", "/management/v1/counters"), ("PATCH", "/nothing")],
+    [
+        ("POST", "/info"),
+        ("PUT", "/authorize"),
+        ("DELETE", "/management/v1/accounts"),
+        ("POST", "/management/v1/counters"),
+        ("PATCH", "/nothing"),
+    ],
 )
 def test_unknown_method_and_path_pairs_are_405(client, method, path):
     assert_metrika_error(client.request(method, path, headers=oauth()), 405, "method_not_allowed")
@@ -235,8 +242,9 @@ def test_unknown_method_and_path_pairs_are_405(client, method, path):
 @pytest.fixture
 def agency(fake):
     """TOKEN's owner represents client-a (registered here) and client-b (a token's owner)."""
-    client_a = fake.add_represented(TOKEN, "client-a", counters=[{"id": 501, "name": "A shop"}],
-                                    created_at="2023-05-01T10:00:00Z")
+    client_a = fake.add_represented(
+        TOKEN, "client-a", counters=[{"id": 501, "name": "A shop"}], created_at="2023-05-01T10:00:00Z"
+    )
     fake.add_token("client-b-token", login="client-b", counters=[{"id": 601, "permission": "view"}])
     fake.accounts[TOKEN].represents.append("client-b")
     return client_a
@@ -248,10 +256,12 @@ def test_accounts_lists_the_represented_accounts(fake, client, agency):
     response = client.get("/management/v1/accounts", headers=oauth())
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json; charset=utf-8"
-    assert response.json() == {"accounts": [
-        {"user_login": "client-a", "created_at": "2023-05-01T10:00:00Z"},
-        {"user_login": "client-b", "created_at": "2024-01-01T00:00:00Z"},
-    ]}
+    assert response.json() == {
+        "accounts": [
+            {"user_login": "client-a", "created_at": "2023-05-01T10:00:00Z"},
+            {"user_login": "client-b", "created_at": "2024-01-01T00:00:00Z"},
+        ]
+    }
     assert client.get("/management/v1/accounts", headers=oauth("client-b-token")).json() == {"accounts": []}
     assert_metrika_error(client.get("/management/v1/accounts", headers=oauth(NO_METRIKA_TOKEN)), 403, "access_denied")
     assert_metrika_error(client.get("/management/v1/accounts"), 401, "unauthorized")
@@ -268,7 +278,9 @@ def test_ulogin_acts_for_a_represented_account(client, agency):
     grant = client.get("/management/v1/counter/601/my_grant?ulogin=client-b", headers=oauth())
     assert grant.json() == {"grant": {"perm": "view"}}
     # Only the represented account's counters, and only with ulogin.
-    assert_metrika_error(client.get("/management/v1/counter/101?ulogin=client-a", headers=oauth()), 403, "access_denied")
+    assert_metrika_error(
+        client.get("/management/v1/counter/101?ulogin=client-a", headers=oauth()), 403, "access_denied"
+    )
     assert_metrika_error(client.get("/management/v1/counter/501", headers=oauth()), 403, "access_denied")
 
 
@@ -374,8 +386,9 @@ def test_goal_delete(fake, client):
 def test_goals_for_a_represented_account(fake, client, agency):
     response = client.post("/management/v1/counter/501/goals?ulogin=client-a", json={"goal": GOAL}, headers=oauth())
     assert response.status_code == 200
-    assert_metrika_error(client.post("/management/v1/counter/501/goals", json={"goal": GOAL}, headers=oauth()),
-                         403, "access_denied")
+    assert_metrika_error(
+        client.post("/management/v1/counter/501/goals", json={"goal": GOAL}, headers=oauth()), 403, "access_denied"
+    )
     view_only = client.post("/management/v1/counter/601/goals?ulogin=client-b", json={"goal": GOAL}, headers=oauth())
     assert_metrika_error(view_only, 403, "access_denied")
     assert list(fake.goals) == [501]
@@ -392,14 +405,20 @@ def test_report_pages_through_exact_rows(fake, client):
     fake.add_token("big", counters=[{"id": 42, "report_rows": 250}])
     pages = []
     for offset in (1, 101, 201):
-        response = report(client, "big", ids="42", metrics="ym:s:visits,ym:s:users", dimensions="ym:s:date",
-                          offset=offset, limit=100)
+        response = report(
+            client, "big", ids="42", metrics="ym:s:visits,ym:s:users", dimensions="ym:s:date", offset=offset, limit=100
+        )
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json; charset=utf-8"
         body = response.json()
         assert body["total_rows"] == 250 and body["sampled"] is False
-        assert body["query"] == {"ids": [42], "metrics": ["ym:s:visits", "ym:s:users"],
-                                 "dimensions": ["ym:s:date"], "offset": offset, "limit": 100}
+        assert body["query"] == {
+            "ids": [42],
+            "metrics": ["ym:s:visits", "ym:s:users"],
+            "dimensions": ["ym:s:date"],
+            "offset": offset,
+            "limit": 100,
+        }
         pages.append(body["data"])
     assert [len(page) for page in pages] == [100, 100, 50]
     rows = [row for page in pages for row in page]
@@ -432,10 +451,15 @@ def test_report_several_counters_and_no_dimensions(fake, client):
 
 @pytest.mark.parametrize(
     "params",
-    [{"metrics": "ym:s:visits"}, {"ids": "101"}, {"ids": "", "metrics": "ym:s:visits"},
-     {"ids": "101,x", "metrics": "ym:s:visits"}, {"ids": "101", "metrics": "ym:s:visits", "offset": "0"},
-     {"ids": "101", "metrics": "ym:s:visits", "limit": "100001"},
-     {"ids": "101", "metrics": "ym:s:visits", "limit": "many"}],
+    [
+        {"metrics": "ym:s:visits"},
+        {"ids": "101"},
+        {"ids": "", "metrics": "ym:s:visits"},
+        {"ids": "101,x", "metrics": "ym:s:visits"},
+        {"ids": "101", "metrics": "ym:s:visits", "offset": "0"},
+        {"ids": "101", "metrics": "ym:s:visits", "limit": "100001"},
+        {"ids": "101", "metrics": "ym:s:visits", "limit": "many"},
+    ],
     ids=["no-ids", "no-metrics", "empty-ids", "bad-id", "offset-0", "limit-too-big", "limit-not-a-number"],
 )
 def test_report_bad_parameter_is_400(client, params):
@@ -524,13 +548,18 @@ def test_latency_lets_concurrent_requests_overlap(fake):
 # -- quotas ----------------------------------------------------------------------------
 
 
-def concurrently(fake, calls: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:
-    """GET each (path, headers) from its own thread and connection, all released at once."""
+def concurrently(fake, calls: list[tuple[str, dict[str, str]]], latency: float) -> list[httpx.Response]:
+    """GET each (path, headers) from its own thread and connection, all released at once.
+
+    Each connection is opened first (a quick /info, which no quota counts); then ``latency``
+    is switched on and the calls go out together, so they overlap even on a busy machine.
+    """
     responses: list[httpx.Response | None] = [None] * len(calls)
-    barrier = threading.Barrier(len(calls))
+    barrier = threading.Barrier(len(calls), action=lambda: setattr(fake, "latency", latency))
 
     def call(index: int, path: str, headers: dict[str, str]) -> None:
-        with httpx.Client(base_url=fake.url, timeout=5) as http:
+        with httpx.Client(base_url=fake.url, timeout=10) as http:
+            http.get("/info?format=json")
             barrier.wait()
             responses[index] = http.get(path, headers=headers)
 
@@ -568,46 +597,49 @@ def test_quota_per_ip_turns_a_burst_away(fake, client):
 def test_quota_per_ip_window_slides(fake, client):
     fake.quota = True
     fake.per_ip_per_second = 5
-    began = time.monotonic()
-    assert [client.get("/management/v1/counters", headers=oauth()).status_code for _ in range(6)] == [200] * 5 + [429]
-    assert "retry-after" not in fake.requests[-1].headers  # none unless asked for
-    time.sleep(max(0.0, began + 1.05 - time.monotonic()))
+    responses = [client.get("/management/v1/counters", headers=oauth()) for _ in range(6)]
+    assert [r.status_code for r in responses] == [200] * 5 + [429]
+    assert "retry-after" not in responses[-1].headers  # none unless asked for
+    # One second after the first was admitted (before its answer was written), it has left the window.
+    time.sleep(max(0.0, fake.requests[0].finished + 1.01 - time.monotonic()))
     assert client.get("/stat/v1/data?ids=101&metrics=ym:s:visits", headers=oauth()).status_code != 429
     assert len(fake.quota_rejections) == 1
 
 
 def test_quota_per_ip_lets_paced_requests_through(fake, client):
     fake.quota = True
-    began = time.monotonic()
-    for i in range(40):  # 25 a second
-        time.sleep(max(0.0, began + i * 0.04 - time.monotonic()))
+    for _ in range(40):  # at least 0.04 s apart: never more than 26 in a second
         assert client.get("/management/v1/counters", headers=oauth()).status_code == 200
+        time.sleep(0.04)
     assert fake.quota_rejections == []
 
 
 def test_quota_parallel_per_login_turns_the_fourth_away(fake):
     fake.quota = True
-    fake.latency = 0.4
     fake.retry_after = "1"
     fake.add_token("vasya-2", login="vasya")  # a second token of the same person
     fake.add_token("kolya", login="kolya")
-    calls = [("/management/v1/counters", oauth()), ("/management/v1/counter/101", oauth()),
-             ("/stat/v1/data?ids=1&metrics=ym:s:visits", oauth("vasya-2")),
-             ("/management/v1/counters", oauth("vasya-2")), ("/management/v1/counters", oauth("kolya"))]
-    responses = concurrently(fake, calls)
+    calls = [
+        ("/management/v1/counters", oauth()),
+        ("/management/v1/counter/101", oauth()),
+        ("/stat/v1/data?ids=1&metrics=ym:s:visits", oauth("vasya-2")),
+        ("/management/v1/counters", oauth("vasya-2")),
+        ("/management/v1/counters", oauth("kolya")),
+    ]
+    responses = concurrently(fake, calls, latency=0.4)
     statuses = [r.status_code for r in responses]
     assert statuses.count(429) == 1 and statuses[4] == 200  # another login has its own three
     rejected = responses[statuses.index(429)]
     assert_metrika_error(rejected, 429, "quota_parallel_requests")
     assert rejected.headers["retry-after"] == "1"
     assert [r.error_type for r in fake.quota_rejections] == ["quota_parallel_requests"]
-    assert all(r.finished - r.started >= 0.4 for r in fake.requests)  # the 429 waited too
+    metrika = [r for r in fake.requests if not r.path.startswith("/info")]
+    assert len(metrika) == 5 and all(r.finished - r.started >= 0.4 for r in metrika)  # the 429 waited too
 
 
 def test_quota_parallel_three_in_flight_are_fine(fake):
     fake.quota = True
-    fake.latency = 0.3
-    assert [r.status_code for r in concurrently(fake, [("/management/v1/counters", oauth())] * 3)] == [200] * 3
+    assert [r.status_code for r in concurrently(fake, [("/management/v1/counters", oauth())] * 3, 0.3)] == [200] * 3
     # Three clients that each wait for their answer before asking again never exceed the
     # limit: a request leaves the count before its answer is written.
     fake.latency = 0.01
@@ -641,7 +673,14 @@ def test_fault_status(fake, client, status, error_type):
 
 
 def test_fault_status_with_headers_and_times(fake, client):
-    fake.fail("/management/", "status", status=429, error_type="quota_parallel_requests", headers={"Retry-After": "1"}, times=1)
+    fake.fail(
+        "/management/",
+        "status",
+        status=429,
+        error_type="quota_parallel_requests",
+        headers={"Retry-After": "1"},
+        times=1,
+    )
     first = client.get("/management/v1/counters", headers=oauth())
     assert_metrika_error(first, 429, "quota_parallel_requests")
     assert first.headers["retry-after"] == "1"
