@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import Diagnosis, ExitCode
-from .i18n import N_, _
+from .expiry import days_left, renew_command
+from .i18n import N_, _, ngettext
 from .oauth import app_page_url, describe_problem
 
 WRITE_PERMISSIONS = ("own", "edit")
@@ -27,6 +28,7 @@ class Reply:
     detail: str = ""
     html: bool = False
     broken: bool = False  # a 200 whose body is not the JSON it should be
+    retry_after: float | None = None  # seconds, from a 429's Retry-After
 
     @property
     def ok(self) -> bool:
@@ -48,6 +50,12 @@ class Evidence:
     proxy: str | None = None
     timeout: float = 10.0
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    profile: str = "default"
+    accounts: Reply | None = None  # the accounts the owner represents: extra, never decides
+    token_fingerprint: str | None = None
+    recorded_fingerprint: str | None = None  # what login recorded with a stored token
+    expires_at: str | None = None  # recorded at login, for a stored token
+    expiring_within: int | None = None  # --expiring-within DAYS
 
 
 @dataclass
@@ -89,6 +97,7 @@ class Verdict:
 CHECK_LABELS = {
     "token_present": N_("a token is present"),
     "well_formed": N_("it is well formed"),
+    "recorded": N_("it is the token recorded at login"),  # only for a stored token with a recorded fingerprint
     "header_read": N_("the API reads the header"),
     "token_valid": N_("the token is valid"),
     "expected_app": N_("it is from the expected app"),
@@ -100,6 +109,9 @@ CHECK_LABELS = {
 def check_label(name: str) -> str:
     if name.startswith("counter:"):
         return _("access to counter {id}").format(id=name.split(":", 1)[1])
+    if name.startswith("expiry:"):
+        days = int(name.split(":", 1)[1])
+        return ngettext("it has at least {days} day left", "it has at least {days} days left", days).format(days=days)
     return _(CHECK_LABELS[name])
 
 
@@ -107,7 +119,10 @@ class Checks:
     """The checks in their fixed order, all skipped until a rule passes or fails them."""
 
     def __init__(self, evidence: Evidence) -> None:
-        names = list(CHECK_LABELS) + [f"counter:{cid}" for cid in evidence.counter_ids]
+        names = [name for name in CHECK_LABELS if name != "recorded" or evidence.recorded_fingerprint]
+        names += [f"counter:{cid}" for cid in evidence.counter_ids]
+        if evidence.expiring_within is not None:
+            names.append(f"expiry:{evidence.expiring_within}")
         self.checks = {name: Check(name, "skipped") for name in names}
         self.warnings: list[str] = []
         self.evidence: list[str] = []
@@ -179,6 +194,26 @@ def rule_malformed(ev: Evidence, c: Checks) -> Verdict | None:
             source=ev.token_source, reason=describe_problem(ev.token_problem)
         ),
         _malformed_fix(ev),
+    )
+
+
+def rule_mismatch(ev: Evidence, c: Checks) -> Verdict | None:
+    """A stored token that is not the one login verified and described in config.toml."""
+    if not (ev.recorded_fingerprint and ev.token_fingerprint):
+        return None
+    if ev.recorded_fingerprint == ev.token_fingerprint:
+        c.passed("recorded", detail=ev.recorded_fingerprint)
+        return None
+    c.failed(
+        "recorded", _("{fp}, recorded {recorded}").format(fp=ev.token_fingerprint, recorded=ev.recorded_fingerprint)
+    )
+    return c.result(
+        Diagnosis.TOKEN_MISMATCH,
+        _(
+            "The stored token ({fp}) is not the one recorded at login ({recorded}): something else changed "
+            "the keyring entry or credentials.toml, so the profile's metadata describes another token."
+        ).format(fp=ev.token_fingerprint, recorded=ev.recorded_fingerprint),
+        [_("Log in again to store a token with its metadata: `{command}`.").format(command=renew_command(ev.profile))],
     )
 
 
@@ -394,6 +429,49 @@ def rule_counters(ev: Evidence, c: Checks) -> Verdict | None:
     return failure
 
 
+def rule_expiring(ev: Evidence, c: Checks) -> Verdict | None:
+    """--expiring-within DAYS: a token with fewer days left than DAYS (unknown expiry never is)."""
+    if ev.expiring_within is None:
+        return None
+    days, check = days_left(ev.expires_at, ev.now), f"expiry:{ev.expiring_within}"
+    if days is None:
+        c.passed(check, detail=_("expiry unknown"))
+        return None
+    left = ngettext("{days} day left", "{days} days left", days).format(days=days)
+    if days >= ev.expiring_within:
+        c.passed(check, detail=left)
+        return None
+    c.failed(check, left)
+    assert ev.expires_at is not None
+    return c.result(
+        Diagnosis.TOKEN_EXPIRING,
+        ngettext(
+            "The token expires on {date}, in {days} day: fewer than the {within} asked for.",
+            "The token expires on {date}, in {days} days: fewer than the {within} asked for.",
+            days,
+        ).format(date=ev.expires_at[:10], days=days, within=ev.expiring_within),
+        [_("Get a new token before then: `{command}`.").format(command=renew_command(ev.profile))],
+    )
+
+
+def rule_expired(ev: Evidence, c: Checks) -> Verdict | None:
+    """Offline only: the expiry recorded at login has passed (online, Yandex says so itself)."""
+    days = days_left(ev.expires_at, ev.now)
+    if days is None or days > 0:
+        return None
+    assert ev.expires_at is not None
+    c.failed("token_valid", _("expired on {date}").format(date=ev.expires_at[:10]))
+    return c.result(
+        Diagnosis.TOKEN_INVALID,
+        _("The token expired on {date} (the expiry recorded at login).").format(date=ev.expires_at[:10]),
+        [_("Get a new one: `{command}`.").format(command=renew_command(ev.profile))],
+    )
+
+
+def rule_offline_ok(ev: Evidence, c: Checks) -> Verdict:
+    return c.result(Diagnosis.OK, _("The token is stored as login recorded it (offline: Yandex was not asked)."), [])
+
+
 def rule_ok(ev: Evidence, c: Checks) -> Verdict:
     summary = _("The token works for Metrika.")
     if ev.counter_ids:
@@ -406,6 +484,7 @@ def rule_ok(ev: Evidence, c: Checks) -> Verdict:
 RULES: list[Rule] = [
     rule_no_token,
     rule_malformed,
+    rule_mismatch,
     rule_transport,
     rule_token_invalid,
     rule_header_rejected,
@@ -416,14 +495,17 @@ RULES: list[Rule] = [
     rule_write_scope,
     rule_wrong_account,
     rule_counters,
+    rule_expiring,
     rule_ok,
 ]
+# What can be said without asking any server (`metrika status --offline`).
+OFFLINE_RULES: list[Rule] = [rule_no_token, rule_malformed, rule_mismatch, rule_expired, rule_expiring, rule_offline_ok]
 
 
-def diagnose(ev: Evidence) -> Verdict:
+def diagnose(ev: Evidence, rules: list[Rule] | None = None) -> Verdict:
     """Ask each rule in turn; the first that reaches a verdict decides."""
     checks = Checks(ev)
-    for rule in RULES:
+    for rule in RULES if rules is None else rules:
         verdict = rule(ev, checks)
         if verdict is not None:
             return verdict

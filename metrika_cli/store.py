@@ -36,6 +36,7 @@ class Profile:
     obtained_at: str | None = None
     expires_at: str | None = None
     scopes: list[str] = field(default_factory=list)
+    fingerprint: str | None = None  # of the token stored with this metadata (never the token)
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> Profile:
@@ -295,6 +296,29 @@ class Store:
 
     def profile(self, name: str) -> Profile:
         return self.profiles().get(name) or Profile()
+
+    def active_profile(self) -> str | None:
+        """The profile `metrika switch` recorded as the active one, if any."""
+        value = read_toml(self.config_path).get("active_profile")
+        return value if isinstance(value, str) and value else None
+
+    def set_active(self, name: str | None) -> None:
+        """Record `name` as the active profile (None: forget the choice)."""
+        with self.lock():
+            config = read_toml(self.config_path)
+            if name:
+                config["active_profile"] = name
+            elif config.pop("active_profile", None) is None:
+                return
+            write_toml(self.config_path, config)
+
+    def file_tokens(self) -> dict[str, str]:
+        """Every token in credentials.toml by profile, read once (status over many profiles)."""
+        tables = read_toml(self.credentials_path).get("profiles", {})
+        if not isinstance(tables, dict):
+            return {}
+        found = {name: table.get("token") for name, table in tables.items() if isinstance(table, dict)}
+        return {name: value for name, value in found.items() if isinstance(value, str) and value}
 
     def file_token(self, name: str) -> str | None:
         """The profile's token in credentials.toml, if it has one there."""

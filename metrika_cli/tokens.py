@@ -30,8 +30,18 @@ def checked_profile(name: str) -> str:
 
 
 def profile_name(env: Env, option: str | None = None) -> str:
-    """The profile in use: --profile (after or before the command) > METRIKA_PROFILE > default."""
-    return option or env.global_profile or env.environ.get("METRIKA_PROFILE") or "default"
+    """The profile in use: --profile (after or before the command) > METRIKA_PROFILE > the one
+    `metrika switch` recorded > default. The one place that decides it, for the lean path too."""
+    return option or env.global_profile or env.environ.get("METRIKA_PROFILE") or switched_profile(env) or "default"
+
+
+def switched_profile(env: Env) -> str | None:
+    """The active profile recorded in config.toml; never fails (a corrupt config is reported
+    by whatever reads the profile next, with its file and line)."""
+    try:
+        return env.store.active_profile()
+    except MetrikaError:
+        return None
 
 
 def stored_token(env: Env, name: str, profile: Profile) -> Token | None:
@@ -91,10 +101,15 @@ def shadow_warning(env: Env, name: str, token: Token, profile: Profile) -> None:
 
 
 def token_in_use(env: Env, name: str) -> tuple[Token | None, Profile]:
-    """resolve_token, and say so when an environment token hides a stored one."""
+    """resolve_token, and say so when an environment token hides a stored one, or when the
+    stored one expires within expiry.WARN_DAYS days."""
     token, profile = resolve_token(env, name)
     if token:
         shadow_warning(env, name, token, profile)
+    if token and token.stored:
+        from .expiry import warn_if_expiring
+
+        warn_if_expiring(env, name, profile.expires_at)
     return token, profile
 
 
