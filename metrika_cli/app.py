@@ -11,7 +11,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import auth_url, check_access, login, logout, token, whoami
+from .commands import auth_url, check_access, login, logout, status, switch, token, whoami
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -88,6 +88,12 @@ _register(
 CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
 _register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
 _register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
+_register(
+    "status",
+    status.status,
+    _("Check every stored profile at once (or those named): one line each, then a count."),
+)
+_register("switch", switch.switch, _("Make a profile the active one; without NAME, list the profiles."))
 
 
 def run(args: list[str], env: Env) -> int:

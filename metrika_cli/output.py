@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnosis, Interrupted, MetrikaError
@@ -159,3 +161,55 @@ def base_document(
         "summary": summary,
         "fix": list(fix),
     }
+
+
+def render_table(env: Env, headers: list[str], rows: list[list[str]], styles: Sequence[str | None]) -> None:
+    """Rows as a table on stdout, for a terminal (colour only where allowed)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(
+        file=env.stdout,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        force_terminal=True,
+        color_system="auto" if env.colour(stderr=False) else None,  # None: no escape codes at all
+    )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    for row, style in zip(rows, styles, strict=True):
+        table.add_row(*(redact(env, cell) for cell in row), style=style if env.colour(stderr=False) else None)
+    console.print(table)
+
+
+def render_lines(env: Env, rows: list[list[str]]) -> None:
+    """Rows as plain lines on stdout, columns two spaces apart and aligned: stable, easy to grep."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))] if rows else []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)] + row[-1:]
+        say(env, "  ".join(cells), stderr=False)
+
+
+@contextlib.contextmanager
+def progress(env: Env, total: int, label: str, show: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr while `show` (a terminal, a long job); yields the call that
+    advances it by one."""
+    if not (show and env.stderr_tty):
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(
+        file=env.stderr,
+        highlight=False,
+        markup=False,
+        force_terminal=True,
+        color_system="auto" if env.colour(stderr=True) else None,
+    )
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)

@@ -7,8 +7,9 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -150,13 +151,18 @@ def process_environment(environ: dict[str, str]) -> Iterator[None]:
 
 
 def call_metrika(
-    *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    clock: Callable[[], datetime] | None = None,
 ) -> Result:
     """`metrika ARGS` in this process: the same main() with an Env of its own (standard input
     a pipe, never a terminal), and what click prints caught too. `timeout` is the subprocess
-    runner's; here the command's own time limits apply."""
+    runner's; here the command's own time limits apply. `clock`: a fixed "now", if given."""
     environ = {**os.environ, **(env or {})}
-    streams = Env.for_test(environ, stdin=input or "", keyring_timeout=KEYRING_TIMEOUT)
+    fixed = {"clock": clock} if clock else {}
+    streams = Env.for_test(environ, stdin=input or "", keyring_timeout=KEYRING_TIMEOUT, **fixed)
     with (
         process_environment(environ),
         contextlib.redirect_stdout(streams.stdout),
