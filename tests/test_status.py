@@ -290,21 +290,24 @@ def test_offline_spots_a_keyring_without_the_entry_and_no_keyring_at_all(fake, i
     assert fake.requests == []
 
 
-def test_offline_of_a_locked_keyring_is_store_unavailable_for_each_keyring_profile(isolated, metrika):
-    store_profiles(isolated, {"a": {"storage": "keyring"}, "b": {"storage": "keyring"}})
-    result = metrika("status", "--offline", env=backend_env("LockedKeyring"))
-    assert result.code == 7
-    assert [line.split()[-1] for line in result.stdout.splitlines()] == ["store_unavailable"] * 2
+def test_a_locked_keyring_is_store_unavailable_for_each_keyring_profile(fake, isolated, metrika):
+    store_profiles(isolated, {"a": {"storage": "keyring"}, "b": {"storage": "keyring"}, "c": {"token": TOKEN}})
+    for offline in (["--offline"], []):
+        result = metrika("status", *offline, env=backend_env("LockedKeyring"))
+        assert result.code == 7
+        assert [line.split()[-1] for line in result.stdout.splitlines()] == ["store_unavailable"] * 2 + ["ok"]
+    assert len(fake.requests_to("/info")) == 1  # only c's token was asked about
 
 
 def test_a_hung_keyring_is_waited_for_once(isolated):
-    profiles = {f"p{number}": {"storage": "keyring"} for number in range(5)}
-    store_profiles(isolated, profiles)
+    profiles: dict[str, dict[str, Any]] = {f"p{number}": {"storage": "keyring"} for number in range(5)}
+    store_profiles(isolated, {**profiles, "plain": {"token": TOKEN}})
     started = time.monotonic()
-    result = run_metrika("status", "--offline", env={**backend_env("HangingKeyring"), "METRIKA_TIMEOUT": "5"})
+    result = run_metrika("status", "--offline", env=backend_env("HangingKeyring"))
     assert result.code == 7
     assert time.monotonic() - started < 5 + 4  # one time limit (5 s), not five
     assert result.stdout.count("store_unavailable") == 5
+    assert result.stdout.splitlines()[-1].split()[-1] == "ok"  # a token in credentials.toml is not in the keyring
 
 
 # ---- the terminal ----------------------------------------------------------------------

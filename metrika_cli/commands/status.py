@@ -63,12 +63,12 @@ def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, 
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set: status checks each profile's stored token instead."))
     entries = [(name, saved.get(name) or Profile()) for name in names]
-    tokens = read_tokens(env, entries)
+    tokens = Tokens(env, entries)
     with progress(
         env, len(entries), _("Checking profiles"), show=not offline and len(entries) > PROGRESS_OVER
     ) as advance:
         if offline:
-            reports = [check_offline(env, name, profile, tokens[name], expiring_within) for name, profile in entries]
+            reports = [check_offline(env, name, profile, tokens, expiring_within) for name, profile in entries]
         else:
             reports = asyncio.run(check_all(env, entries, tokens, expiring_within, advance))
     code = exit_code(reports)
@@ -82,33 +82,43 @@ def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, 
 # ---- reading what is stored ------------------------------------------------------------
 
 
-def read_tokens(env: Env, entries: list[tuple[str, Profile]]) -> dict[str, Stored]:
-    """Each profile's stored token: credentials.toml is read once, the keyring once a profile,
-    except that once the keyring did not answer in time, nobody waits for it again."""
-    files = env.store.file_tokens() if any(profile.storage == "file" for _name, profile in entries) else {}
-    found: dict[str, Stored] = {}
-    hung: MetrikaError | None = None
-    for name, profile in entries:
-        if profile.storage == "keyring":
-            started = time.monotonic()
-            found[name] = hung or keyring_token(env, name)
-            if isinstance(found[name], MetrikaError) and time.monotonic() - started >= env.keyring_timeout / 2:
-                hung = hung or found[name]  # type: ignore[assignment]
-        else:
-            value = files.get(name) if profile.storage == "file" else None
-            found[name] = Token(value, "file") if value else None
-    for stored in found.values():
+class Tokens:
+    """Each profile's stored token: credentials.toml read once, the keyring once a profile,
+    one read at a time; once the keyring did not answer in time, nobody waits for it again."""
+
+    def __init__(self, env: Env, entries: list[tuple[str, Profile]]) -> None:
+        self.env = env
+        in_files = any(profile.storage == "file" for _name, profile in entries)
+        self.files = env.store.file_tokens() if in_files else {}
+        self.hung: MetrikaError | None = None
+        self.lock = asyncio.Lock()
+
+    def read(self, name: str, profile: Profile) -> Stored:
+        stored = (self.hung or self._keyring(name)) if profile.storage == "keyring" else self._file(name, profile)
         if isinstance(stored, Token):
-            env.secrets.add(stored.value)
-    return found
+            self.env.secrets.add(stored.value)
+        return stored
 
+    async def read_async(self, name: str, profile: Profile) -> Stored:
+        """`read`, in a worker thread: the keyring is read while earlier profiles are being asked."""
+        if profile.storage != "keyring":
+            return self.read(name, profile)
+        async with self.lock:
+            return await asyncio.to_thread(self.read, name, profile)
 
-def keyring_token(env: Env, name: str) -> Stored:
-    try:
-        value = env.store.keyring.get(name)
-    except MetrikaError as exc:
-        return exc
-    return Token(value, "keyring") if value else None
+    def _file(self, name: str, profile: Profile) -> Stored:
+        value = self.files.get(name) if profile.storage == "file" else None
+        return Token(value, "file") if value else None
+
+    def _keyring(self, name: str) -> Stored:
+        started = time.monotonic()
+        try:
+            value = self.env.store.keyring.get(name)
+        except MetrikaError as exc:
+            if time.monotonic() - started >= self.env.keyring_timeout / 2:
+                self.hung = exc
+            return exc
+        return Token(value, "keyring") if value else None
 
 
 def unreadable(env: Env, name: str, profile: Profile, stored: Stored) -> whoami.Report:
@@ -131,8 +141,9 @@ def unreadable(env: Env, name: str, profile: Profile, stored: Stored) -> whoami.
 # ---- checking --------------------------------------------------------------------------
 
 
-def check_offline(env: Env, name: str, profile: Profile, stored: Stored, expiring_within: int | None) -> whoami.Report:
+def check_offline(env: Env, name: str, profile: Profile, tokens: Tokens, expiring_within: int | None) -> whoami.Report:
     """What can be said without a server: the token is there, well formed, the one login recorded."""
+    stored = tokens.read(name, profile)
     if not isinstance(stored, Token):
         return unreadable(env, name, profile, stored)
     evidence = prepare(env, stored, profile, [], "read", None)
@@ -142,7 +153,7 @@ def check_offline(env: Env, name: str, profile: Profile, stored: Stored, expirin
 
 
 async def check_all(
-    env: Env, entries: list[tuple[str, Profile]], tokens: dict[str, Stored], expiring_within: int | None, advance: Any
+    env: Env, entries: list[tuple[str, Profile]], tokens: Tokens, expiring_within: int | None, advance: Any
 ) -> list[whoami.Report]:
     """Every profile in one event loop, one pacer and one connection pool for all."""
     from ..api import SharedTransport
@@ -155,14 +166,14 @@ async def check_all(
     gate = asyncio.Semaphore(AT_ONCE)
 
     async def check(name: str, profile: Profile) -> whoami.Report:
-        stored = tokens[name]
-        if not isinstance(stored, Token):
-            report = unreadable(env, name, profile, stored)
-        else:
-            async with gate:
+        async with gate:
+            stored = await tokens.read_async(name, profile)
+            if isinstance(stored, Token):
                 # Metrika counts parallel requests per login: the recorded one, else the token's own key.
                 options = replace(template, name=name, user=profile.login or fingerprint(stored.value))
                 report = await whoami.inspect_async(env, name, stored, profile, options)
+            else:
+                report = unreadable(env, name, profile, stored)
         advance()
         return report
 
