@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,8 @@ class Reply:
     network: str | None = None  # dns, refused, tls, proxy, timeout, cut, other
     detail: str = ""
     html: bool = False
-    broken: bool = False  # a 200 whose body is not the JSON it should be
+    broken: bool = False  # a 200 whose body is not the JSON it should be, or any answer over the size limit
+    retry_after: float | None = None  # seconds, from a Retry-After header
 
     @property
     def ok(self) -> bool:
@@ -45,7 +47,8 @@ class Evidence:
     expected_client_id: str | None = None
     expected_login: str | None = None
     scopes: list[str] = field(default_factory=list)
-    proxy: str | None = None
+    proxy: str | None = None  # its user:password already hidden
+    proxy_variable: str | None = None  # the variable it came from, e.g. HTTPS_PROXY
     timeout: float = 10.0
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -520,6 +523,14 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
     """network_error, service_unavailable or rate_limited, if this reply says so."""
     if reply.network:
         return Diagnosis.NETWORK_ERROR, _network_summary(reply, ev), _network_fix(reply, ev)
+    if reply.detail == "too_large":
+        return (
+            Diagnosis.UNEXPECTED_RESPONSE,
+            _("{service} answered with more than 16 MiB, more than any answer it should give.").format(
+                service=reply.service
+            ),
+            [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")],
+        )
     status = reply.status or 0
     if status == 429 or (reply.error_type or "").startswith("quota_"):
         quota = reply.error_type or ""
@@ -527,7 +538,7 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
         return (
             Diagnosis.RATE_LIMITED,
             _("{service} refused for now: {what} is used up.").format(service=reply.service, what=what),
-            [_rate_limit_reset(quota, ev.now)],
+            [_rate_limit_reset(quota, ev.now, reply.retry_after)],
         )
     if status >= 500 or reply.html or reply.error_type in ("backend_error", "timeout"):
         if reply.html:
@@ -551,7 +562,9 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
     return None
 
 
-def _rate_limit_reset(quota: str, now: datetime) -> str:
+def _rate_limit_reset(quota: str, now: datetime, retry_after: float | None = None) -> str:
+    if retry_after is not None:
+        return _("Retry in {seconds} s, as the server asks (Retry-After).").format(seconds=math.ceil(retry_after))
     if quota == "quota_requests_by_uid":
         midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         left = midnight - now
@@ -583,8 +596,8 @@ def _network_summary(reply: Reply, ev: Evidence) -> str:
 def _network_fix(reply: Reply, ev: Evidence) -> list[str]:
     if reply.network == "proxy":
         return [
-            _("Check that the proxy {proxy} (from HTTPS_PROXY) is running, or unset HTTPS_PROXY.").format(
-                proxy=ev.proxy
+            _("Check that the proxy {proxy} (from {variable}) is running, or unset {variable}.").format(
+                proxy=ev.proxy, variable=ev.proxy_variable or "HTTPS_PROXY"
             )
         ]
     if reply.network == "timeout":

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from .store import Store
@@ -133,8 +134,31 @@ class Env:
                 )
             ) from None
         return Endpoints(
-            api_url=(self.environ.get("METRIKA_API_URL") or Endpoints.api_url).rstrip("/"),
-            login_url=(self.environ.get("METRIKA_LOGIN_URL") or Endpoints.login_url).rstrip("/"),
-            oauth_url=(self.environ.get("METRIKA_OAUTH_URL") or Endpoints.oauth_url).rstrip("/"),
+            api_url=self._base_url("METRIKA_API_URL", Endpoints.api_url),
+            login_url=self._base_url("METRIKA_LOGIN_URL", Endpoints.login_url),
+            oauth_url=self._base_url("METRIKA_OAUTH_URL", Endpoints.oauth_url),
             timeout=timeout,
+        )
+
+    def _base_url(self, variable: str, default: str) -> str:
+        """A base URL the token may go to: https, or plain http to this machine only (tests)."""
+        from .errors import BadInput
+        from .i18n import _
+        from .urls import hide_userinfo, is_loopback
+
+        value = (self.environ.get(variable) or default).rstrip("/")
+        try:
+            parts = urlsplit(value)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:  # a port out of range, a broken IPv6 address
+            parts, port_ok = urlsplit(""), False
+        secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or ""))
+        if secure and parts.hostname and port_ok and not (parts.username or parts.password):
+            return value
+        raise BadInput(
+            _(
+                "{variable} must be an https:// address without a user or password (plain http only to this "
+                "machine); got {url}. Nothing was sent."
+            ).format(variable=variable, url=hide_userinfo(value)[:200]),
+            fix=[_("Correct {variable}, or unset it to use {default}.").format(variable=variable, default=default)],
         )

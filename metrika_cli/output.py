@@ -20,12 +20,6 @@ def fingerprint(token: str) -> str:
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:8]
 
 
-def register_secret(env: Env, token: str) -> None:
-    """Remember a token so that nothing this run prints can contain it."""
-    if token:
-        env.secrets.add(token)
-
-
 def redact(env: Env, text: str) -> str:
     for secret in env.secrets:
         text = text.replace(secret, fingerprint(secret))

@@ -49,6 +49,7 @@ def collect(
     from .api import gather_evidence, proxy_for
 
     endpoints = env.endpoints
+    proxy = proxy_for(env.environ, endpoints.api_url)
     evidence = Evidence(
         token_source=token.source if token else None,
         counter_ids=counter_ids,
@@ -56,7 +57,8 @@ def collect(
         expected_login=expected_login,
         expected_client_id=client_id or configured_client_id(env, lambda: profile.client_id),
         scopes=profile.scopes,
-        proxy=proxy_for(endpoints.api_url),
+        proxy=proxy[1] if proxy else None,
+        proxy_variable=proxy[0] if proxy else None,
         timeout=endpoints.timeout,
         now=env.now(),
     )
