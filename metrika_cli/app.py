@@ -11,7 +11,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import auth_url, check_access, login, logout, token, whoami
+from .commands import api, auth_url, check_access, login, logout, token, whoami
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -70,8 +70,8 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
     return wrapper
 
 
-def _register(name: str, function: Callable[..., int], help: str, hidden: bool = False) -> None:
-    app.command(name, help=help, hidden=hidden)(handles_errors(function))
+def _register(name: str, function: Callable[..., int], help: str, hidden: bool = False, **settings: Any) -> None:
+    app.command(name, help=help, hidden=hidden, **settings)(handles_errors(function))
 
 
 _register("login", login.login, _("Get a token through your app and store it in the OS keyring."))
@@ -88,6 +88,11 @@ _register(
 CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
 _register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
 _register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
+_register(
+    "api",
+    api.api,
+    _("Call the Metrika API with the token in use, never shown; a call that fails says why, with the fix."),
+)
 
 
 def run(args: list[str], env: Env) -> int:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnosis, Interrupted, MetrikaError
@@ -153,3 +155,35 @@ def base_document(
         "summary": summary,
         "fix": list(fix),
     }
+
+
+def pretty_json(env: Env, raw: bytes) -> None:
+    """An answer for a person at a terminal: JSON indented (and coloured, unless NO_COLOR); other text as is."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        text = raw.decode("utf-8", "replace")
+        env.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+        env.stdout.flush()
+        return
+    if env.colour(stderr=False):
+        _console(env, stderr=False).print_json(data=data, indent=2)
+    else:
+        env.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    env.stdout.flush()
+
+
+@contextlib.contextmanager
+def progress(env: Env, total: int, label: str) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr while a person watches and stdout goes elsewhere; yields `advance`."""
+    if not env.stderr_tty or env.stdout_tty or total <= 1:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(file=env.stderr, force_terminal=True, no_color=not env.colour(stderr=True))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
