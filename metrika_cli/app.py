@@ -11,7 +11,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import api, auth_url, check_access, login, logout, token, whoami
+from .commands import api, auth_url, check_access, exec_, login, logout, token, whoami
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -92,6 +92,12 @@ _register(
     "api",
     api.api,
     _("Call the Metrika API with the token in use, never shown; a call that fails says why, with the fix."),
+)
+_register(
+    "exec",
+    exec_.exec_command,
+    _("Run a command with the token in its environment (METRIKA_TOKEN), never on its command line."),
+    context_settings=exec_.CONTEXT_SETTINGS,
 )
 
 
