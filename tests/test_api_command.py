@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
@@ -618,3 +620,21 @@ def test_help_lists_every_option(metrika):
     assert result.code == 0
     for option in ("--method", "-X", "--field", "-f", "--input", "--paginate", "--ulogin", "--include", "--profile"):
         assert option in result.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_pages_quietly(fake):
+    """`metrika api --paginate … | head -1`: exit 141 as a shell's SIGPIPE, no traceback, no message."""
+    many_counters(fake, count=100)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metrika_cli", "api", "/management/v1/counters", "--paginate", "-f", "per_page=5"],
+        env={**os.environ, **as_token()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert json.loads(process.stdout.readline())["rows"] == 103
+    process.stdout.close()
+    assert process.wait(timeout=60) == 141
+    assert process.stderr.read() == b""
+    process.stderr.close()
+    assert len(fake.requests) < 21

@@ -252,7 +252,10 @@ def run(env: Env, name: str, call: Call) -> int:
                 source=token.source, reason=describe_problem(problem)
             )
         )
-    failed, more_from = asyncio.run(perform(env, token.value, call))
+    try:
+        failed, more_from = asyncio.run(perform(env, token.value, call))
+    except BrokenPipeError:  # `metrika api … | head`: the reader has all it wanted
+        return reader_gone(env)
     if failed is not None:
         return explain(env, token, saved, call, failed)
     if more_from is not None:
@@ -265,6 +268,19 @@ def run(env: Env, name: str, call: Call) -> int:
         )
         return 1
     return 0
+
+
+def reader_gone(env: Env) -> int:
+    """Stop quietly when stdout's reader has gone, as a shell's SIGPIPE would (exit 141), with
+    nothing left in the stream for the interpreter to fail to flush at exit."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, env.stdout.fileno())
+        os.close(devnull)
+    return 128 + 13
 
 
 async def perform(env: Env, token: str, call: Call) -> tuple[Reply | None, int | None]:
