@@ -144,7 +144,7 @@ class Env:
         """A base URL the token may go to: https, or plain http to this machine only (tests)."""
         from .errors import BadInput
         from .i18n import _
-        from .urls import hide_userinfo, is_loopback
+        from .text import hide_userinfo, is_loopback
 
         value = (self.environ.get(variable) or default).rstrip("/")
         try:

@@ -3,27 +3,27 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnosis, Interrupted, MetrikaError
 from .i18n import _
+from .text import escape_controls, fingerprint
 
 if TYPE_CHECKING:
     from .diagnose import Verdict
     from .env import Env
 
 
-def fingerprint(token: str) -> str:
-    """`sha256:` and the first 8 hex digits: enough to tell tokens apart, useless to an attacker."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:8]
-
-
 def redact(env: Env, text: str) -> str:
     for secret in env.secrets:
         text = text.replace(secret, fingerprint(secret))
     return text
+
+
+def for_terminal(env: Env, text: str) -> str:
+    """Redacted, and with control characters escaped: text from a server or a file cannot drive the terminal."""
+    return escape_controls(redact(env, text))
 
 
 def _console(env: Env, stderr: bool) -> Any:
@@ -41,7 +41,7 @@ def _console(env: Env, stderr: bool) -> Any:
 
 def say(env: Env, text: str = "", style: str | None = None, stderr: bool = True) -> None:
     """One line for a person; styled only on a colour terminal."""
-    text = redact(env, text)
+    text = for_terminal(env, text)
     if style and env.colour(stderr):
         _console(env, stderr).print(text, style=style)
         return

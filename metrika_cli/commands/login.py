@@ -13,9 +13,10 @@ from .. import oauth
 from ..env import Env
 from ..errors import BadInput
 from ..i18n import _
-from ..output import describe_storage, fingerprint, render_verdict, say, warn
+from ..output import describe_storage, render_verdict, say, warn
 from ..probe import collect, configured_client_id
 from ..store import Profile, no_keyring_error
+from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
