@@ -1,12 +1,23 @@
-"""A loopback fake of Yandex ID, the Metrika Management API and the OAuth authorize page.
+"""A loopback fake of Yandex ID, the Metrika Management and Reporting APIs and OAuth.
 
-One threaded HTTP server on 127.0.0.1 answers what /work/shared/yandex-api.md (sections 2
-and 3) documents:
+One threaded HTTP server on 127.0.0.1 answers the way Yandex documents (and, where the
+documentation is silent, the way the services were seen to answer) for these endpoints:
 
 - ``GET /info`` (Yandex ID): the token's owner and app, or 401 with a body not to be parsed;
 - ``GET /management/v1/counters``, ``/management/v1/counter/{id}`` and ``.../my_grant``
   (Metrika), with Metrika-style error bodies;
+- ``GET /management/v1/accounts`` (the accounts the token's owner represents) and
+  ``PUT`` to it (replaces that list); ``ulogin=LOGIN`` on any Metrika request acts for a
+  represented account, 403 ``access_denied`` for any other login (see
+  :meth:`FakeYandex.add_represented`);
+- ``GET`` and ``POST /management/v1/counter/{id}/goals``, ``DELETE .../goal/{goal_id}``:
+  writing needs the ``metrika:write`` scope and permission ``own`` or ``edit``;
+- ``GET /stat/v1/data`` (Metrika Reporting API) with deterministic, pageable rows;
 - ``GET /authorize``: a small HTML page.
+
+Other methods on these paths, and any method but GET on other paths, get 405. Request
+bodies are recorded. Metrika's quotas (requests a second per IP, parallel requests per
+login) can be switched on.
 
 Faults (error statuses, HTML proxy pages, broken JSON, cut connections, hangs) are
 scripted with :meth:`FakeYandex.fail`. Standard library only.
@@ -21,6 +32,7 @@ import socket
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
@@ -31,7 +43,11 @@ JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 MAX_PER_PAGE = 1000
+DEFAULT_REPORT_LIMIT = 100
+MAX_REPORT_LIMIT = 100_000
+DEFAULT_REPORT_ROWS = 10  # report rows of a counter that does not say ("report_rows")
 FAULT_MODES = ("status", "html", "broken_json", "cut", "hang")
+METRIKA_PREFIXES = ("/management/", "/stat/")  # what the Metrika quotas count
 
 # error_type -> (English message, Russian message)
 _MESSAGES: dict[str, tuple[str, str]] = {
@@ -52,18 +68,44 @@ _QUOTA_MESSAGES = ("Quota exceeded", "Превышена квота")
 _OTHER_MESSAGES = ("Error", "Ошибка")
 _DEFAULT_ERROR_TYPES = {429: "quota_requests_by_uid", 503: "backend_error", 504: "timeout"}
 
-_COUNTER_PATH = re.compile(r"^/management/v1/counter/(\d+)(/my_grant)?$")
+READ, WRITE = "metrika:read", "metrika:write"
+
+# Metrika endpoints: path pattern -> {method: (FakeYandex method answering it, scope it needs)}.
+# The method is called with a _Call and the pattern's groups.
+_METRIKA_ROUTES: tuple[tuple[re.Pattern[str], dict[str, tuple[str, str]]], ...] = (
+    (re.compile(r"^/management/v1/counters$"), {"GET": ("_counters", READ)}),
+    (re.compile(r"^/management/v1/counter/(\d+)$"), {"GET": ("_counter", READ)}),
+    (re.compile(r"^/management/v1/counter/(\d+)/my_grant$"), {"GET": ("_grant", READ)}),
+    (re.compile(r"^/management/v1/accounts$"), {"GET": ("_accounts", READ), "PUT": ("_replace_accounts", WRITE)}),
+    (re.compile(r"^/management/v1/counter/(\d+)/goals$"), {"GET": ("_goals", READ), "POST": ("_add_goal", WRITE)}),
+    (re.compile(r"^/management/v1/counter/(\d+)/goal/(\d+)$"), {"DELETE": ("_delete_goal", WRITE)}),
+    (re.compile(r"^/stat/v1/data$"), {"GET": ("_report", READ)}),
+)
 
 
 @dataclass
 class Account:
-    """One token's truth: whose it is, which app it was issued to, what Metrika shows."""
+    """One token's truth: whose it is, which app it was issued to, what Metrika shows.
+
+    ``counters`` items are dicts with at least ``id``; other keys override the defaults
+    Metrika shows (``name``, ``permission`` ``own``/``edit``/``view``, ``status``,
+    ``owner_login``, ``site2``), except ``report_rows``: how many rows the Reporting API
+    has for the counter (default ``DEFAULT_REPORT_ROWS``), never shown by Management.
+
+    ``represents`` lists the logins whose accounts this login may act for (``ulogin=``);
+    what such a login's account holds is looked up by :meth:`FakeYandex.account_for_login`.
+    ``created_at`` is shown when this account appears in another's accounts list.
+    """
 
     login: str = "vasya"
     uid: str = "1000034426"
     client_id: str = "4760187d81bc4b7799476b42b5103713"
-    metrika: bool = True  # False: the app lacks metrika:read -> 403 access_denied
+    metrika: bool = True  # False: the app has no Metrika scope at all -> 403 access_denied
     counters: list[dict] = field(default_factory=list)
+    # The app's Metrika scopes: reads need metrika:read, writes (PUT, POST, DELETE) metrika:write.
+    scopes: list[str] = field(default_factory=lambda: [READ, WRITE])
+    represents: list[str] = field(default_factory=list)
+    created_at: str = "2024-01-01T00:00:00Z"
 
 
 class Headers(dict):
@@ -88,6 +130,8 @@ class Recorded:
     headers: Headers
     started: float
     finished: float | None = None  # set just before the answer is written; None if never answered
+    body: bytes = b""  # the request body as sent (Content-Length or chunked); b"" if none
+    status: int | None = None  # the status answered; None if never answered
 
 
 @dataclass
@@ -98,6 +142,39 @@ class Fault:
     mode: str
     options: dict[str, Any]
     times: int | None = None  # how many more requests it hits; None: until cleared
+
+
+class Rejection(NamedTuple):
+    """A request the quotas turned away with 429 (``error_type`` is the quota's)."""
+
+    error_type: str  # quota_requests_by_ip or quota_parallel_requests
+    request: Recorded
+
+
+class _Slot:
+    """One admitted request's place among its login's in-flight requests."""
+
+    def __init__(self, fake: FakeYandex | None = None, login: str | None = None) -> None:
+        self._fake = fake
+        self._login = login
+
+    def release(self) -> None:
+        """Leave the in-flight count (once; later calls do nothing)."""
+        fake, login, self._fake = self._fake, self._login, None
+        if fake is not None and login is not None:
+            fake._leave(login)
+
+
+_NO_SLOT = _Slot()
+
+
+class _Call(NamedTuple):
+    """An authorised Metrika request: whose token, which account it acts for, what it asks."""
+
+    owner: Account  # the token's owner
+    account: Account  # the owner, or the represented account named by ulogin=
+    query: dict[str, list[str]]
+    body: bytes
 
 
 class Reply(NamedTuple):
@@ -132,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
+    _slot = _NO_SLOT  # the current request's in-flight place, left just before answering
 
     def setup(self) -> None:
         super().setup()
@@ -163,24 +241,41 @@ class _Handler(BaseHTTPRequestHandler):
             started=time.monotonic(),
         )
         fake._record(record)
-        self._discard_body()
-        if fake.latency > 0 and not fake._pause(fake.latency):
-            return self._hang_up()
-        fault = fake._take_fault(self.path)
-        if fault is not None:
-            if fault.mode == "hang":
-                if not fake._pause(fault.options.get("seconds", 30.0)):
-                    return self._hang_up()
-            elif fault.mode == "cut":
-                return self._send_cut(record)
-            else:
-                return self._send(record, _fault_reply(fault, fake.russian))
-        self._send(record, fake._answer(self.command, self.path, self.headers))
+        record.body = self._read_body()
+        self._slot, rejected = fake._admit(record, self.client_address[0])
+        try:
+            if fake.latency > 0 and not fake._pause(fake.latency):
+                return self._hang_up()
+            if rejected is not None:
+                return self._send(record, fake._quota_reply(rejected))
+            fault = fake._take_fault(self.path)
+            if fault is not None:
+                if fault.mode == "hang":
+                    if not fake._pause(fault.options.get("seconds", 30.0)):
+                        return self._hang_up()
+                elif fault.mode == "cut":
+                    return self._send_cut(record)
+                else:
+                    return self._send(record, _fault_reply(fault, fake.russian))
+            self._send(record, fake._answer(self.command, self.path, self.headers, record.body))
+        finally:
+            self._slot.release()
+            self._slot = _NO_SLOT
 
-    def _discard_body(self) -> None:
+    def _read_body(self) -> bytes:
+        """The request body, by Content-Length or chunked transfer coding."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailer fields
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)  # the CRLF after the chunk
         length = int(self.headers.get("Content-Length") or 0)
-        if length > 0:
-            self.rfile.read(length)
+        return self.rfile.read(length) if length > 0 else b""
 
     def _send(self, record: Recorded, reply: Reply) -> None:
         self.send_response(reply.status)
@@ -188,7 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        record.status = reply.status
         record.finished = time.monotonic()
+        self._slot.release()  # before writing: a client reading this answer has nothing in flight
         self.end_headers()
         self.wfile.write(reply.body)
 
@@ -198,7 +295,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", JSON_TYPE)
         self.send_header("Content-Length", str(len(body) + 1000))
         self.send_header("Connection", "close")
+        record.status = 200
         record.finished = time.monotonic()
+        self._slot.release()
         self.end_headers()
         self.wfile.write(body)
         self.wfile.flush()
@@ -206,6 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _hang_up(self) -> None:
         """Close the connection without (finishing) an answer."""
+        self._slot.release()
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -214,14 +314,30 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakeYandex:
-    """Yandex ID + Metrika Management API + OAuth authorize page on one loopback port.
+    """Yandex ID + Metrika Management and Reporting APIs + OAuth authorize page on one port.
 
     ``accounts`` maps a token to its :class:`Account`; ``requests`` records every request.
     Beyond the brief: ``invalid_token_status`` (403 as seen in traffic, or 401 as the docs
     say) and ``errors`` (unexpected exceptions raised inside the server).
+
+    ``latency``: seconds every request waits before it is answered (429s included).
+
+    Metrika quotas, as Yandex documents them, apply when ``quota`` is true (off by default)
+    to requests under ``/management/`` and ``/stat/`` (Yandex ID and OAuth never count):
+
+    - ``per_ip_per_second`` (30): requests admitted from one client IP in any sliding
+      one-second window, all tokens together; more -> 429 ``quota_requests_by_ip``;
+    - ``parallel_per_login`` (3): admitted requests of one token owner's login in flight,
+      from arrival to just before the answer is written (latency and hangs included);
+      more -> 429 ``quota_parallel_requests``. Requests without a known token do not count.
+
+    Turned-away requests count against neither quota; they are kept, as :class:`Rejection`
+    items, in ``quota_rejections`` (so ``len(fake.quota_rejections)`` is the number of
+    quota 429s sent). Yandex does not document ``Retry-After``; ``retry_after`` (None by
+    default) is the header value sent with quota 429s if set.
     """
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, quota: bool = False, retry_after: str | None = None) -> None:
         self.latency = latency
         self.accounts: dict[str, Account] = {}
         self.requests: list[Recorded] = []
@@ -229,6 +345,17 @@ class FakeYandex:
         self.russian = False
         self.strip_metrika_auth = False
         self.invalid_token_status = 403
+        # Metrika quotas (off unless ``quota``), see the class docstring.
+        self.quota = quota
+        self.per_ip_per_second = 30
+        self.parallel_per_login = 3
+        self.retry_after = retry_after
+        self.quota_rejections: list[Rejection] = []
+        self.represented: dict[str, Account] = {}  # login -> account, see add_represented()
+        self.goals: dict[int, list[dict]] = {}  # counter id -> goals created (ids from 1 up)
+        self._last_goal_id = 0
+        self._windows: dict[str, deque[float]] = {}  # client IP -> times of admitted requests
+        self._in_flight: dict[str, int] = {}  # token owner's login -> admitted, not yet answered
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
@@ -255,12 +382,39 @@ class FakeYandex:
         self.accounts[token] = account
         return account
 
+    def add_represented(self, owner_token: str, login: str, **fields: Any) -> Account:
+        """Let ``owner_token``'s owner represent ``login``, whose account is built from ``fields``.
+
+        Returns the new :class:`Account` (kept in ``represented``); requests with
+        ``ulogin=<login>`` see its counters. The owner's app and scopes still decide.
+        """
+        account = Account(login=login, **fields)
+        with self._lock:
+            self.represented[login] = account
+            owner = self.accounts[owner_token]
+            if login not in owner.represents:
+                owner.represents.append(login)
+        return account
+
+    def account_for_login(self, login: str) -> Account:
+        """What ``login``'s account holds: from ``represented``, else from a token's account
+        with that login, else an account with no counters."""
+        account = self.represented.get(login)
+        if account is None:
+            account = next((a for a in self.accounts.values() if a.login == login), None)
+        return account if account is not None else Account(login=login)
+
     def fail(self, path_prefix: str, mode: str, *, times: int | None = None, **kw: Any) -> None:
         """Misbehave for requests whose target starts with ``path_prefix``.
 
         Modes and their keywords: ``status`` (status=503, error_type by status, headers),
         ``html`` (status=502, headers), ``broken_json``, ``cut``, ``hang`` (seconds=30).
         ``times`` limits the fault to that many requests. The latest matching fault wins.
+        Scripted faults come after the quotas and are not in ``quota_rejections``.
+
+        E.g. a 429 with ``Retry-After: 2`` for the first three reports, then normal answers::
+
+            fake.fail("/stat/v1/data", "status", status=429, headers={"Retry-After": "2"}, times=3)
         """
         if mode not in FAULT_MODES:
             raise ValueError(f"unknown fault mode {mode!r}; expected one of {FAULT_MODES}")
@@ -271,10 +425,14 @@ class FakeYandex:
         with self._lock:
             self._faults.clear()
 
-    def requests_to(self, path_prefix: str) -> list[Recorded]:
-        """The recorded requests whose target starts with ``path_prefix``."""
+    def requests_to(self, path_prefix: str, method: str | None = None) -> list[Recorded]:
+        """The recorded requests whose target starts with ``path_prefix`` (and of ``method``)."""
         with self._lock:
-            return [r for r in self.requests if r.path.startswith(path_prefix)]
+            return [
+                r
+                for r in self.requests
+                if r.path.startswith(path_prefix) and (method is None or r.method == method.upper())
+            ]
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -320,6 +478,55 @@ class FakeYandex:
         with self._lock:
             self.requests.append(record)
 
+    def _admit(self, record: Recorded, client_ip: str) -> tuple[_Slot, str | None]:
+        """Apply the Metrika quotas to a request that just arrived.
+
+        Returns its in-flight slot and None if admitted, or a slot holding nothing and the
+        quota's error_type if turned away. Turned-away requests count against neither quota.
+        """
+        if not self.quota or not urlsplit(record.path).path.startswith(METRIKA_PREFIXES):
+            return _NO_SLOT, None
+        login = self._login_for(record.headers)
+        with self._lock:
+            now = time.monotonic()
+            window = self._windows.setdefault(client_ip, deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= self.per_ip_per_second:
+                rejected = "quota_requests_by_ip"
+            elif login is not None and self._in_flight.get(login, 0) >= self.parallel_per_login:
+                rejected = "quota_parallel_requests"
+            else:
+                window.append(now)
+                if login is None:
+                    return _NO_SLOT, None
+                self._in_flight[login] = self._in_flight.get(login, 0) + 1
+                return _Slot(self, login), None
+            self.quota_rejections.append(Rejection(rejected, record))
+        return _NO_SLOT, rejected
+
+    def _leave(self, login: str) -> None:
+        with self._lock:
+            left = self._in_flight.get(login, 0) - 1
+            if left > 0:
+                self._in_flight[login] = left
+            else:
+                self._in_flight.pop(login, None)
+
+    def _login_for(self, headers: Any) -> str | None:
+        """The login of the token a Metrika request carries; None if no known token."""
+        if self.strip_metrika_auth:
+            return None
+        token = _read_authorization(headers.get("Authorization"))
+        account = self.accounts.get(token) if token is not None else None
+        return account.login if account is not None else None
+
+    def _quota_reply(self, error_type: str) -> Reply:
+        reply = self._error(429, error_type)
+        if self.retry_after is None:
+            return reply
+        return reply._replace(headers={"Retry-After": self.retry_after})
+
     def _pause(self, seconds: float) -> bool:
         """Sleep ``seconds``; False if the server stopped meanwhile."""
         return not self._stop_event.wait(seconds)
@@ -335,28 +542,32 @@ class FakeYandex:
                     return fault
         return None
 
-    def _answer(self, method: str, target: str, headers: Any) -> Reply:
-        """The fault-free answer to one request."""
+    def _answer(self, method: str, target: str, headers: Any, body: bytes = b"") -> Reply:
+        """The fault-free answer to one request.
+
+        A path nothing answers: 404 for GET, 405 otherwise; a known path asked with a
+        method it does not take: 405.
+        """
         parts = urlsplit(target)
         path = parts.path
         query = parse_qs(parts.query, keep_blank_values=True)
-        is_metrika = path.startswith("/management/")
-        if method != "GET":
+        if path in ("/authorize", "/info"):
+            if method != "GET":
+                return self._error(405, "method_not_allowed")
+            if path == "/authorize":
+                return _authorize_page(query)
+            return self._info(_read_authorization(headers.get("Authorization")))
+        route = _metrika_route(path)
+        if route is None:
+            if method != "GET":
+                return self._error(405, "method_not_allowed")
+            return self._error(404, "not_found")
+        match, methods = route
+        if method not in methods:
             return self._error(405, "method_not_allowed")
-        if path == "/authorize":
-            return _authorize_page(query)
-        token = None
-        if not (is_metrika and self.strip_metrika_auth):
-            token = _read_authorization(headers.get("Authorization"))
-        if path == "/info":
-            return self._info(token)
-        if path == "/management/v1/counters":
-            return self._metrika(token, lambda account: self._counters(account, query))
-        match = _COUNTER_PATH.match(path)
-        if match:
-            counter_id, my_grant = int(match.group(1)), bool(match.group(2))
-            return self._metrika(token, lambda account: self._counter(account, counter_id, my_grant))
-        return self._error(404, "not_found")
+        name, scope = methods[method]
+        token = None if self.strip_metrika_auth else _read_authorization(headers.get("Authorization"))
+        return self._metrika(token, scope, query, body, lambda call: getattr(self, name)(call, *match.groups()))
 
     # -- Yandex ID ---------------------------------------------------------------------
 
@@ -365,26 +576,37 @@ class FakeYandex:
         if account is None:
             # Real body is undocumented: make it something a client cannot parse as JSON.
             return Reply(401, TEXT_TYPE, b"401 Unauthorized\n")
-        return _json(200, {
-            "id": account.uid,
-            "login": account.login,
-            "client_id": account.client_id,
-            "psuid": PSUID,
-        })
+        return _json(
+            200,
+            {
+                "id": account.uid,
+                "login": account.login,
+                "client_id": account.client_id,
+                "psuid": PSUID,
+            },
+        )
 
     # -- Metrika -----------------------------------------------------------------------
 
-    def _metrika(self, token: str | None, answer: Any) -> Reply:
+    def _metrika(self, token: str | None, scope: str, query: dict[str, list[str]], body: bytes, answer: Any) -> Reply:
+        """Check the token, its scope and ``ulogin=``, then ``answer`` the :class:`_Call`."""
         if token is None:
             return self._error(401, "unauthorized")
-        account = self.accounts.get(token)
-        if account is None:
+        owner = self.accounts.get(token)
+        if owner is None:
             return self._error(self.invalid_token_status, "invalid_token")
-        if not account.metrika:
+        if not owner.metrika or scope not in owner.scopes:
             return self._error(403, "access_denied")
-        return answer(account)
+        account = owner
+        ulogin = query.get("ulogin", [""])[0]
+        if ulogin:
+            if ulogin not in owner.represents:
+                return self._error(403, "access_denied")
+            account = self.account_for_login(ulogin)
+        return answer(_Call(owner, account, query, body))
 
-    def _counters(self, account: Account, query: dict[str, list[str]]) -> Reply:
+    def _counters(self, call: _Call) -> Reply:
+        account, query = call.account, call.query
         try:
             per_page = min(_positive_int(query, "per_page", MAX_PER_PAGE), MAX_PER_PAGE)
             offset = _positive_int(query, "offset", 1)
@@ -401,20 +623,136 @@ class FakeYandex:
         page = matching[offset - 1 : offset - 1 + per_page]
         return _json(200, {"rows": len(matching), "counters": page})
 
-    def _counter(self, account: Account, counter_id: int, my_grant: bool) -> Reply:
-        for counter in account.counters:
-            if int(counter["id"]) == counter_id:
-                full = _full_counter(counter, account)
-                if my_grant:
-                    return _json(200, {"grant": {"perm": full["permission"]}})
-                return _json(200, {"counter": full})
-        return self._error(403, "access_denied")
+    def _counter(self, call: _Call, counter_id: str) -> Reply:
+        counter = _find_counter(call.account, int(counter_id))
+        if counter is None:
+            return self._error(403, "access_denied")
+        return _json(200, {"counter": counter})
+
+    def _grant(self, call: _Call, counter_id: str) -> Reply:
+        counter = _find_counter(call.account, int(counter_id))
+        if counter is None:
+            return self._error(403, "access_denied")
+        return _json(200, {"grant": {"perm": counter["permission"]}})
+
+    def _accounts(self, call: _Call) -> Reply:
+        """The accounts the caller represents."""
+        accounts = [
+            {"user_login": login, "created_at": self.account_for_login(login).created_at}
+            for login in list(call.account.represents)
+        ]
+        return _json(200, {"accounts": accounts})
+
+    def _replace_accounts(self, call: _Call) -> Reply:
+        """PUT: replace the represented accounts (the request is recorded like any other)."""
+        payload = _json_object(call.body)
+        accounts = payload.get("accounts") if payload is not None else None
+        if not isinstance(accounts, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("user_login"), str) for a in accounts
+        ):
+            return self._error(400, "invalid_parameter")
+        with self._lock:
+            call.account.represents[:] = [a["user_login"] for a in accounts]
+        return self._accounts(call)
+
+    def _goals(self, call: _Call, counter_id: str) -> Reply:
+        if _find_counter(call.account, int(counter_id)) is None:
+            return self._error(403, "access_denied")
+        with self._lock:
+            goals = list(self.goals.get(int(counter_id), []))
+        return _json(200, {"goals": goals})
+
+    def _add_goal(self, call: _Call, counter_id: str) -> Reply:
+        """POST ``{"goal": {...}}``: the goal is kept with an ``id`` and echoed back."""
+        denied = self._check_edit(call, int(counter_id))
+        if denied is not None:
+            return denied
+        payload = _json_object(call.body)
+        goal = payload.get("goal") if payload is not None else None
+        if not isinstance(goal, dict):
+            return self._error(400, "invalid_parameter")
+        with self._lock:
+            self._last_goal_id += 1
+            goal = {"id": self._last_goal_id, **{k: v for k, v in goal.items() if k != "id"}}
+            self.goals.setdefault(int(counter_id), []).append(goal)
+        return _json(200, {"goal": goal})
+
+    def _delete_goal(self, call: _Call, counter_id: str, goal_id: str) -> Reply:
+        denied = self._check_edit(call, int(counter_id))
+        if denied is not None:
+            return denied
+        with self._lock:
+            goals = self.goals.get(int(counter_id), [])
+            for goal in goals:
+                if goal["id"] == int(goal_id):
+                    goals.remove(goal)
+                    return _json(200, {"success": True})
+        return self._error(404, "not_found")
+
+    def _check_edit(self, call: _Call, counter_id: int) -> Reply | None:
+        """403 unless the account may change the counter (permission ``own`` or ``edit``)."""
+        counter = _find_counter(call.account, counter_id)
+        if counter is None or counter["permission"] not in ("own", "edit"):
+            return self._error(403, "access_denied")
+        return None
+
+    def _report(self, call: _Call) -> Reply:
+        """``/stat/v1/data``: deterministic rows, so that paging can be checked exactly.
+
+        A counter has ``report_rows`` rows (several ``ids``: their sum). Row ``n`` (1-based)
+        names every dimension ``row-<n>`` and has every metric ``float(n)``. Without
+        ``dimensions`` there is one row, the totals, as Metrika answers.
+        """
+        query = call.query
+        try:
+            ids = [int(i) for i in _csv(query, "ids")]
+            offset = _positive_int(query, "offset", 1)
+            limit = _positive_int(query, "limit", DEFAULT_REPORT_LIMIT)
+        except ValueError:
+            return self._error(400, "invalid_parameter")
+        metrics, dimensions = _csv(query, "metrics"), _csv(query, "dimensions")
+        if not ids or not metrics or limit > MAX_REPORT_LIMIT:
+            return self._error(400, "invalid_parameter")
+        total_rows = 0
+        for counter_id in ids:
+            counter = _raw_counter(call.account, counter_id)
+            if counter is None:
+                return self._error(403, "access_denied")
+            total_rows += int(counter.get("report_rows", DEFAULT_REPORT_ROWS))
+        totals = [float(total_rows * (total_rows + 1) // 2)] * len(metrics)
+        if dimensions:
+            data = [
+                {"dimensions": [{"name": f"row-{n}"} for _ in dimensions], "metrics": [float(n)] * len(metrics)}
+                for n in range(offset, min(total_rows, offset + limit - 1) + 1)
+            ]
+        else:
+            total_rows = 1
+            data = [{"dimensions": [], "metrics": totals}] if offset == 1 else []
+        return _json(
+            200,
+            {
+                "query": {"ids": ids, "metrics": metrics, "dimensions": dimensions, "offset": offset, "limit": limit},
+                "data": data,
+                "total_rows": total_rows,
+                "sampled": False,
+                "totals": totals,
+            },
+        )
 
     def _error(self, status: int, error_type: str) -> Reply:
         return _json(status, _error_body(status, error_type, self.russian))
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _metrika_route(path: str) -> tuple[re.Match[str], dict[str, tuple[str, str]]] | None:
+    """The matched pattern and the methods of the Metrika endpoint at ``path``, if any."""
+    for pattern, methods in _METRIKA_ROUTES:
+        match = pattern.match(path)
+        if match:
+            return match, methods
+    return None
 
 
 def _read_authorization(value: str | None) -> str | None:
@@ -442,6 +780,29 @@ def _csv(query: dict[str, list[str]], name: str) -> list[str]:
     return [item.strip() for value in query.get(name, []) for item in value.split(",") if item.strip()]
 
 
+def _json_object(body: bytes) -> dict | None:
+    """The request body as a JSON object; None if it is not one."""
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _raw_counter(account: Account, counter_id: int) -> dict | None:
+    """The account's counter ``counter_id`` as registered; None if it has no access."""
+    for counter in account.counters:
+        if int(counter["id"]) == counter_id:
+            return counter
+    return None
+
+
+def _find_counter(account: Account, counter_id: int) -> dict | None:
+    """The account's counter ``counter_id`` as Metrika shows it; None if it has no access."""
+    counter = _raw_counter(account, counter_id)
+    return _full_counter(counter, account) if counter is not None else None
+
+
 def _full_counter(counter: dict, account: Account) -> dict:
     """The counter as Metrika shows it: the given fields plus defaults for missing ones."""
     counter_id = int(counter["id"])
@@ -454,7 +815,7 @@ def _full_counter(counter: dict, account: Account) -> dict:
         "owner_login": account.login if permission == "own" else "other.owner",
         "site2": {"site": f"site{counter_id}.example.ru"},
     }
-    full.update({key: value for key, value in counter.items() if key != "id"})
+    full.update({key: value for key, value in counter.items() if key not in ("id", "report_rows")})
     return full
 
 
