@@ -7,6 +7,7 @@ with their own environment, streams and HTTP transport (`Env.for_test`). Cheap t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -21,6 +22,22 @@ if TYPE_CHECKING:
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
+
+
+def _hidden_prompt(question: str, stream: IO[str]) -> str:
+    """getpass, with SIGTERM turned into an interrupt while it runs: getpass then puts the
+    terminal's echo back, which a plain kill would leave off."""
+    import getpass
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return getpass.getpass(question, stream=stream)  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def utc_now() -> datetime:
@@ -72,6 +89,13 @@ class Env:
 
     # ---- decisions -------------------------------------------------------------------
 
+    def silence_stdout(self) -> None:
+        """Standard output is closed or full: send what is left to /dev/null, so the process ends
+        quietly instead of failing again when Python flushes it at exit."""
+        if self.stdout is sys.stdout:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
     @property
     def may_prompt(self) -> bool:
         """A person at a terminal: prompts and a browser are allowed (never with CI set)."""
@@ -95,9 +119,7 @@ class Env:
 
         try:
             if hidden:
-                import getpass
-
-                return getpass.getpass(question, stream=self.stderr)  # type: ignore[arg-type]
+                return _hidden_prompt(question, self.stderr)
             self.stderr.write(question)
             self.stderr.flush()
             line = self.stdin.readline()

@@ -45,17 +45,34 @@ def run_app(args: list[str], env: Env) -> int:
     return run(args, env)
 
 
+def no_core_dumps() -> None:
+    """A crash must not write the token to a core file."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed
+        pass
+
+
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    env = env or Env.from_process()
-    if args == ["--version"]:
-        from . import version_line
-
-        env.stdout.write(version_line())
-        return 0
-    lean = lean_token_args(args)
+    if env is None:
+        env = Env.from_process()
+        no_core_dumps()
     try:
+        if args == ["--version"]:
+            from . import version_line
+
+            env.stdout.write(version_line())
+            env.stdout.flush()
+            return 0
+        lean = lean_token_args(args)
         return run_lean_token(env, *lean) if lean else run_app(args, env)
+    except Exception as exc:  # a closed or full stdout, above all
+        from .output import report_failure
+
+        return report_failure(env, exc, "default", as_json=False)
     except KeyboardInterrupt as exc:
         from .output import report_failure
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,9 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
     """Any way a command can end badly, as a MetrikaError; never a bare traceback."""
     if isinstance(exc, MetrikaError):
         return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        env.silence_stdout()
+        return MetrikaError(_("Cannot write the output: {error}.").format(error=exc.strerror))
     if isinstance(exc, KeyboardInterrupt):
         env.stderr.write("\n")
         return Interrupted(_("Interrupted; nothing was stored."))
@@ -90,6 +94,9 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
 
 def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) -> int:
     """The one way a failure is shown, by the lean path and the app alike; returns the exit code."""
+    if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted
+        env.silence_stdout()
+        return CLOSED_OUTPUT
     error = failure_of(env, exc)
     if as_json:
         emit_json(env, base_document(error.diagnosis, profile, error.message, error.fix))
@@ -98,6 +105,8 @@ def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) ->
         steps(env, error.fix)
     return int(error.exit_code)
 
+
+CLOSED_OUTPUT = 141  # as a shell reports a process ended by SIGPIPE
 
 CHECK_STYLES = {"passed": "green", "failed": "bold red", "skipped": "dim"}
 

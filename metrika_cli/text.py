@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-_TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/-]{24,}=*")
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/-]{32,}=*")  # Yandex tokens: 39 to about 60 characters, or 32 hex
+_HEX = re.compile(r"[0-9a-fA-F]{32}")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -16,8 +17,12 @@ def fingerprint(token: str) -> str:
 
 
 def looks_like_token(value: str) -> bool:
-    """Long enough and of the token alphabet, with letters and digits: never echo it back."""
-    return bool(_TOKEN_LIKE.fullmatch(value)) and any(c.isalpha() for c in value) and any(c.isdigit() for c in value)
+    """Long, of the token alphabet, and random-looking (both cases and digits, or 32 hex): never echo it back.
+    A long profile name or login (lower case words) does not look like one."""
+    if not _TOKEN_LIKE.fullmatch(value):
+        return False
+    mixed = any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+    return mixed or bool(_HEX.fullmatch(value))
 
 
 def shown(value: str, limit: int = 40) -> str:

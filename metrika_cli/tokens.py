@@ -11,7 +11,7 @@ from .env import Env
 from .errors import BadInput, MetrikaError, NoToken, TokenMalformed
 from .i18n import _
 from .store import PROFILE_PATTERN, Profile, os_reason
-from .text import fingerprint
+from .text import fingerprint, looks_like_token, shown
 
 MAX_TOKEN_FILE = 64 * 1024
 
@@ -27,9 +27,12 @@ class Token:
 
 
 def checked_profile(name: str) -> str:
-    if not PROFILE_PATTERN.fullmatch(name):
+    """A profile name as the store accepts it; a token given by mistake is named only by fingerprint."""
+    if not PROFILE_PATTERN.fullmatch(name) or looks_like_token(name):
         raise BadInput(
-            _("A profile name is letters, digits, '.', '_', '-' or '@', up to 64; got {name!r}.").format(name=name[:80])
+            _("A profile name is letters, digits, '.', '_', '-' or '@', up to 64; got {name!r}.").format(
+                name=shown(name, 80)
+            )
         )
     return name
 

@@ -176,7 +176,10 @@ def _can_open_browser(env: Env, no_browser: bool) -> bool:
 
 def _read_pasted(env: Env, with_token: bool) -> str:
     if with_token:
-        return env.stdin.read(MAX_TOKEN_INPUT)
+        text = env.stdin.read(MAX_TOKEN_INPUT + 1)
+        if len(text) > MAX_TOKEN_INPUT:
+            raise BadInput(_("The input is over 64 KiB: that is not a token, and nothing was stored."))
+        return text
     return env.ask(_("Paste the token (or the whole address of the page) and press Enter: "), hidden=True)
 
 
