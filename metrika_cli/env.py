@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
+LOCK_TIMEOUT = 10.0  # seconds to wait behind another metrika changing the profiles
 
 
 def _hidden_prompt(question: str, stream: IO[str]) -> str:
@@ -73,6 +74,7 @@ class Env:
     clock: Callable[[], datetime] = utc_now
     transport: Any = None  # an httpx transport for tests; None: the network
     keyring_timeout: float = KEYRING_TIMEOUT
+    lock_timeout: float = LOCK_TIMEOUT
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
     secrets: set[str] = field(default_factory=set)  # tokens this run has seen: never printed
 
@@ -136,7 +138,12 @@ class Env:
     def store(self) -> Store:
         from .store import Store, config_dir
 
-        return Store(config_dir(self.environ), self.environ.get("PYTHON_KEYRING_BACKEND"), self.keyring_timeout)
+        return Store(
+            config_dir(self.environ),
+            self.environ.get("PYTHON_KEYRING_BACKEND"),
+            self.keyring_timeout,
+            self.lock_timeout,
+        )
 
     @cached_property
     def endpoints(self) -> Endpoints:

@@ -23,7 +23,6 @@ from .i18n import _
 
 SERVICE = "metrika-cli"
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
-LOCK_TIMEOUT = 10.0  # seconds to wait behind another metrika changing the profiles
 T = TypeVar("T")
 
 
@@ -339,7 +338,7 @@ class Store:
         directory: Path,
         keyring_backend: str | None = None,
         keyring_timeout: float = 5.0,
-        lock_timeout: float = LOCK_TIMEOUT,
+        lock_timeout: float = 10.0,
     ) -> None:
         self.directory = directory
         self.keyring = Keyring(keyring_backend, keyring_timeout)
