@@ -13,7 +13,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import auth_url, check_access, login, logout, token, whoami
+from .commands import auth_url, check_access, completion, login, logout, token, whoami
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -91,6 +91,7 @@ _register(
 CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
 _register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
 _register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
+_register("completion", completion.completion, _("Print the completion script for bash, zsh, fish or powershell."))
 
 
 def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:

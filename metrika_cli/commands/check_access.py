@@ -24,7 +24,13 @@ def check_access(
     ] = None,
     profile: ProfileOption = None,
     need: Annotated[
-        str, typer.Option("--need", metavar="read|write", help=_("Access level to require on the counters."))
+        str,
+        typer.Option(
+            "--need",
+            metavar="read|write",
+            autocompletion=lambda: ["read", "write"],
+            help=_("Access level to require on the counters."),
+        ),
     ] = "read",
     login_name: Annotated[
         Optional[str], typer.Option("--login", metavar="LOGIN", help=_("The account the token must belong to."))
