@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from .store import Store
@@ -171,6 +170,8 @@ class Env:
 
     def _base_url(self, variable: str, default: str) -> str:
         """A base URL the token may go to: https, or plain http to this machine only (tests)."""
+        from urllib.parse import urlsplit
+
         from .errors import BadInput
         from .i18n import _
         from .text import hide_userinfo, is_loopback

@@ -28,7 +28,6 @@ def lean_token_args(args: list[str]) -> tuple[str | None, bool] | None:
 
 
 def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
-    from .output import report_failure
     from .tokens import print_token, profile_name
 
     name = "default"
@@ -36,6 +35,8 @@ def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
         name = profile_name(env, profile)
         return print_token(env, name, header)
     except BaseException as exc:
+        from .output import report_failure
+
         return report_failure(env, exc, name, as_json=False)
 
 

@@ -10,7 +10,6 @@ import copy
 import os
 import re
 import sys
-import tempfile
 import threading
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -119,6 +118,8 @@ def read_toml(path: Path, secret: bool = False) -> dict[str, Any]:
 
 def write_toml(path: Path, data: dict[str, Any]) -> None:
     """Replace `path` atomically with mode 0600: readers see the old file or the new one."""
+    import tempfile
+
     import tomli_w
 
     ensure_dir(path.parent)

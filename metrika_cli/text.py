@@ -3,7 +3,6 @@ control characters, values that look like tokens. Standard library only, cheap t
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/-]{32,}=*")  # Yandex tokens: 39 to about 60 characters, or 32 hex
@@ -13,6 +12,8 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\
 
 def fingerprint(token: str) -> str:
     """`sha256:` and the first 8 hex digits: enough to tell tokens apart, useless to an attacker."""
+    import hashlib  # not at the top: `metrika token` rarely needs it
+
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:8]
 
 
