@@ -23,7 +23,7 @@ from .errors import BadInput
 from .i18n import _
 from .output import redact
 from .pacing import Pacer
-from .urls import hide_userinfo
+from .text import hide_userinfo
 
 PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # keeps the URL short whatever the number of counters asked for

@@ -4,6 +4,8 @@ outcome to a message (or one JSON object) and an exit code. The only module that
 from __future__ import annotations
 
 import functools
+import io
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -11,12 +13,13 @@ import click
 import typer
 
 from . import version_line
-from .commands import api, auth_url, check_access, exec_, login, logout, token, whoami
+from .commands import api, auth_url, check_access, completion, exec_, login, logout, token, whoami
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
 from .i18n import _
-from .output import base_document, emit_json, report_failure
+from .output import CLOSED_OUTPUT, base_document, emit_json, redact, report_failure
+from .text import looks_like_token, shown
 from .tokens import profile_name
 
 app = typer.Typer(
@@ -61,7 +64,7 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
             raise
         except BaseException as exc:  # the last line of defence: a message, not a traceback
             try:
-                profile = profile_name(env, kwargs.get("profile"))
+                profile = shown(profile_name(env, kwargs.get("profile")), 80)
             except Exception:
                 profile = "default"
             code = report_failure(env, exc, profile, kwargs.get("as_json", False))
@@ -88,6 +91,7 @@ _register(
 CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
 _register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
 _register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
+_register("completion", completion.completion, _("Print the completion script for bash, zsh, fish or powershell."))
 _register(
     "api",
     api.api,
@@ -101,10 +105,22 @@ _register(
 )
 
 
+def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
+    """Exit 2 with click's words, where any argument that looks like a token shows as its fingerprint."""
+    for arg in args:
+        if looks_like_token(arg.strip()):
+            env.secrets.add(arg)
+    if "--json" in args:
+        emit_json(env, base_document(Diagnosis.BAD_INPUT, shown(profile_name(env), 80), exc.format_message(), []))
+    else:
+        text = io.StringIO()
+        exc.show(file=text)
+        env.stderr.write(redact(env, text.getvalue()))
+    return int(BadInput.diagnosis.exit_code)
+
+
 def run(args: list[str], env: Env) -> int:
     """Run the app on `args`; usage errors are exit 2 (one JSON object with --json)."""
-    import os
-
     command = typer.main.get_command(app)
     if "_METRIKA_COMPLETE" in os.environ:
         # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
@@ -115,17 +131,15 @@ def run(args: list[str], env: Env) -> int:
     try:
         result = command.main(args, prog_name="metrika", standalone_mode=False, obj=env)
     except click.UsageError as exc:
-        if "--json" in args:
-            profile = profile_name(env)
-            emit_json(env, base_document(Diagnosis.BAD_INPUT, profile, exc.format_message(), []))
-        else:
-            exc.show(file=env.stderr)
-        return int(BadInput.diagnosis.exit_code)
+        return usage_error(env, exc, args)
     except click.ClickException as exc:
         exc.show(file=env.stderr)
         return exc.exit_code
-    except SystemExit as exc:  # click's completion mode answers, then exits
-        return exc.code if isinstance(exc.code, int) else 0
+    except SystemExit as exc:
+        if "_METRIKA_COMPLETE" in os.environ:  # click's completion mode answers, then exits
+            return exc.code if isinstance(exc.code, int) else 0
+        env.silence_stdout()  # rich and Typer exit so when standard output is closed (`| head`)
+        return CLOSED_OUTPUT
     except BaseException as exc:  # an interrupt, or a failure before any command ran
         failure = KeyboardInterrupt() if isinstance(exc, click.Abort) else exc
         return report_failure(env, failure, "default", "--json" in args)

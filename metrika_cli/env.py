@@ -7,6 +7,7 @@ with their own environment, streams and HTTP transport (`Env.for_test`). Cheap t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -15,12 +16,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
+LOCK_TIMEOUT = 10.0  # seconds to wait behind another metrika changing the profiles
+
+
+def _hidden_prompt(question: str, stream: IO[str]) -> str:
+    """getpass, with SIGTERM turned into an interrupt while it runs: getpass then puts the
+    terminal's echo back, which a plain kill would leave off."""
+    import getpass
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return getpass.getpass(question, stream=stream)  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def utc_now() -> datetime:
@@ -56,6 +73,7 @@ class Env:
     clock: Callable[[], datetime] = utc_now
     transport: Any = None  # an httpx transport for tests; None: the network
     keyring_timeout: float = KEYRING_TIMEOUT
+    lock_timeout: float = LOCK_TIMEOUT
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
     secrets: set[str] = field(default_factory=set)  # tokens this run has seen: never printed
 
@@ -71,6 +89,13 @@ class Env:
         return cls(dict(environ), io.StringIO(stdin), io.StringIO(), io.StringIO(), **kw)
 
     # ---- decisions -------------------------------------------------------------------
+
+    def silence_stdout(self) -> None:
+        """Standard output is closed or full: send what is left to /dev/null, so the process ends
+        quietly instead of failing again when Python flushes it at exit."""
+        if self.stdout is sys.stdout:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     @property
     def may_prompt(self) -> bool:
@@ -100,9 +125,7 @@ class Env:
 
         try:
             if hidden:
-                import getpass
-
-                return getpass.getpass(question, stream=self.stderr)  # type: ignore[arg-type]
+                return _hidden_prompt(question, self.stderr)
             self.stderr.write(question)
             self.stderr.flush()
             line = self.stdin.readline()
@@ -119,7 +142,12 @@ class Env:
     def store(self) -> Store:
         from .store import Store, config_dir
 
-        return Store(config_dir(self.environ), self.environ.get("PYTHON_KEYRING_BACKEND"), self.keyring_timeout)
+        return Store(
+            config_dir(self.environ),
+            self.environ.get("PYTHON_KEYRING_BACKEND"),
+            self.keyring_timeout,
+            self.lock_timeout,
+        )
 
     @cached_property
     def endpoints(self) -> Endpoints:
@@ -147,9 +175,11 @@ class Env:
 
     def _base_url(self, variable: str, default: str) -> str:
         """A base URL the token may go to: https, or plain http to this machine only (tests)."""
+        from urllib.parse import urlsplit
+
         from .errors import BadInput
         from .i18n import _
-        from .urls import hide_userinfo, is_loopback
+        from .text import hide_userinfo, is_loopback
 
         value = (self.environ.get(variable) or default).rstrip("/")
         try:

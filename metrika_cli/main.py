@@ -54,7 +54,6 @@ def lean_exec_args(args: list[str]) -> tuple[str | None, list[str], list[str]] |
 
 def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list[str]) -> int:
     from .launch import run_with_token
-    from .output import report_failure
     from .tokens import profile_name
 
     name = "default"
@@ -62,11 +61,12 @@ def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list
         name = profile_name(env, profile)
         return run_with_token(env, name, names, command)
     except BaseException as exc:
+        from .output import report_failure
+
         return report_failure(env, exc, name, as_json=False)
 
 
 def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
-    from .output import report_failure
     from .tokens import print_token, profile_name
 
     name = "default"
@@ -74,6 +74,8 @@ def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
         name = profile_name(env, profile)
         return print_token(env, name, header)
     except BaseException as exc:
+        from .output import report_failure
+
         return report_failure(env, exc, name, as_json=False)
 
 
@@ -83,20 +85,37 @@ def run_app(args: list[str], env: Env) -> int:
     return run(args, env)
 
 
+def no_core_dumps() -> None:
+    """A crash must not write the token to a core file."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed
+        pass
+
+
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    env = env or Env.from_process()
-    if args == ["--version"]:
-        from . import version_line
-
-        env.stdout.write(version_line())
-        return 0
-    lean = lean_token_args(args)
-    lean_exec = None if lean else lean_exec_args(args)
+    if env is None:
+        env = Env.from_process()
+        no_core_dumps()
     try:
+        if args == ["--version"]:
+            from . import version_line
+
+            env.stdout.write(version_line())
+            env.stdout.flush()
+            return 0
+        lean = lean_token_args(args)
+        lean_exec = None if lean else lean_exec_args(args)
         if lean_exec:
             return run_lean_exec(env, *lean_exec)
         return run_lean_token(env, *lean) if lean else run_app(args, env)
+    except Exception as exc:  # a closed or full stdout, above all
+        from .output import report_failure
+
+        return report_failure(env, exc, "default", as_json=False)
     except KeyboardInterrupt as exc:
         from .output import report_failure
 

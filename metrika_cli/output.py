@@ -4,28 +4,29 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import errno
 import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnosis, Interrupted, MetrikaError
 from .i18n import _
+from .text import escape_controls, fingerprint
 
 if TYPE_CHECKING:
     from .diagnose import Verdict
     from .env import Env
 
 
-def fingerprint(token: str) -> str:
-    """`sha256:` and the first 8 hex digits: enough to tell tokens apart, useless to an attacker."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:8]
-
-
 def redact(env: Env, text: str) -> str:
     for secret in env.secrets:
         text = text.replace(secret, fingerprint(secret))
     return text
+
+
+def for_terminal(env: Env, text: str) -> str:
+    """Redacted, and with control characters escaped: text from a server or a file cannot drive the terminal."""
+    return escape_controls(redact(env, text))
 
 
 def _console(env: Env, stderr: bool) -> Any:
@@ -43,7 +44,7 @@ def _console(env: Env, stderr: bool) -> Any:
 
 def say(env: Env, text: str = "", style: str | None = None, stderr: bool = True) -> None:
     """One line for a person; styled only on a colour terminal."""
-    text = redact(env, text)
+    text = for_terminal(env, text)
     if style and env.colour(stderr):
         _console(env, stderr).print(text, style=style)
         return
@@ -73,6 +74,9 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
     """Any way a command can end badly, as a MetrikaError; never a bare traceback."""
     if isinstance(exc, MetrikaError):
         return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        env.silence_stdout()
+        return MetrikaError(_("Cannot write the output: {error}.").format(error=exc.strerror))
     if isinstance(exc, KeyboardInterrupt):
         env.stderr.write("\n")
         return Interrupted(_("Interrupted; nothing was stored."))
@@ -92,6 +96,9 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
 
 def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) -> int:
     """The one way a failure is shown, by the lean path and the app alike; returns the exit code."""
+    if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted
+        env.silence_stdout()
+        return CLOSED_OUTPUT
     error = failure_of(env, exc)
     if as_json:
         emit_json(env, base_document(error.diagnosis, profile, error.message, error.fix))
@@ -100,6 +107,8 @@ def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) ->
         steps(env, error.fix)
     return int(error.exit_code)
 
+
+CLOSED_OUTPUT = 141  # as a shell reports a process ended by SIGPIPE
 
 CHECK_STYLES = {"passed": "green", "failed": "bold red", "skipped": "dim"}
 

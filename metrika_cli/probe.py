@@ -11,6 +11,7 @@ from .env import Env
 from .errors import BadInput
 from .i18n import _
 from .store import Profile
+from .text import shown
 from .tokens import Token
 
 
@@ -30,7 +31,7 @@ def parse_counter_ids(values: list[str]) -> list[int]:
     for value in values:
         for part in value.replace(",", " ").split():
             if not (part.isascii() and part.isdigit() and len(part) <= 20) or int(part) == 0:
-                raise BadInput(_("A counter ID is a positive whole number; got {value!r}.").format(value=part[:40]))
+                raise BadInput(_("A counter ID is a positive whole number; got {value!r}.").format(value=shown(part)))
             ids.append(int(part))
     return list(dict.fromkeys(ids))
 

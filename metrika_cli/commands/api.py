@@ -23,12 +23,12 @@ from ..env import Env
 from ..errors import BadInput, NoToken, TokenMalformed
 from ..i18n import _
 from ..oauth import describe_problem, token_problem
-from ..output import fingerprint, pretty_json, progress, render_verdict, say, steps, warn
+from ..output import pretty_json, progress, render_verdict, say, steps, warn
 from ..pacing import PARALLEL, Pacer
 from ..probe import collect
 from ..store import Profile, os_reason
+from ..text import fingerprint, hide_userinfo
 from ..tokens import Token, checked_profile, profile_name, token_in_use
-from ..urls import hide_userinfo
 from .options import ProfileOption
 
 if TYPE_CHECKING:  # httpx is imported only when a call is sent
@@ -252,10 +252,7 @@ def run(env: Env, name: str, call: Call) -> int:
                 source=token.source, reason=describe_problem(problem)
             )
         )
-    try:
-        failed, more_from = asyncio.run(perform(env, token.value, call))
-    except BrokenPipeError:  # `metrika api … | head`: the reader has all it wanted
-        return reader_gone(env)
+    failed, more_from = asyncio.run(perform(env, token.value, call))  # `| head`: report_failure ends it, 141
     if failed is not None:
         return explain(env, token, saved, call, failed)
     if more_from is not None:
@@ -268,19 +265,6 @@ def run(env: Env, name: str, call: Call) -> int:
         )
         return 1
     return 0
-
-
-def reader_gone(env: Env) -> int:
-    """Stop quietly when stdout's reader has gone, as a shell's SIGPIPE would (exit 141), with
-    nothing left in the stream for the interpreter to fail to flush at exit."""
-    import contextlib
-    import os
-
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, env.stdout.fileno())
-        os.close(devnull)
-    return 128 + 13
 
 
 async def perform(env: Env, token: str, call: Call) -> tuple[Reply | None, int | None]:

@@ -13,9 +13,10 @@ from .. import oauth
 from ..env import Env
 from ..errors import BadInput
 from ..i18n import _
-from ..output import describe_storage, fingerprint, render_verdict, say, warn
+from ..output import describe_storage, render_verdict, say, warn
 from ..probe import collect, configured_client_id
 from ..store import Profile, no_keyring_error
+from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
@@ -175,7 +176,10 @@ def _can_open_browser(env: Env, no_browser: bool) -> bool:
 
 def _read_pasted(env: Env, with_token: bool) -> str:
     if with_token:
-        return env.stdin.read(MAX_TOKEN_INPUT)
+        text = env.stdin.read(MAX_TOKEN_INPUT + 1)
+        if len(text) > MAX_TOKEN_INPUT:
+            raise BadInput(_("The input is over 64 KiB: that is not a token, and nothing was stored."))
+        return text
     return env.ask(_("Paste the token (or the whole address of the page) and press Enter: "), hidden=True)
 
 

@@ -12,9 +12,10 @@ import typer
 from ..diagnose import Evidence, Verdict, identity_data
 from ..env import Env
 from ..i18n import _
-from ..output import base_document, describe_storage, emit_json, fingerprint, render_verdict, say, warn
+from ..output import base_document, describe_storage, emit_json, render_verdict, say, warn
 from ..probe import collect, configured_client_id
 from ..store import Profile
+from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, token_in_use
 from .options import JsonOption, ProfileOption
 
