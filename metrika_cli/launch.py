@@ -9,6 +9,7 @@ import re
 from .env import Env
 from .errors import BadInput, NoToken, TokenMalformed
 from .i18n import _
+from .text import shown
 from .tokens import checked_profile, token_in_use
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -21,7 +22,7 @@ def checked_names(names: list[str]) -> list[str]:
             message = _(
                 "--env takes an environment variable name: letters, digits and _, not a digit first; got {name!r}."
             )
-            raise BadInput(message.format(name=name[:80]))
+            raise BadInput(message.format(name=shown(name, 80)))
     return list(dict.fromkeys(["METRIKA_TOKEN", *names]))
 
 
@@ -50,10 +51,10 @@ def run_with_token(env: Env, profile: str, names: list[str], command: list[str])
     try:
         return env.exec(command[0], command, environ)
     except (FileNotFoundError, NotADirectoryError):
-        return cannot_run(env, _("{command}: command not found").format(command=command[0]), NOT_FOUND)
+        return cannot_run(env, _("{command}: command not found").format(command=shown(command[0], 200)), NOT_FOUND)
     except OSError as exc:  # not executable, a folder, not a program this system runs
         reason = exc.strerror or exc.__class__.__name__
-        return cannot_run(env, f"{command[0]}: {reason}", NOT_EXECUTABLE)
+        return cannot_run(env, f"{shown(command[0], 200)}: {reason}", NOT_EXECUTABLE)
 
 
 def cannot_run(env: Env, message: str, code: int) -> int:

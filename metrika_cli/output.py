@@ -169,16 +169,17 @@ def base_document(
 def pretty_json(env: Env, raw: bytes) -> None:
     """An answer for a person at a terminal: JSON indented (and coloured, unless NO_COLOR); other text as is."""
     try:
-        data = json.loads(raw)
+        text, is_json = json.dumps(json.loads(raw), ensure_ascii=False, indent=2), True
     except (ValueError, RecursionError):
-        text = raw.decode("utf-8", "replace")
-        env.stdout.write(text if text.endswith("\n") or not text else text + "\n")
-        env.stdout.flush()
-        return
-    if env.colour(stderr=False):
-        _console(env, stderr=False).print_json(data=data, indent=2)
-    else:
-        env.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        text, is_json = raw.decode("utf-8", "replace").rstrip("\n"), False
+    text = escape_controls(text)  # a server's strings cannot drive the terminal
+    if is_json and env.colour(stderr=False):
+        from rich.highlighter import JSONHighlighter
+        from rich.text import Text
+
+        _console(env, stderr=False).print(JSONHighlighter()(Text(text)))
+    elif text:
+        env.stdout.write(text + "\n")
     env.stdout.flush()
 
 

@@ -638,3 +638,62 @@ def test_a_reader_that_goes_away_ends_the_pages_quietly(fake):
     assert process.stderr.read() == b""
     process.stderr.close()
     assert len(fake.requests) < 21
+
+
+# ---- the token goes in the header only --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, stdin",
+    [
+        ((f"/management/v1/counter/{TOKEN}",), ""),
+        ((f"/management/v1/counters?x={TOKEN}",), ""),
+        (("/management/v1/counters", "-f", f"oauth_token={TOKEN}"), ""),
+        (("-X", "POST", "/management/v1/counter/101/goals", "-f", f"name={TOKEN}"), ""),
+        (("-X", "POST", "/management/v1/counter/101/goals", "--input", "-"), json.dumps({"goal": {"name": TOKEN}})),
+    ],
+)
+def test_the_token_in_a_path_field_or_body_is_refused_before_anything_is_sent(fake, metrika, args, stdin):
+    result = metrika("api", *args, input=stdin, env=as_token())
+    assert result.code == 2, result.output
+    assert "in the Authorization header only. Nothing was sent." in result.stderr
+    assert fake.requests == [] and TOKEN not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("/management/v1/counters", "-f", TOKEN),
+        ("/management/v1/counters", "-f", f"={TOKEN}"),
+        ("-X", TOKEN, "/management/v1/counters"),
+        ("/management/v1/counters", "--ulogin", f"{TOKEN} "),
+        ("/management/v1/counters", "--paginate", "-f", f"offset={TOKEN}"),
+    ],
+)
+def test_a_token_typed_where_something_else_belongs_is_named_by_its_fingerprint(fake, metrika, args):
+    result = metrika("api", *args, env=as_token())
+    assert result.code == 2 and fake.requests == []
+    assert TOKEN not in result.output and "sha256:" in result.stderr
+
+
+def test_a_foreign_url_is_named_by_its_origin_only(fake, metrika):
+    result = metrika("api", f"https://evil.example:8443/x?oauth_token={TOKEN}#frag", env=as_token())
+    assert result.code == 2 and "https://evil.example:8443 is not on" in result.stderr
+    assert TOKEN not in result.output and "oauth_token" not in result.output
+
+
+def test_on_a_terminal_a_server_s_control_characters_are_escaped_but_a_pipe_gets_them_as_sent(fake, metrika):
+    fake.accounts[TOKEN].counters[0]["name"] = "Shop\x1b]0;pwned\x07\u202e\x9b2J"
+    piped = metrika("api", "/management/v1/counter/101", env=as_token())
+    assert json.loads(piped.stdout)["counter"]["name"] == "Shop\x1b]0;pwned\x07\u202e\x9b2J"
+    for colour in ({}, {"NO_COLOR": "1"}):
+        shown = call_terminal(
+            "api", "/management/v1/counter/101", env=as_token(**colour), stdout_tty=True, stderr_tty=True
+        )
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout)
+        assert "\x07" not in plain and "\u202e" not in plain and "\x9b" not in plain and "]0;pwned" in plain
+        assert not re.search(r"\x1b[^\[]", shown.stdout)
+    paged = call_terminal(
+        "api", "/management/v1/counters", "--paginate", env=as_token(), stdout_tty=True, stderr_tty=True
+    )
+    assert "\u202e" not in paged.stdout and "\\u202e" in paged.stdout

@@ -200,3 +200,13 @@ def test_the_lean_path_imports_neither_typer_rich_nor_httpx():
         timeout=60,
     )
     assert (completed.returncode, completed.stdout, completed.stderr) == (0, "[]\n", "")
+
+
+def test_a_token_typed_as_an_env_name_or_a_command_is_named_by_its_fingerprint(executed, metrika, path):
+    result = metrika("exec", "--env", TOKEN, "--", "tool", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 2 and TOKEN not in result.output and "sha256:" in result.stderr
+
+
+def test_a_token_typed_as_the_command_is_not_echoed():
+    result = run_metrika("exec", "--", TOKEN, env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 127 and TOKEN not in result.output and "sha256:" in result.stderr

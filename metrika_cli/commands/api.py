@@ -27,7 +27,7 @@ from ..output import pretty_json, progress, render_verdict, say, steps, warn
 from ..pacing import PARALLEL, Pacer
 from ..probe import collect
 from ..store import Profile, os_reason
-from ..text import fingerprint, hide_userinfo
+from ..text import escape_controls, fingerprint, shown
 from ..tokens import Token, checked_profile, profile_name, token_in_use
 from .options import ProfileOption
 
@@ -116,7 +116,7 @@ def build_call(
 ) -> Call:
     verb = method.upper()
     if verb not in METHODS:
-        raise BadInput(_("-X is GET, POST, PUT or DELETE; got {value!r}.").format(value=method[:20]))
+        raise BadInput(_("-X is GET, POST, PUT or DELETE; got {value!r}.").format(value=shown(method, 20)))
     if paginate and verb != "GET":
         raise BadInput(_("--paginate follows pages of a GET; got -X {method}.").format(method=verb))
     url, under, query = target(env, path)
@@ -129,7 +129,7 @@ def build_call(
         body = json_fields(pairs)
     if ulogin is not None:
         if not ulogin.strip() or any(ch.isspace() for ch in ulogin):
-            raise BadInput(_("--ulogin needs a Yandex login; got {value!r}.").format(value=ulogin[:40]))
+            raise BadInput(_("--ulogin needs a Yandex login; got {value!r}.").format(value=shown(ulogin, 40)))
         params.append(("ulogin", ulogin))
     call = Call(verb, url, under, params, body, paginate, include, ulogin)
     if paginate:
@@ -141,7 +141,7 @@ def target(env: Env, raw: str) -> tuple[str, str, list[tuple[str, str]]]:
     """(URL without its query, path under the base URL, query pairs) of PATH; never another host."""
     base = env.endpoints.api_url
     if not raw.strip() or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in raw):
-        raise BadInput(_("PATH must be a path such as /management/v1/counters; got {path!r}.").format(path=raw[:200]))
+        raise BadInput(_("PATH must be a path such as /management/v1/counters, without spaces or control characters."))
     base_parts = urlsplit(base)
     if FULL_URL.match(raw):
         parts = urlsplit(raw)
@@ -150,7 +150,7 @@ def target(env: Env, raw: str) -> tuple[str, str, list[tuple[str, str]]]:
                 _(
                     "{url} is not on {base}: metrika api sends the token to METRIKA_API_URL only "
                     "(same scheme, host and port). Nothing was sent."
-                ).format(url=hide_userinfo(raw)[:200], base=base),
+                ).format(url=origin(parts), base=base),
                 fix=[_("Give a path, e.g. `metrika api /management/v1/counters`.")],
             )
         path, url = parts.path or "/", base_parts._replace(path=parts.path, query="", fragment="").geturl()
@@ -164,6 +164,11 @@ def target(env: Env, raw: str) -> tuple[str, str, list[tuple[str, str]]]:
         path = "/" + relative.lstrip("/")
         url = base + path
     return url, path, parse_qsl(query, keep_blank_values=True)
+
+
+def origin(parts: Any) -> str:
+    """scheme://host:port of a URL, without user, password, path or query: all a message needs."""
+    return shown(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}", 200)
 
 
 def _same_origin(parts: Any, base: Any) -> bool:
@@ -182,7 +187,8 @@ def _same_origin(parts: Any, base: Any) -> bool:
 def parse_field(item: str) -> tuple[str, str]:
     key, equals, value = item.partition("=")
     if not equals or not key:
-        raise BadInput(_("-f takes KEY=VALUE with a key that is not empty; got {value!r}.").format(value=item[:80]))
+        given = "=" + shown(value, 80) if equals else shown(item, 80)
+        raise BadInput(_("-f takes KEY=VALUE with a key that is not empty; got {value!r}.").format(value=given))
     return key, value
 
 
@@ -191,7 +197,9 @@ def json_fields(pairs: list[tuple[str, str]]) -> bytes:
     document: dict[str, str] = {}
     for key, value in pairs:
         if key in document:
-            raise BadInput(_("-f {key}=… is given twice; a JSON body has one value per key.").format(key=key[:40]))
+            raise BadInput(
+                _("-f {key}=… is given twice; a JSON body has one value per key.").format(key=shown(key, 40))
+            )
         document[key] = value
     return json.dumps(document, ensure_ascii=False).encode()
 
@@ -225,7 +233,9 @@ def page_window(call: Call) -> tuple[str, str, int, int]:
     for key, default in (("offset", 1), (size_key, PAGE_SIZE)):
         value = values.get(key, str(default))
         if not (value.isascii() and value.isdigit() and 0 < int(value) <= 10**9):
-            raise BadInput(_("-f {key} must be a positive whole number; got {value!r}.").format(key=key, value=value))
+            raise BadInput(
+                _("-f {key} must be a positive whole number; got {value!r}.").format(key=key, value=shown(value, 40))
+            )
         numbers.append(int(value))
     return size_key, total_key, numbers[0], numbers[1]
 
@@ -252,6 +262,7 @@ def run(env: Env, name: str, call: Call) -> int:
                 source=token.source, reason=describe_problem(problem)
             )
         )
+    refuse_token_in_request(token.value, call)
     failed, more_from = asyncio.run(perform(env, token.value, call))  # `| head`: report_failure ends it, 141
     if failed is not None:
         return explain(env, token, saved, call, failed)
@@ -265,6 +276,18 @@ def run(env: Env, name: str, call: Call) -> int:
         )
         return 1
     return 0
+
+
+def refuse_token_in_request(token: str, call: Call) -> None:
+    """The token goes in the Authorization header only: never in a URL, a query or a body."""
+    in_params = any(token in key or token in value for key, value in call.params)
+    if token in call.url or in_params or (call.body is not None and token.encode() in call.body):
+        raise BadInput(
+            _(
+                "The token in use is in PATH, a -f field or --input: metrika sends it in the Authorization "
+                "header only. Nothing was sent."
+            )
+        )
 
 
 async def perform(env: Env, token: str, call: Call) -> tuple[Reply | None, int | None]:
@@ -378,11 +401,12 @@ def show(env: Env, call: Call, reply: Reply, compact: bool) -> None:
         except ValueError:
             phrase = ""
         lines = [f"HTTP {reply.status} {phrase}".rstrip(), *(f"{name}: {value}" for name, value in reply.headers)]
-        env.stderr.write("\n".join(lines) + "\n\n")
+        env.stderr.write(escape_controls("\n".join(lines)) + "\n\n")
         env.stderr.flush()
     if compact:
         line = json.dumps(reply.data, ensure_ascii=False, separators=(",", ":")) if reply.data is not None else None
-        env.stdout.write((line or reply.raw.decode("utf-8", "replace").strip()) + "\n")
+        line = line or reply.raw.decode("utf-8", "replace").strip()
+        env.stdout.write((escape_controls(line) if env.stdout_tty else line) + "\n")
         env.stdout.flush()
     elif env.stdout_tty:
         pretty_json(env, reply.raw)
