@@ -207,7 +207,14 @@ def parse_reply(service: str, host: str, response: httpx.Response) -> Reply:
 
 
 def parse_body(service: str, host: str, status: int, headers: httpx.Headers, content: bytes) -> Reply:
-    reply = Reply(service, host, status, retry_after=retry_after(headers.get("retry-after")))
+    reply = Reply(
+        service,
+        host,
+        status,
+        retry_after=retry_after(headers.get("retry-after")),
+        raw=content,
+        headers=headers.multi_items(),
+    )
     if "html" in headers.get("content-type", ""):
         reply.html = True
         return reply

@@ -13,7 +13,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import auth_url, check_access, completion, login, logout, token, whoami
+from .commands import api, auth_url, check_access, completion, exec_, login, logout, token, whoami
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -73,8 +73,8 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
     return wrapper
 
 
-def _register(name: str, function: Callable[..., int], help: str, hidden: bool = False) -> None:
-    app.command(name, help=help, hidden=hidden)(handles_errors(function))
+def _register(name: str, function: Callable[..., int], help: str, hidden: bool = False, **settings: Any) -> None:
+    app.command(name, help=help, hidden=hidden, **settings)(handles_errors(function))
 
 
 _register("login", login.login, _("Get a token through your app and store it in the OS keyring."))
@@ -92,6 +92,17 @@ CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not w
 _register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
 _register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
 _register("completion", completion.completion, _("Print the completion script for bash, zsh, fish or powershell."))
+_register(
+    "api",
+    api.api,
+    _("Call the Metrika API with the token in use, never shown; a call that fails says why, with the fix."),
+)
+_register(
+    "exec",
+    exec_.exec_command,
+    _("Run a command with the token in its environment (METRIKA_TOKEN), never on its command line."),
+    context_settings=exec_.CONTEXT_SETTINGS,
+)
 
 
 def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:

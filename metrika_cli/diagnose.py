@@ -29,6 +29,8 @@ class Reply:
     html: bool = False
     broken: bool = False  # a 200 whose body is not the JSON it should be, or any answer over the size limit
     retry_after: float | None = None  # seconds, from a Retry-After header
+    raw: bytes = b""  # the body as received: `metrika api` prints it unchanged
+    headers: list[tuple[str, str]] = field(default_factory=list)  # as received, for `metrika api --include`
 
     @property
     def ok(self) -> bool:

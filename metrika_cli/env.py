@@ -113,6 +113,11 @@ class Env:
     def now(self) -> datetime:
         return self.clock()
 
+    def exec(self, file: str, argv: list[str], environ: Mapping[str, str]) -> int:
+        """Replace this process with `file` (looked up on environ's PATH): returns only where a
+        test has swapped this method; raises OSError when the file cannot be run."""
+        os.execvpe(file, argv, environ)
+
     def ask(self, question: str, hidden: bool = False) -> str:
         """One line from the person at the terminal (hidden: not echoed); Ctrl-D cancels."""
         from .errors import Interrupted

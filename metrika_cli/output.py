@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnosis, Interrupted, MetrikaError
@@ -162,3 +164,36 @@ def base_document(
         "summary": summary,
         "fix": list(fix),
     }
+
+
+def pretty_json(env: Env, raw: bytes) -> None:
+    """An answer for a person at a terminal: JSON indented (and coloured, unless NO_COLOR); other text as is."""
+    try:
+        text, is_json = json.dumps(json.loads(raw), ensure_ascii=False, indent=2), True
+    except (ValueError, RecursionError):
+        text, is_json = raw.decode("utf-8", "replace").rstrip("\n"), False
+    text = escape_controls(text)  # a server's strings cannot drive the terminal
+    if is_json and env.colour(stderr=False):
+        from rich.highlighter import JSONHighlighter
+        from rich.text import Text
+
+        _console(env, stderr=False).print(JSONHighlighter()(Text(text)))
+    elif text:
+        env.stdout.write(text + "\n")
+    env.stdout.flush()
+
+
+@contextlib.contextmanager
+def progress(env: Env, total: int, label: str) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr while a person watches and stdout goes elsewhere; yields `advance`."""
+    if not env.stderr_tty or env.stdout_tty or total <= 1:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(file=env.stderr, force_terminal=True, no_color=not env.colour(stderr=True))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)

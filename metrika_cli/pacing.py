@@ -15,10 +15,17 @@ MARGIN = 0.95  # send a little under the quota: the server's clock and ours are 
 
 
 class Pacer:
-    """Starts Metrika requests evenly spaced under `per_second`, at most `parallel` per user at once."""
+    """Starts Metrika requests evenly spaced under `per_second`, at most `parallel` per user at once.
 
-    def __init__(self, per_second: float = PER_SECOND, parallel: int = PARALLEL, margin: float = MARGIN) -> None:
-        self.interval = 1.0 / (per_second * margin)
+    `burst` > 1 lets that many start together after a pause (a token bucket of that size):
+    `api --paginate` sends its pages three at a time. The steady rate is lowered to match, so
+    that no one-second window ever holds more than `per_second * margin` starts."""
+
+    def __init__(
+        self, per_second: float = PER_SECOND, parallel: int = PARALLEL, margin: float = MARGIN, burst: int = 1
+    ) -> None:
+        self.interval = 1.0 / (per_second * margin - (burst - 1))
+        self.tolerance = (burst - 1) * self.interval  # how far ahead of the even schedule a start may be
         self.parallel = parallel
         self._next_start = 0.0
         self._lock: asyncio.Lock | None = None
@@ -33,8 +40,8 @@ class Pacer:
         async with in_flight:
             async with self._lock:
                 now = asyncio.get_running_loop().time()
-                start = max(now, self._next_start)
-                self._next_start = start + self.interval
+                start = max(now, self._next_start - self.tolerance)
+                self._next_start = max(self._next_start, start) + self.interval
             if start > now:
                 await asyncio.sleep(start - now)
             yield

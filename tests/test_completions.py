@@ -79,7 +79,17 @@ def test_bash_completes_login_with_to_with_token() -> None:
 
 def test_bash_offers_every_command_but_never_the_hidden_check_alias() -> None:
     offered = bash_complete("")
-    assert sorted(offered) == ["auth-url", "check-access", "completion", "login", "logout", "token", "whoami"]
+    assert sorted(offered) == [
+        "api",
+        "auth-url",
+        "check-access",
+        "completion",
+        "exec",
+        "login",
+        "logout",
+        "token",
+        "whoami",
+    ]
 
 
 def test_bash_offers_the_json_option_of_check_access() -> None:
