@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_yandex import FakeYandex  # noqa: E402
 
-from metrika_cli.output import fingerprint  # noqa: E402
+from metrika_cli.text import fingerprint  # noqa: E402
 
 CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
 QUOTA = 30  # Metrika: requests a second per IP

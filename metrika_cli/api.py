@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import ssl
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,29 +20,57 @@ import httpx
 from . import __version__
 from .diagnose import Reply
 from .env import Env
+from .errors import BadInput
+from .i18n import _
 from .output import redact
 from .pacing import Pacer
+from .text import hide_userinfo
 
 PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # keeps the URL short whatever the number of counters asked for
+MAX_PAGES = 100  # 100,000 counters: a server's row count is never trusted beyond this
+MAX_BODY = 16 * 1024 * 1024  # bytes of an answer, after decompression
 RETRIES = 2  # a 429 that still comes (someone else on the same IP) is waited out this many times
 BACKOFF = 1.0  # seconds before the first retry when a 429 has no Retry-After; doubled each time
 MAX_RETRY_WAIT = 10.0  # a longer Retry-After (a daily quota) is reported, not waited out
 
 
-def proxy_for(url: str) -> str | None:
-    """The proxy httpx will use for `url` (from HTTPS_PROXY/ALL_PROXY, minus NO_PROXY)."""
-    host = urlsplit(url).hostname or ""
-    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+def proxy_for(environ: Mapping[str, str], url: str) -> tuple[str, str] | None:
+    """(variable, proxy URL) that httpx will use for `url`, minus NO_PROXY; refuses a proxy it cannot use."""
+    parts = urlsplit(url)
+    no_proxy = environ.get("no_proxy") or environ.get("NO_PROXY")
+    if no_proxy and urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+        parts.hostname or "", {"no": no_proxy}
+    ):
         return None
-    proxies = urllib.request.getproxies_environment()
-    return proxies.get(urlsplit(url).scheme) or proxies.get("all")
+    for name in (f"{parts.scheme}_proxy", f"{parts.scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY"):
+        if environ.get(name):
+            _check_proxy(name, environ[name])
+            return name, hide_userinfo(environ[name])
+    return None
+
+
+def _check_proxy(name: str, value: str) -> None:
+    try:
+        proxy = urlsplit(value if "://" in value else f"http://{value}")
+        usable = proxy.scheme in ("http", "https") and bool(proxy.hostname) and proxy.port != 0
+    except ValueError:  # a port out of range, a broken IPv6 address
+        usable = False
+    if not usable:
+        raise BadInput(
+            _("{variable} is not a proxy metrika can use: {proxy} (an http:// or https:// proxy is needed).").format(
+                variable=name, proxy=hide_userinfo(value)
+            ),
+            fix=[_("Correct {variable}, or unset it to connect directly.").format(variable=name)],
+        )
 
 
 class Client:
     """One async httpx client for a command; every request carries the token in the header only."""
 
     def __init__(self, env: Env, token: str, pacer: Pacer | None = None, user: str = "", transport: Any = None) -> None:
+        for base in (env.endpoints.api_url, env.endpoints.login_url):
+            proxy_for(env.environ, base)  # refuses an unusable proxy before anything is sent
         self.env = env
         self.pacer = pacer or Pacer()
         self.user = user  # whose quota the Metrika requests count against
@@ -77,15 +108,42 @@ class Client:
         self.env.stderr.write(redact(self.env, line) + "\n")
         self.env.stderr.flush()
 
-    async def _get(self, service: str, url: str, params: dict[str, Any] | None = None) -> Reply:
+    async def send(self, service: str, method: str, url: str, params: Any = None, body: bytes | None = None) -> Reply:
+        """One request, bounded from start to end by METRIKA_TIMEOUT (a server that drips bytes
+        included) and in size by MAX_BODY after decompression; never raises for the network."""
         host = urlsplit(url).hostname or url
         try:
-            response = await self.http.get(url, params=params)
+            status, headers, content = await asyncio.wait_for(
+                self._exchange(method, url, params, body), self.endpoints.timeout
+            )
+        except (TimeoutError, httpx.TimeoutException):
+            return self._failed(service, host, "timeout", "deadline")
         except httpx.HTTPError as exc:
-            if self.env.debug:
-                self._trace(f"metrika: ! {service}: {exc.__class__.__name__}")
-            return Reply(service, host, network=classify_network_error(exc, url), detail=exc.__class__.__name__)
-        return parse_reply(service, host, response)
+            return self._failed(service, host, classify_network_error(exc, url), exc.__class__.__name__)
+        except BodyTooLarge:
+            return Reply(service, host, None, broken=True, detail="too_large")
+        return parse_body(service, host, status, headers, content)
+
+    async def _exchange(
+        self, method: str, url: str, params: Any, body: bytes | None
+    ) -> tuple[int, httpx.Headers, bytes]:
+        extra = {"Content-Type": "application/json"} if body is not None else None
+        async with self.http.stream(method, url, params=params, content=body, headers=extra) as response:
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
+
+    def _failed(self, service: str, host: str, network: str, detail: str) -> Reply:
+        if self.env.debug:
+            self._trace(f"metrika: ! {service}: {detail}")
+        return Reply(service, host, network=network, detail=detail)
+
+    async def _get(self, service: str, url: str, params: dict[str, Any] | None = None) -> Reply:
+        return await self.send(service, "GET", url, params)
 
     async def identity(self) -> Reply:
         return await self._get("Yandex ID", f"{self.endpoints.login_url}/info", {"format": "json"})
@@ -135,7 +193,7 @@ class Client:
             replies = [first]
             total = first.data.get("rows", 0) if first.ok else 0
             if all_pages and isinstance(total, int) and total > PAGE_SIZE:
-                offsets = range(PAGE_SIZE + 1, total + 1, PAGE_SIZE)
+                offsets = range(PAGE_SIZE + 1, min(total, MAX_PAGES * PAGE_SIZE) + 1, PAGE_SIZE)
                 replies += await asyncio.gather(
                     *(self._counters_page({"per_page": PAGE_SIZE, "offset": offset}) for offset in offsets)
                 )
@@ -160,40 +218,54 @@ def retry_wait(reply: Reply, attempt: int) -> float | None:
     return wait if wait <= MAX_RETRY_WAIT else None
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds: a number, or an HTTP date; None when absent or unreadable."""
+class BodyTooLarge(Exception):
+    """An answer longer than MAX_BODY once decompressed."""
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
     if not value:
         return None
+    value = value.strip()
+    if value.isascii() and value.isdigit() and len(value) <= 6:
+        return float(value)
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
+        from email.utils import parsedate_to_datetime
 
-    try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError):
         return None
-    return max(0.0, moment.timestamp() - time.time())
+    from datetime import datetime
+
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds()) if moment.tzinfo else None
 
 
 def parse_reply(service: str, host: str, response: httpx.Response) -> Reply:
-    reply = Reply(service, host, response.status_code)
-    if response.status_code == 429:
-        reply.retry_after = parse_retry_after(response.headers.get("retry-after"))
-    content_type = response.headers.get("content-type", "")
-    if "html" in content_type:
+    """A complete httpx response as a Reply (unit tests build these by hand)."""
+    return parse_body(service, host, response.status_code, response.headers, response.content)
+
+
+def parse_body(service: str, host: str, status: int, headers: httpx.Headers, content: bytes) -> Reply:
+    reply = Reply(
+        service,
+        host,
+        status,
+        retry_after=retry_after(headers.get("retry-after")),
+        raw=content,
+        headers=headers.multi_items(),
+    )
+    if "html" in headers.get("content-type", ""):
         reply.html = True
         return reply
     try:
-        reply.data = json.loads(response.content)
-    except ValueError:
-        reply.broken = response.status_code == 200
+        reply.data = json.loads(content)
+    except (ValueError, RecursionError):  # not JSON, or nested beyond reason
+        reply.broken = status == 200
         return reply
     if not isinstance(reply.data, dict):
-        reply.broken = response.status_code == 200
+        reply.broken = status == 200
         return reply
-    if response.status_code == 200:
+    if status == 200:
         if service == "Metrika" and not isinstance(reply.data.get("counters", []), list):
             reply.broken = True
         return reply
@@ -221,7 +293,7 @@ def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
         return "timeout"
     chain = _causes(exc)
     text = " ".join(str(item) for item in chain).lower()
-    if isinstance(exc, httpx.ConnectError) and proxy_for(url):
+    if isinstance(exc, httpx.ConnectError) and proxy_for(os.environ, url):
         return "proxy"
     if (
         any(isinstance(item, socket.gaierror) for item in chain)
@@ -279,16 +351,20 @@ def gather_evidence(env: Env, token: str, counter_ids: list[int] | None = None, 
 class SharedTransport(httpx.AsyncBaseTransport):
     """One connection pool (per proxy) for the Clients of a run: a Client closing leaves it open,
     and a Client made with it costs no TLS context of its own (about 25 ms each otherwise).
-    The proxy of each request is chosen as httpx would from the environment (HTTPS_PROXY, NO_PROXY)."""
+    The proxy of each request is the one proxy_for names, as httpx would choose it itself."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self.inner = inner  # a test's transport, used for every request
+    def __init__(self, env: Env) -> None:
+        self.environ = env.environ
+        self.inner: httpx.AsyncBaseTransport | None = env.transport  # a test's transport: every request
         self.pools: dict[str | None, httpx.AsyncBaseTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.inner is not None:
             return await self.inner.handle_async_request(request)
-        proxy = proxy_for(str(request.url))
+        found = proxy_for(self.environ, str(request.url))
+        proxy = self.environ[found[0]] if found else None
+        if proxy and "://" not in proxy:
+            proxy = f"http://{proxy}"
         if proxy not in self.pools:
             self.pools[proxy] = httpx.AsyncHTTPTransport(proxy=proxy)
         return await self.pools[proxy].handle_async_request(request)

@@ -4,6 +4,8 @@ outcome to a message (or one JSON object) and an exit code. The only module that
 from __future__ import annotations
 
 import functools
+import io
+import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -11,12 +13,13 @@ import click
 import typer
 
 from . import version_line
-from .commands import auth_url, check_access, login, logout, status, switch, token, whoami
+from .commands import api, auth_url, check_access, completion, exec_, login, logout, status, switch, token, whoami
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
 from .i18n import _
-from .output import base_document, emit_json, report_failure
+from .output import CLOSED_OUTPUT, base_document, emit_json, redact, report_failure
+from .text import looks_like_token, shown
 from .tokens import profile_name
 
 app = typer.Typer(
@@ -61,7 +64,7 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
             raise
         except BaseException as exc:  # the last line of defence: a message, not a traceback
             try:
-                profile = profile_name(env, kwargs.get("profile"))
+                profile = shown(profile_name(env, kwargs.get("profile")), 80)
             except Exception:
                 profile = "default"
             code = report_failure(env, exc, profile, kwargs.get("as_json", False))
@@ -70,8 +73,8 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
     return wrapper
 
 
-def _register(name: str, function: Callable[..., int], help: str, hidden: bool = False) -> None:
-    app.command(name, help=help, hidden=hidden)(handles_errors(function))
+def _register(name: str, function: Callable[..., int], help: str, hidden: bool = False, **settings: Any) -> None:
+    app.command(name, help=help, hidden=hidden, **settings)(handles_errors(function))
 
 
 _register("login", login.login, _("Get a token through your app and store it in the OS keyring."))
@@ -94,12 +97,36 @@ _register(
     _("Check every stored profile at once (or those named): one line each, then a count."),
 )
 _register("switch", switch.switch, _("Make a profile the active one; without NAME, list the profiles."))
+_register("completion", completion.completion, _("Print the completion script for bash, zsh, fish or powershell."))
+_register(
+    "api",
+    api.api,
+    _("Call the Metrika API with the token in use, never shown; a call that fails says why, with the fix."),
+)
+_register(
+    "exec",
+    exec_.exec_command,
+    _("Run a command with the token in its environment (METRIKA_TOKEN), never on its command line."),
+    context_settings=exec_.CONTEXT_SETTINGS,
+)
+
+
+def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
+    """Exit 2 with click's words, where any argument that looks like a token shows as its fingerprint."""
+    for arg in args:
+        if looks_like_token(arg.strip()):
+            env.secrets.add(arg)
+    if "--json" in args:
+        emit_json(env, base_document(Diagnosis.BAD_INPUT, shown(profile_name(env), 80), exc.format_message(), []))
+    else:
+        text = io.StringIO()
+        exc.show(file=text)
+        env.stderr.write(redact(env, text.getvalue()))
+    return int(BadInput.diagnosis.exit_code)
 
 
 def run(args: list[str], env: Env) -> int:
     """Run the app on `args`; usage errors are exit 2 (one JSON object with --json)."""
-    import os
-
     command = typer.main.get_command(app)
     if "_METRIKA_COMPLETE" in os.environ:
         # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
@@ -110,17 +137,15 @@ def run(args: list[str], env: Env) -> int:
     try:
         result = command.main(args, prog_name="metrika", standalone_mode=False, obj=env)
     except click.UsageError as exc:
-        if "--json" in args:
-            profile = profile_name(env)
-            emit_json(env, base_document(Diagnosis.BAD_INPUT, profile, exc.format_message(), []))
-        else:
-            exc.show(file=env.stderr)
-        return int(BadInput.diagnosis.exit_code)
+        return usage_error(env, exc, args)
     except click.ClickException as exc:
         exc.show(file=env.stderr)
         return exc.exit_code
-    except SystemExit as exc:  # click's completion mode answers, then exits
-        return exc.code if isinstance(exc.code, int) else 0
+    except SystemExit as exc:
+        if "_METRIKA_COMPLETE" in os.environ:  # click's completion mode answers, then exits
+            return exc.code if isinstance(exc.code, int) else 0
+        env.silence_stdout()  # rich and Typer exit so when standard output is closed (`| head`)
+        return CLOSED_OUTPUT
     except BaseException as exc:  # an interrupt, or a failure before any command ran
         failure = KeyboardInterrupt() if isinstance(exc, click.Abort) else exc
         return report_failure(env, failure, "default", "--json" in args)

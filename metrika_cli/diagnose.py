@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,8 +28,10 @@ class Reply:
     network: str | None = None  # dns, refused, tls, proxy, timeout, cut, other
     detail: str = ""
     html: bool = False
-    broken: bool = False  # a 200 whose body is not the JSON it should be
-    retry_after: float | None = None  # seconds, from a 429's Retry-After
+    broken: bool = False  # a 200 whose body is not the JSON it should be, or any answer over the size limit
+    retry_after: float | None = None  # seconds, from a Retry-After header
+    raw: bytes = b""  # the body as received: `metrika api` prints it unchanged
+    headers: list[tuple[str, str]] = field(default_factory=list)  # as received, for `metrika api --include`
 
     @property
     def ok(self) -> bool:
@@ -47,13 +50,12 @@ class Evidence:
     expected_client_id: str | None = None
     expected_login: str | None = None
     scopes: list[str] = field(default_factory=list)
-    proxy: str | None = None
+    proxy: str | None = None  # its user:password already hidden
+    proxy_variable: str | None = None  # the variable it came from, e.g. HTTPS_PROXY
     timeout: float = 10.0
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     profile: str = "default"
     accounts: Reply | None = None  # the accounts the owner represents: extra, never decides
-    token_fingerprint: str | None = None
-    recorded_fingerprint: str | None = None  # what login recorded with a stored token
     expires_at: str | None = None  # recorded at login, for a stored token
     expiring_within: int | None = None  # --expiring-within DAYS
 
@@ -97,7 +99,6 @@ class Verdict:
 CHECK_LABELS = {
     "token_present": N_("a token is present"),
     "well_formed": N_("it is well formed"),
-    "recorded": N_("it is the token recorded at login"),  # only for a stored token with a recorded fingerprint
     "header_read": N_("the API reads the header"),
     "token_valid": N_("the token is valid"),
     "expected_app": N_("it is from the expected app"),
@@ -119,8 +120,7 @@ class Checks:
     """The checks in their fixed order, all skipped until a rule passes or fails them."""
 
     def __init__(self, evidence: Evidence) -> None:
-        names = [name for name in CHECK_LABELS if name != "recorded" or evidence.recorded_fingerprint]
-        names += [f"counter:{cid}" for cid in evidence.counter_ids]
+        names = list(CHECK_LABELS) + [f"counter:{cid}" for cid in evidence.counter_ids]
         if evidence.expiring_within is not None:
             names.append(f"expiry:{evidence.expiring_within}")
         self.checks = {name: Check(name, "skipped") for name in names}
@@ -194,26 +194,6 @@ def rule_malformed(ev: Evidence, c: Checks) -> Verdict | None:
             source=ev.token_source, reason=describe_problem(ev.token_problem)
         ),
         _malformed_fix(ev),
-    )
-
-
-def rule_mismatch(ev: Evidence, c: Checks) -> Verdict | None:
-    """A stored token that is not the one login verified and described in config.toml."""
-    if not (ev.recorded_fingerprint and ev.token_fingerprint):
-        return None
-    if ev.recorded_fingerprint == ev.token_fingerprint:
-        c.passed("recorded", detail=ev.recorded_fingerprint)
-        return None
-    c.failed(
-        "recorded", _("{fp}, recorded {recorded}").format(fp=ev.token_fingerprint, recorded=ev.recorded_fingerprint)
-    )
-    return c.result(
-        Diagnosis.TOKEN_MISMATCH,
-        _(
-            "The stored token ({fp}) is not the one recorded at login ({recorded}): something else changed "
-            "the keyring entry or credentials.toml, so the profile's metadata describes another token."
-        ).format(fp=ev.token_fingerprint, recorded=ev.recorded_fingerprint),
-        [_("Log in again to store a token with its metadata: `{command}`.").format(command=renew_command(ev.profile))],
     )
 
 
@@ -484,7 +464,6 @@ def rule_ok(ev: Evidence, c: Checks) -> Verdict:
 RULES: list[Rule] = [
     rule_no_token,
     rule_malformed,
-    rule_mismatch,
     rule_transport,
     rule_token_invalid,
     rule_header_rejected,
@@ -499,7 +478,7 @@ RULES: list[Rule] = [
     rule_ok,
 ]
 # What can be said without asking any server (`metrika status --offline`).
-OFFLINE_RULES: list[Rule] = [rule_no_token, rule_malformed, rule_mismatch, rule_expired, rule_expiring, rule_offline_ok]
+OFFLINE_RULES: list[Rule] = [rule_no_token, rule_malformed, rule_expired, rule_expiring, rule_offline_ok]
 
 
 def diagnose(ev: Evidence, rules: list[Rule] | None = None) -> Verdict:
@@ -602,6 +581,14 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
     """network_error, service_unavailable or rate_limited, if this reply says so."""
     if reply.network:
         return Diagnosis.NETWORK_ERROR, _network_summary(reply, ev), _network_fix(reply, ev)
+    if reply.detail == "too_large":
+        return (
+            Diagnosis.UNEXPECTED_RESPONSE,
+            _("{service} answered with more than 16 MiB, more than any answer it should give.").format(
+                service=reply.service
+            ),
+            [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")],
+        )
     status = reply.status or 0
     if status == 429 or (reply.error_type or "").startswith("quota_"):
         quota = reply.error_type or ""
@@ -609,7 +596,7 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
         return (
             Diagnosis.RATE_LIMITED,
             _("{service} refused for now: {what} is used up.").format(service=reply.service, what=what),
-            [_rate_limit_reset(quota, ev.now)],
+            [_rate_limit_reset(quota, ev.now, reply.retry_after)],
         )
     if status >= 500 or reply.html or reply.error_type in ("backend_error", "timeout"):
         if reply.html:
@@ -633,7 +620,9 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
     return None
 
 
-def _rate_limit_reset(quota: str, now: datetime) -> str:
+def _rate_limit_reset(quota: str, now: datetime, retry_after: float | None = None) -> str:
+    if retry_after is not None:
+        return _("Retry in {seconds} s, as the server asks (Retry-After).").format(seconds=math.ceil(retry_after))
     if quota == "quota_requests_by_uid":
         midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         left = midnight - now
@@ -665,8 +654,8 @@ def _network_summary(reply: Reply, ev: Evidence) -> str:
 def _network_fix(reply: Reply, ev: Evidence) -> list[str]:
     if reply.network == "proxy":
         return [
-            _("Check that the proxy {proxy} (from HTTPS_PROXY) is running, or unset HTTPS_PROXY.").format(
-                proxy=ev.proxy
+            _("Check that the proxy {proxy} (from {variable}) is running, or unset {variable}.").format(
+                proxy=ev.proxy, variable=ev.proxy_variable or "HTTPS_PROXY"
             )
         ]
     if reply.network == "timeout":

@@ -7,6 +7,7 @@ with their own environment, streams and HTTP transport (`Env.for_test`). Cheap t
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -20,6 +21,23 @@ if TYPE_CHECKING:
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
+LOCK_TIMEOUT = 10.0  # seconds to wait behind another metrika changing the profiles
+
+
+def _hidden_prompt(question: str, stream: IO[str]) -> str:
+    """getpass, with SIGTERM turned into an interrupt while it runs: getpass then puts the
+    terminal's echo back, which a plain kill would leave off."""
+    import getpass
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return getpass.getpass(question, stream=stream)  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def utc_now() -> datetime:
@@ -55,6 +73,7 @@ class Env:
     clock: Callable[[], datetime] = utc_now
     transport: Any = None  # an httpx transport for tests; None: the network
     keyring_timeout: float = KEYRING_TIMEOUT
+    lock_timeout: float = LOCK_TIMEOUT
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
     secrets: set[str] = field(default_factory=set)  # tokens this run has seen: never printed
 
@@ -70,6 +89,13 @@ class Env:
         return cls(dict(environ), io.StringIO(stdin), io.StringIO(), io.StringIO(), **kw)
 
     # ---- decisions -------------------------------------------------------------------
+
+    def silence_stdout(self) -> None:
+        """Standard output is closed or full: send what is left to /dev/null, so the process ends
+        quietly instead of failing again when Python flushes it at exit."""
+        if self.stdout is sys.stdout:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     @property
     def may_prompt(self) -> bool:
@@ -87,6 +113,11 @@ class Env:
     def now(self) -> datetime:
         return self.clock()
 
+    def exec(self, file: str, argv: list[str], environ: Mapping[str, str]) -> int:
+        """Replace this process with `file` (looked up on environ's PATH): returns only where a
+        test has swapped this method; raises OSError when the file cannot be run."""
+        os.execvpe(file, argv, environ)
+
     def ask(self, question: str, hidden: bool = False) -> str:
         """One line from the person at the terminal (hidden: not echoed); Ctrl-D cancels."""
         from .errors import Interrupted
@@ -94,9 +125,7 @@ class Env:
 
         try:
             if hidden:
-                import getpass
-
-                return getpass.getpass(question, stream=self.stderr)  # type: ignore[arg-type]
+                return _hidden_prompt(question, self.stderr)
             self.stderr.write(question)
             self.stderr.flush()
             line = self.stdin.readline()
@@ -113,7 +142,12 @@ class Env:
     def store(self) -> Store:
         from .store import Store, config_dir
 
-        return Store(config_dir(self.environ), self.environ.get("PYTHON_KEYRING_BACKEND"), self.keyring_timeout)
+        return Store(
+            config_dir(self.environ),
+            self.environ.get("PYTHON_KEYRING_BACKEND"),
+            self.keyring_timeout,
+            self.lock_timeout,
+        )
 
     @cached_property
     def endpoints(self) -> Endpoints:
@@ -133,8 +167,33 @@ class Env:
                 )
             ) from None
         return Endpoints(
-            api_url=(self.environ.get("METRIKA_API_URL") or Endpoints.api_url).rstrip("/"),
-            login_url=(self.environ.get("METRIKA_LOGIN_URL") or Endpoints.login_url).rstrip("/"),
-            oauth_url=(self.environ.get("METRIKA_OAUTH_URL") or Endpoints.oauth_url).rstrip("/"),
+            api_url=self._base_url("METRIKA_API_URL", Endpoints.api_url),
+            login_url=self._base_url("METRIKA_LOGIN_URL", Endpoints.login_url),
+            oauth_url=self._base_url("METRIKA_OAUTH_URL", Endpoints.oauth_url),
             timeout=timeout,
+        )
+
+    def _base_url(self, variable: str, default: str) -> str:
+        """A base URL the token may go to: https, or plain http to this machine only (tests)."""
+        from urllib.parse import urlsplit
+
+        from .errors import BadInput
+        from .i18n import _
+        from .text import hide_userinfo, is_loopback
+
+        value = (self.environ.get(variable) or default).rstrip("/")
+        try:
+            parts = urlsplit(value)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:  # a port out of range, a broken IPv6 address
+            parts, port_ok = urlsplit(""), False
+        secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname or ""))
+        if secure and parts.hostname and port_ok and not (parts.username or parts.password):
+            return value
+        raise BadInput(
+            _(
+                "{variable} must be an https:// address without a user or password (plain http only to this "
+                "machine); got {url}. Nothing was sent."
+            ).format(variable=variable, url=hide_userinfo(value)[:200]),
+            fix=[_("Correct {variable}, or unset it to use {default}.").format(variable=variable, default=default)],
         )

@@ -28,7 +28,6 @@ class Diagnosis(StrEnum):
     HEADER_REJECTED = "header_rejected"
     TOKEN_INVALID = "token_invalid"
     TOKEN_EXPIRING = "token_expiring"
-    TOKEN_MISMATCH = "token_mismatch"
     WRONG_APP = "wrong_app"
     SCOPE_MISSING = "scope_missing"
     WRONG_ACCOUNT = "wrong_account"
@@ -55,7 +54,6 @@ _EXIT_CODES: dict[Diagnosis, ExitCode] = {
     Diagnosis.HEADER_REJECTED: ExitCode.LOG_IN_AGAIN,
     Diagnosis.TOKEN_INVALID: ExitCode.LOG_IN_AGAIN,
     Diagnosis.TOKEN_EXPIRING: ExitCode.LOG_IN_AGAIN,
-    Diagnosis.TOKEN_MISMATCH: ExitCode.LOG_IN_AGAIN,
     Diagnosis.WRONG_APP: ExitCode.NO_ACCESS,
     Diagnosis.SCOPE_MISSING: ExitCode.NO_ACCESS,
     Diagnosis.WRONG_ACCOUNT: ExitCode.NO_ACCESS,

@@ -4,34 +4,29 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import errno
 import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import Diagnosis, Interrupted, MetrikaError
 from .i18n import _
+from .text import escape_controls, fingerprint
 
 if TYPE_CHECKING:
     from .diagnose import Verdict
     from .env import Env
 
 
-def fingerprint(token: str) -> str:
-    """`sha256:` and the first 8 hex digits: enough to tell tokens apart, useless to an attacker."""
-    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()[:8]
-
-
-def register_secret(env: Env, token: str) -> None:
-    """Remember a token so that nothing this run prints can contain it."""
-    if token:
-        env.secrets.add(token)
-
-
 def redact(env: Env, text: str) -> str:
     for secret in env.secrets:
         text = text.replace(secret, fingerprint(secret))
     return text
+
+
+def for_terminal(env: Env, text: str) -> str:
+    """Redacted, and with control characters escaped: text from a server or a file cannot drive the terminal."""
+    return escape_controls(redact(env, text))
 
 
 def _console(env: Env, stderr: bool) -> Any:
@@ -49,7 +44,7 @@ def _console(env: Env, stderr: bool) -> Any:
 
 def say(env: Env, text: str = "", style: str | None = None, stderr: bool = True) -> None:
     """One line for a person; styled only on a colour terminal."""
-    text = redact(env, text)
+    text = for_terminal(env, text)
     if style and env.colour(stderr):
         _console(env, stderr).print(text, style=style)
         return
@@ -79,6 +74,9 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
     """Any way a command can end badly, as a MetrikaError; never a bare traceback."""
     if isinstance(exc, MetrikaError):
         return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        env.silence_stdout()
+        return MetrikaError(_("Cannot write the output: {error}.").format(error=exc.strerror))
     if isinstance(exc, KeyboardInterrupt):
         env.stderr.write("\n")
         return Interrupted(_("Interrupted; nothing was stored."))
@@ -98,6 +96,9 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
 
 def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) -> int:
     """The one way a failure is shown, by the lean path and the app alike; returns the exit code."""
+    if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted
+        env.silence_stdout()
+        return CLOSED_OUTPUT
     error = failure_of(env, exc)
     if as_json:
         emit_json(env, base_document(error.diagnosis, profile, error.message, error.fix))
@@ -106,6 +107,8 @@ def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) ->
         steps(env, error.fix)
     return int(error.exit_code)
 
+
+CLOSED_OUTPUT = 141  # as a shell reports a process ended by SIGPIPE
 
 CHECK_STYLES = {"passed": "green", "failed": "bold red", "skipped": "dim"}
 
@@ -193,23 +196,35 @@ def render_lines(env: Env, rows: list[list[str]]) -> None:
         say(env, "  ".join(cells), stderr=False)
 
 
+def pretty_json(env: Env, raw: bytes) -> None:
+    """An answer for a person at a terminal: JSON indented (and coloured, unless NO_COLOR); other text as is."""
+    try:
+        text, is_json = json.dumps(json.loads(raw), ensure_ascii=False, indent=2), True
+    except (ValueError, RecursionError):
+        text, is_json = raw.decode("utf-8", "replace").rstrip("\n"), False
+    text = escape_controls(text)  # a server's strings cannot drive the terminal
+    if is_json and env.colour(stderr=False):
+        from rich.highlighter import JSONHighlighter
+        from rich.text import Text
+
+        _console(env, stderr=False).print(JSONHighlighter()(Text(text)))
+    elif text:
+        env.stdout.write(text + "\n")
+    env.stdout.flush()
+
+
 @contextlib.contextmanager
-def progress(env: Env, total: int, label: str, show: bool) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr while `show` (a terminal, a long job); yields the call that
-    advances it by one."""
-    if not (show and env.stderr_tty):
+def progress(env: Env, total: int, label: str, stdout_waits: bool = False) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr while a person watches and stdout goes elsewhere (or, with
+    `stdout_waits`, gets nothing until the end: status); yields `advance`."""
+    if not env.stderr_tty or (env.stdout_tty and not stdout_waits) or total <= 1:
         yield lambda: None
         return
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    console = Console(
-        file=env.stderr,
-        highlight=False,
-        markup=False,
-        force_terminal=True,
-        color_system="auto" if env.colour(stderr=True) else None,
-    )
-    with Progress(console=console, transient=True) as bar:
+    console = Console(file=env.stderr, force_terminal=True, no_color=not env.colour(stderr=True))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)

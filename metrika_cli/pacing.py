@@ -15,10 +15,17 @@ MARGIN = 0.95  # send a little under the quota: the server's clock and ours are 
 
 
 class Pacer:
-    """Starts Metrika requests evenly spaced under `per_second`, at most `parallel` per user at once."""
+    """Starts Metrika requests evenly spaced under `per_second`, at most `parallel` per user at once.
 
-    def __init__(self, per_second: float = PER_SECOND, parallel: int = PARALLEL, margin: float = MARGIN) -> None:
-        self.interval = 1.0 / (per_second * margin)
+    `burst` > 1 lets that many start together after a pause (a token bucket of that size):
+    `api --paginate` sends its pages three at a time. The steady rate is lowered to match, so
+    that no one-second window ever holds more than `per_second * margin` starts."""
+
+    def __init__(
+        self, per_second: float = PER_SECOND, parallel: int = PARALLEL, margin: float = MARGIN, burst: int = 1
+    ) -> None:
+        self.interval = 1.0 / (per_second * margin - (burst - 1))
+        self.tolerance = (burst - 1) * self.interval  # how far ahead of the even schedule a start may be
         self.parallel = parallel
         self._next_start = 0.0
         self._lock: asyncio.Lock | None = None
@@ -33,14 +40,14 @@ class Pacer:
         async with in_flight:
             async with self._lock:  # held while waiting: requests start one by one, in turn
                 loop = asyncio.get_running_loop()
-                start, now = self._next_start, loop.time()
+                now = loop.time()
+                start = max(now, self._next_start - self.tolerance)
                 if start > now:
                     await asyncio.sleep(start - now)
                     now = loop.time()
-                # On schedule, whatever the small delay of waking up; but a start late by more
-                # than half an interval (a busy event loop) moves the schedule, so that the
-                # requests behind it do not go in a burst to catch up: any 30 starts in a row
-                # span at least 29.5 intervals.
-                on_time = start <= now <= start + self.interval / 2
-                self._next_start = (start if on_time else now) + self.interval
+                # On schedule, whatever the small delay of waking up; but a start late by more than
+                # half an interval (a busy event loop) moves the schedule to when it really started,
+                # so that the requests behind it do not go in a burst to catch up.
+                planned = start if now <= start + self.interval / 2 else now
+                self._next_start = max(self._next_start, planned) + self.interval
             yield

@@ -13,9 +13,9 @@ from .diagnose import Evidence, Verdict, diagnose
 from .env import Env
 from .errors import BadInput
 from .i18n import _
-from .output import fingerprint
 from .pacing import Pacer
 from .store import Profile
+from .text import shown
 from .tokens import Token
 
 
@@ -35,7 +35,7 @@ def parse_counter_ids(values: list[str]) -> list[int]:
     for value in values:
         for part in value.replace(",", " ").split():
             if not (part.isascii() and part.isdigit() and len(part) <= 20) or int(part) == 0:
-                raise BadInput(_("A counter ID is a positive whole number; got {value!r}.").format(value=part[:40]))
+                raise BadInput(_("A counter ID is a positive whole number; got {value!r}.").format(value=shown(part)))
             ids.append(int(part))
     return list(dict.fromkeys(ids))
 
@@ -86,11 +86,11 @@ async def collect_async(
     from .api import Questions, gather_evidence_async, proxy_for
 
     opts = options or Options()
+    proxy = proxy_for(env.environ, env.endpoints.api_url)
     evidence = prepare(env, token, profile, counter_ids, need, expected_login, client_id)
-    evidence.proxy = proxy_for(env.endpoints.api_url)
+    evidence.proxy, evidence.proxy_variable = (proxy[1], proxy[0]) if proxy else (None, None)
     evidence.profile, evidence.expiring_within = opts.name, opts.expiring_within
-    matches = evidence.recorded_fingerprint in (None, evidence.token_fingerprint)
-    if token and not evidence.token_problem and matches:
+    if token and not evidence.token_problem:
         ask = Questions(counter_ids, all_pages, opts.first_page, opts.accounts, opts.pacer, opts.user, opts.transport)
         (evidence.identity, evidence.metrika, evidence.counters), evidence.accounts = await gather_evidence_async(
             env, token.value, ask
@@ -120,10 +120,8 @@ def prepare(
         timeout=endpoints.timeout,
         now=env.now(),
         expires_at=profile.expires_at if stored else None,
-        recorded_fingerprint=profile.fingerprint if stored else None,
     )
     if token:
         env.secrets.add(token.value)
         evidence.token_problem = oauth.token_problem(token.value, evidence.expected_client_id)
-        evidence.token_fingerprint = fingerprint(token.value)
     return evidence

@@ -6,10 +6,10 @@ The only module that imports keyring (lazily: `metrika token` is called in loops
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import sys
-import tempfile
 import threading
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -36,11 +36,27 @@ class Profile:
     obtained_at: str | None = None
     expires_at: str | None = None
     scopes: list[str] = field(default_factory=list)
-    fingerprint: str | None = None  # of the token stored with this metadata (never the token)
+    fingerprint: str | None = None  # of the token this metadata belongs to: a mismatch is never used
 
     @classmethod
-    def from_toml(cls, data: dict[str, Any]) -> Profile:
-        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+    def from_toml(cls, data: dict[str, Any], where: str = "") -> Profile:
+        """The profile from its table; a value of the wrong type names the file and key."""
+        known: dict[str, Any] = {}
+        for key in cls.__dataclass_fields__:
+            if key not in data:
+                continue
+            value = data[key]
+            ok = (
+                (isinstance(value, list) and all(isinstance(item, str) for item in value))
+                if key == "scopes"
+                else isinstance(value, str)
+            )
+            if not ok:
+                raise ConfigError(
+                    _("{where}.{key} has a value of the wrong type.").format(where=where, key=key),
+                    fix=[_("Correct it, or run `metrika login` again for that profile.")],
+                )
+            known[key] = value
         return cls(**known)
 
     def to_toml(self) -> dict[str, Any]:
@@ -48,22 +64,35 @@ class Profile:
 
 
 def config_dir(environ: Mapping[str, str]) -> Path:
-    explicit = environ.get("METRIKA_CONFIG_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    if sys.platform.startswith("linux"):  # what platformdirs answers, without its import on every `metrika token`
-        xdg = environ.get("XDG_CONFIG_HOME", "")
-        return (Path(xdg) if xdg.strip() else Path("~/.config").expanduser()) / SERVICE
-    import platformdirs  # type: ignore[unreachable,unused-ignore]  # (mypy checks for Linux only)
+    try:
+        explicit = environ.get("METRIKA_CONFIG_DIR")
+        if explicit:
+            return Path(explicit).expanduser()
+        if sys.platform.startswith("linux"):  # what platformdirs answers, without its import on every `metrika token`
+            xdg = environ.get("XDG_CONFIG_HOME", "")
+            return (Path(xdg) if xdg.strip() else Path("~/.config").expanduser()) / SERVICE
+        import platformdirs  # type: ignore[unreachable,unused-ignore]  # (mypy checks for Linux only)
 
-    return Path(platformdirs.user_config_dir(SERVICE, appauthor=False, roaming=True))
+        return Path(platformdirs.user_config_dir(SERVICE, appauthor=False, roaming=True))
+    except RuntimeError:  # no HOME, and a user id that passwd does not know (docker run --user 4242)
+        raise ConfigError(
+            _("There is no home folder to keep the config in."),
+            fix=[
+                _(
+                    "Set METRIKA_CONFIG_DIR (or HOME) to a folder of your own, or give the token through "
+                    "METRIKA_TOKEN, which needs no config."
+                )
+            ],
+        ) from None
 
 
 # ---- files -----------------------------------------------------------------------------
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, secret: bool = False) -> dict[str, Any]:
     """The file's tables, {} when it does not exist; a clear error naming file and line."""
+    check_private(path.parent, secret=True)
+    check_private(path, secret)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -75,6 +104,11 @@ def read_toml(path: Path) -> dict[str, Any]:
         ) from None
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(
+            _("{path} is nested too deeply to be a metrika config.").format(path=path),
+            fix=[_("Move the file away and run `metrika login` again.")],
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             _("{path} is not valid TOML: {error}").format(path=path, error=exc),
@@ -84,6 +118,8 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def write_toml(path: Path, data: dict[str, Any]) -> None:
     """Replace `path` atomically with mode 0600: readers see the old file or the new one."""
+    import tempfile
+
     import tomli_w
 
     ensure_dir(path.parent)
@@ -108,15 +144,52 @@ def write_toml(path: Path, data: dict[str, Any]) -> None:
 
 
 def ensure_dir(path: Path) -> None:
+    """Create `path` and every missing parent 0700, whatever the umask."""
     try:
-        if not path.is_dir():
-            path.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path.chmod(0o700)
+        missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700)
+            folder.chmod(0o700)
+    except FileExistsError:  # another metrika made it meanwhile
+        ensure_dir(path)
     except OSError as exc:
         raise ConfigError(
             _("Cannot create the folder {path}: {error}").format(path=path, error=os_reason(exc)),
             fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
         ) from None
+
+
+def check_private(path: Path, secret: bool) -> None:
+    """Refuse a folder or file that another user owns or can change (or, for a secret, read), as
+    ssh treats ~/.ssh: what is in it could have been planted there."""
+    try:
+        info = path.stat() if path.is_dir() else path.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigError(
+            _("Cannot read {path}: {error}").format(path=path, error=os_reason(exc)),
+            fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
+        ) from None
+    if info.st_uid != os.geteuid():
+        raise ConfigError(
+            _("{path} belongs to another user (uid {uid}); metrika uses only what is yours.").format(
+                path=path, uid=info.st_uid
+            ),
+            fix=[
+                _("Make it yours: `sudo chown {user} {path}`, or point METRIKA_CONFIG_DIR elsewhere.").format(
+                    user=os.geteuid(), path=path
+                )
+            ],
+        )
+    open_to_others = info.st_mode & (0o077 if secret or path.is_dir() else 0o022)
+    if open_to_others:
+        raise ConfigError(
+            _("{path} is open to other users (mode {mode}); metrika refuses to use it.").format(
+                path=path, mode=f"{info.st_mode & 0o777:o}"
+            ),
+            fix=[_("Close it: `chmod {mode} {path}`.").format(mode="700" if path.is_dir() else "600", path=path)],
+        )
 
 
 def os_reason(exc: BaseException) -> str:
@@ -254,11 +327,23 @@ def _raise_no_keyring() -> Any:
 
 
 class Store:
-    """Profiles in config.toml, tokens in the keyring or credentials.toml, under one lock."""
+    """Profiles in config.toml, tokens in the keyring or credentials.toml, under one lock.
 
-    def __init__(self, directory: Path, keyring_backend: str | None = None, keyring_timeout: float = 5.0) -> None:
+    A login is a transaction: the new token is written first, config.toml (which names where
+    the token is and records its fingerprint) is replaced atomically as the commit, and only
+    then is the old copy removed. A failure before the commit puts back what was there.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        keyring_backend: str | None = None,
+        keyring_timeout: float = 5.0,
+        lock_timeout: float = 10.0,
+    ) -> None:
         self.directory = directory
         self.keyring = Keyring(keyring_backend, keyring_timeout)
+        self.lock_timeout = lock_timeout
 
     @property
     def config_path(self) -> Path:
@@ -271,41 +356,40 @@ class Store:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Serialise commands that change profiles, so a token and its metadata stay together."""
-        import fcntl
-
         ensure_dir(self.directory)
-        try:
-            handle = open(self.directory / ".lock", "a")  # noqa: SIM115 (held open across the yield below)
-        except OSError as exc:
-            raise ConfigError(
-                _("Cannot create the lock file in {path}: {error}").format(path=self.directory, error=os_reason(exc))
-            ) from None
-        with handle:
-            os.chmod(handle.name, 0o600)
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        check_private(self.directory, secret=True)
+        with ProfileLock(self.directory / ".lock", self.lock_timeout):
+            self._remove_temporary_files()
+            yield
+
+    def _remove_temporary_files(self) -> None:
+        """Half-written files an interrupted metrika left (one may hold a token); only under the lock."""
+        for leftover in self.directory.glob(".*.toml.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+    def config(self) -> dict[str, Any]:
+        return read_toml(self.config_path)
 
     def profiles(self) -> dict[str, Profile]:
-        tables = read_toml(self.config_path).get("profiles", {})
-        if not isinstance(tables, dict):
-            raise ConfigError(_("{path}: [profiles] must be a table.").format(path=self.config_path))
-        return {name: Profile.from_toml(data) for name, data in tables.items() if isinstance(data, dict)}
+        tables = _table(self.config(), "profiles", self.config_path)
+        return {
+            name: Profile.from_toml(_table(tables, name, self.config_path), f"{self.config_path}: profiles.{name}")
+            for name in tables
+        }
 
     def profile(self, name: str) -> Profile:
         return self.profiles().get(name) or Profile()
 
     def active_profile(self) -> str | None:
         """The profile `metrika switch` recorded as the active one, if any."""
-        value = read_toml(self.config_path).get("active_profile")
+        value = self.config().get("active_profile")
         return value if isinstance(value, str) and value else None
 
     def set_active(self, name: str | None) -> None:
         """Record `name` as the active profile (None: forget the choice)."""
         with self.lock():
-            config = read_toml(self.config_path)
+            config = self.config()
             if name:
                 config["active_profile"] = name
             elif config.pop("active_profile", None) is None:
@@ -313,65 +397,143 @@ class Store:
             write_toml(self.config_path, config)
 
     def file_tokens(self) -> dict[str, str]:
-        """Every token in credentials.toml by profile, read once (status over many profiles)."""
-        tables = read_toml(self.credentials_path).get("profiles", {})
-        if not isinstance(tables, dict):
-            return {}
-        found = {name: table.get("token") for name, table in tables.items() if isinstance(table, dict)}
+        """Every token in credentials.toml by profile, the file read once (status over many profiles)."""
+        tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+        found = {name: _table(tables, name, self.credentials_path).get("token") for name in tables}
         return {name: value for name, value in found.items() if isinstance(value, str) and value}
 
     def file_token(self, name: str) -> str | None:
         """The profile's token in credentials.toml, if it has one there."""
-        table = read_toml(self.credentials_path).get("profiles", {}).get(name, {})
-        value = table.get("token") if isinstance(table, dict) else None
+        tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+        value = _table(tables, name, self.credentials_path).get("token")
         return value if isinstance(value, str) and value else None
 
     def save(self, name: str, token: str, profile: Profile, insecure: bool) -> Profile:
-        """Store the token and its metadata together; returns the profile as saved."""
+        """Store the token and its metadata together, or leave the previous ones as they were."""
+        from .text import fingerprint
+
         with self.lock():
-            config = read_toml(self.config_path)
-            credentials = read_toml(self.credentials_path)
-            previous = Profile.from_toml(config.get("profiles", {}).get(name, {}))
-            if insecure:
-                self._write_credential(credentials, name, token)
-                profile.storage = "file"
-                if previous.storage == "keyring":
-                    self.keyring.delete(name)
-            else:
-                self.keyring.set(name, token)
-                profile.storage = "keyring"
-                if name in credentials.get("profiles", {}):
-                    self._write_credential(credentials, name, None)
-            config.setdefault("profiles", {})[name] = profile.to_toml()
-            write_toml(self.config_path, config)
+            config = self.config()
+            previous = self.profiles().get(name)
+            profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
+            undo = self._write_token(name, token, insecure)
+            try:
+                config.setdefault("profiles", {})[name] = profile.to_toml()
+                write_toml(self.config_path, config)  # the commit
+            except BaseException:
+                undo()
+                raise
+            if previous and previous.storage != profile.storage:
+                self._remove_token(name, previous.storage)
         return profile
 
+    def _write_token(self, name: str, token: str, insecure: bool) -> Callable[[], None]:
+        """Write the token where it goes; returns how to put back what was there."""
+        if insecure:
+            credentials = read_toml(self.credentials_path, secret=True)
+            before = copy.deepcopy(credentials)
+            credentials.setdefault("profiles", {})[name] = {"token": token}
+            write_toml(self.credentials_path, credentials)
+            return lambda: write_toml(self.credentials_path, before)
+        old = self.keyring.get(name)
+        try:
+            self.keyring.set(name, token)
+        except BaseException:
+            self._restore_keyring(name, old)
+            raise
+        return lambda: self._restore_keyring(name, old)
+
+    def _restore_keyring(self, name: str, old: str | None) -> None:
+        with contextlib.suppress(MetrikaError):  # a keyring that fails now: the fingerprint tells later
+            if old is None:
+                self.keyring.delete(name)
+            else:
+                self.keyring.set(name, old)
+
+    def _remove_token(self, name: str, storage: str | None) -> bool:
+        """Delete the profile's token from one place; True when there was one."""
+        if storage == "keyring":
+            return self.keyring.delete(name)
+        credentials = read_toml(self.credentials_path, secret=True)
+        if name not in _table(credentials, "profiles", self.credentials_path):
+            return False
+        credentials["profiles"].pop(name)
+        write_toml(self.credentials_path, credentials)
+        return True
+
     def forget(self, names: list[str]) -> list[str]:
-        """Delete tokens and metadata of these profiles; returns the ones that had any."""
+        """Delete tokens and metadata of these profiles, from every place a token could be;
+        returns the ones that had any. The metadata goes last, so a failure leaves it to retry."""
         forgotten = []
         with self.lock():
-            config = read_toml(self.config_path)
-            credentials = read_toml(self.credentials_path)
             for name in names:
-                recorded = config.get("profiles", {}).get(name, {})
-                had = False
-                if recorded.get("storage") != "file" and self.keyring.delete(name):
-                    had = True
-                if name in credentials.get("profiles", {}):
-                    self._write_credential(credentials, name, None)
-                    had = True
-                if config.get("profiles", {}).pop(name, None) is not None:
-                    had = True
-                if had:
+                had = [self._remove_token(name, "file")]
+                if self.keyring.available():
+                    had.append(self.keyring.delete(name))
+                config = self.config()
+                had.append(_table(config, "profiles", self.config_path).pop(name, None) is not None)
+                if had[-1]:
+                    write_toml(self.config_path, config)
+                if any(had):
                     forgotten.append(name)
-            if forgotten:
-                write_toml(self.config_path, config)
         return forgotten
 
-    def _write_credential(self, credentials: dict[str, Any], name: str, token: str | None) -> None:
-        tables = credentials.setdefault("profiles", {})
-        if token is None:
-            tables.pop(name, None)
-        else:
-            tables[name] = {"token": token}
-        write_toml(self.credentials_path, credentials)
+
+def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    """data[key] as a table ({} when absent); anything else names the file and key."""
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(
+            _("{path}: {key} must be a table.").format(path=path, key=key),
+            fix=[_("Correct it, or move the file away and run `metrika login` again.")],
+        )
+    return value
+
+
+class ProfileLock:
+    """An exclusive lock on a file that is never a symlink, held at most `timeout` seconds in waiting;
+    the holder writes its pid in it, so whoever waits can say who holds it."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path, self.timeout, self.fd = path, timeout, -1
+
+    def __enter__(self) -> ProfileLock:
+        import fcntl
+        import time
+
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            os.fchmod(self.fd, 0o600)
+        except OSError as exc:
+            raise ConfigError(
+                _("Cannot open the lock file {path}: {error}").format(path=self.path, error=os_reason(exc)),
+                fix=[_("Remove it if it is not a plain file (a symlink is never followed), then try again.")],
+            ) from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._give_up()
+                time.sleep(0.05)
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
+        return self
+
+    def _give_up(self) -> None:
+        holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(self.fd)
+        raise StoreUnavailable(
+            _("Another metrika (pid {pid}) has been changing the profiles for over {seconds:g} s.").format(
+                pid=holder, seconds=self.timeout
+            ),
+            fix=[_("Wait for it to finish and try again, or stop it: `kill {pid}`.").format(pid=holder)],
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)

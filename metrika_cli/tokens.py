@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +11,9 @@ from .env import Env
 from .errors import BadInput, MetrikaError, NoToken, TokenMalformed
 from .i18n import _
 from .store import PROFILE_PATTERN, Profile, os_reason
+from .text import fingerprint, looks_like_token, shown
+
+MAX_TOKEN_FILE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -22,9 +27,12 @@ class Token:
 
 
 def checked_profile(name: str) -> str:
-    if not PROFILE_PATTERN.fullmatch(name):
+    """A profile name as the store accepts it; a token given by mistake is named only by fingerprint."""
+    if not PROFILE_PATTERN.fullmatch(name) or looks_like_token(name):
         raise BadInput(
-            _("A profile name is letters, digits, '.', '_', '-' or '@', up to 64; got {name!r}.").format(name=name[:80])
+            _("A profile name is letters, digits, '.', '_', '-' or '@', up to 64; got {name!r}.").format(
+                name=shown(name, 80)
+            )
         )
     return name
 
@@ -40,39 +48,70 @@ def switched_profile(env: Env) -> str | None:
     by whatever reads the profile next, with its file and line)."""
     try:
         return env.store.active_profile()
-    except MetrikaError:
+    except Exception:  # a corrupt config, no home: whatever reads the profile next says so
         return None
 
 
 def stored_token(env: Env, name: str, profile: Profile) -> Token | None:
+    """The profile's stored token, if it is the one its metadata describes."""
     store = env.store
     if profile.storage == "keyring":
         value = store.keyring.get(name)
-        return Token(value, "keyring") if value else None
-    if profile.storage == "file":
+    elif profile.storage == "file":
         value = store.file_token(name)
-        return Token(value, "file") if value else None
-    return None
+    else:
+        return None
+    return recorded_token(name, profile, value)
+
+
+def recorded_token(name: str, profile: Profile, value: str | None) -> Token | None:
+    """A token read from where `profile` keeps it, if it is the one its metadata describes."""
+    if not value or profile.storage not in ("keyring", "file"):
+        return None
+    if profile.fingerprint and fingerprint(value) != profile.fingerprint:
+        raise NoToken(
+            _(
+                "The token stored for profile {profile} ({found}) is not the one its metadata describes ({recorded}): "
+                "an interrupted login left them apart, and metrika does not use it."
+            ).format(profile=name, found=fingerprint(value), recorded=profile.fingerprint),
+            fix=[_("Log in again: `metrika login --profile {profile}`.").format(profile=name)],
+        )
+    return Token(value, profile.storage)
 
 
 def resolve_token(env: Env, name: str) -> tuple[Token | None, Profile]:
-    """The token in use, first wins: METRIKA_TOKEN, METRIKA_TOKEN_FILE, the profile's stored one."""
-    profile = env.store.profile(name)
+    """The token in use, first wins: METRIKA_TOKEN, METRIKA_TOKEN_FILE, the profile's stored one.
+    An environment token needs nothing else: no home, no readable config, no keyring."""
     value = env.environ.get("METRIKA_TOKEN")
-    if value:
-        token: Token | None = Token(value, "env:METRIKA_TOKEN")
-    elif env.environ.get("METRIKA_TOKEN_FILE"):
-        token = Token(read_token_file(Path(env.environ["METRIKA_TOKEN_FILE"])), "env:METRIKA_TOKEN_FILE")
-    else:
-        token = stored_token(env, name, profile)
-    if token:
+    file_name = env.environ.get("METRIKA_TOKEN_FILE")
+    if value or file_name:
+        token = (
+            Token(value, "env:METRIKA_TOKEN")
+            if value
+            else Token(read_token_file(Path(file_name or "")), "env:METRIKA_TOKEN_FILE")
+        )
         env.secrets.add(token.value)
-    return token, profile
+        try:
+            return token, env.store.profile(name)
+        except MetrikaError:
+            return token, Profile()
+    profile = env.store.profile(name)
+    stored = stored_token(env, name, profile)
+    if stored:
+        env.secrets.add(stored.value)
+    return stored, profile
 
 
 def read_token_file(path: Path) -> str:
+    """The token in the file METRIKA_TOKEN_FILE names: a regular file, at most 64 KiB, a UTF-8 BOM allowed."""
     try:
-        return path.expanduser().read_text(encoding="utf-8").strip()
+        with path.expanduser().open("rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise BadInput(_("METRIKA_TOKEN_FILE ({path}) is not a regular file.").format(path=path))
+            data = handle.read(MAX_TOKEN_FILE + 1)
+        if len(data) > MAX_TOKEN_FILE:
+            raise BadInput(_("METRIKA_TOKEN_FILE ({path}) is larger than a token file can be.").format(path=path))
+        return data.decode("utf-8").removeprefix("\ufeff").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(
             _("Cannot read the token file named by METRIKA_TOKEN_FILE ({path}): {error}").format(
@@ -82,22 +121,18 @@ def read_token_file(path: Path) -> str:
 
 
 def shadow_warning(env: Env, name: str, token: Token, profile: Profile) -> None:
-    """An environment token that hides a different stored one is worth a line on stderr."""
-    if token.stored or not profile.storage:
+    """An environment token that hides a different stored one is worth a line on stderr. Decided
+    from the fingerprint config.toml records: the keyring is not asked (it may hang)."""
+    if token.stored or not profile.fingerprint or fingerprint(token.value) == profile.fingerprint:
         return
-    try:
-        stored = stored_token(env, name, profile)
-    except MetrikaError:
-        return
-    if stored and stored.value != token.value:
-        from .output import fingerprint, warn
+    from .output import warn
 
-        warn(
-            env,
-            _("{source} ({fp}) is used instead of the token stored for profile {profile} ({stored}).").format(
-                source=token.source[4:], fp=fingerprint(token.value), profile=name, stored=fingerprint(stored.value)
-            ),
-        )
+    warn(
+        env,
+        _("{source} ({fp}) is used instead of the token stored for profile {profile} ({stored}).").format(
+            source=token.source[4:], fp=fingerprint(token.value), profile=name, stored=profile.fingerprint
+        ),
+    )
 
 
 def token_in_use(env: Env, name: str) -> tuple[Token | None, Profile]:

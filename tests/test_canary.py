@@ -5,12 +5,21 @@ files, not in a request URL."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import CLIENT_ID, TOKEN, Result, closed_port
 
+import metrika_cli.commands.api as api_command
+from metrika_cli.env import Env
+
 PIECES = {TOKEN[i : i + 8] for i in range(len(TOKEN) - 7)}
+# The child prints its own command line (the token must not be in it) and whether it got the token.
+EXEC_SCRIPT = 'tr "\\0" " " < /proc/$$/cmdline; echo; [ "$YANDEX_API_KEY" = "$METRIKA_TOKEN" ] && echo same'
 MODES = ("ok", "invalid", "refused", "timeout", "cut", "html", "broken_json", "no_keyring", "malformed_env")
 COMMANDS = (
     ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID),
@@ -23,6 +32,13 @@ COMMANDS = (
     ("check-access",),
     ("check-access", "101", "202", "--need", "write", "--json"),
     ("check", "303"),
+    ("api", "/management/v1/counters"),
+    ("api", "-i", "/management/v1/counter/999"),
+    ("api", "/management/v1/counters", "--paginate", "-f", "per_page=1"),
+    ("api", "-X", "POST", "/management/v1/counter/202/goals", "-f", "name=x"),
+    ("api", "-X", "POST", "/management/v1/counter/101/goals", "--input", "-"),  # stdin is the token: not JSON
+    ("api", f"/management/v1/counter/{TOKEN}", "-f", f"x={TOKEN}"),  # refused: the header only
+    ("exec", "--env", "YANDEX_API_KEY", "--", "sh", "-c", EXEC_SCRIPT),
     ("logout",),
 )
 
@@ -41,6 +57,22 @@ CHECK_ACCESS_EXIT = {
 
 def leaks(text: str) -> list[str]:
     return sorted(piece for piece in PIECES if piece in text)
+
+
+@pytest.fixture(autouse=True)
+def child_processes(monkeypatch):
+    """`metrika exec` runs its command as a child here (this process is pytest's), its output
+    caught into the command's streams; retries of `metrika api` are quick and few."""
+
+    def run_child(self, file, argv, environ):
+        completed = subprocess.run(argv, env=environ, capture_output=True, text=True, timeout=60)
+        self.stdout.write(completed.stdout)
+        self.stderr.write(completed.stderr)
+        return completed.returncode
+
+    monkeypatch.setattr(Env, "exec", run_child)
+    monkeypatch.setattr(api_command, "BACKOFF", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(api_command, "RETRIES", 1)
 
 
 def break_things(mode: str, fake) -> dict[str, str]:
@@ -82,6 +114,7 @@ def test_no_piece_of_the_token_escapes_in_any_mode(fake, metrika, isolated, mode
                     assert leaks(path.read_text(errors="replace")) == [], (command, path)
     for request in fake.requests:
         assert leaks(request.path) == [], request.path
+        assert leaks(request.body.decode(errors="replace")) == [], request.body
         assert leaks(str(request.headers.get("Authorization", "")).replace(TOKEN, "")) == []
 
     # the canary is alive: the modes really are different, and `token` really prints it
@@ -97,7 +130,9 @@ def test_no_piece_of_the_token_escapes_in_any_mode(fake, metrika, isolated, mode
         assert debug_lines and all("[redacted]" in line for line in debug_lines)
     assert results[("check-access",)].code == CHECK_ACCESS_EXIT[mode]
     if mode == "ok":
-        assert [results[c].code for c in COMMANDS] == [0, 7, 0, 0, 0, 0, 0, 0, 5, 0, 0]
+        assert [results[c].code for c in COMMANDS] == [0, 7, 0, 0, 0, 0, 0, 0, 5, 0, 0, 5, 0, 5, 2, 2, 0, 0]
+        exec_result = results[COMMANDS[-2]]
+        assert exec_result.stdout.startswith("sh -c ") and exec_result.stdout.endswith("\nsame\n")
     # logout leaves nothing behind that holds the token
     assert not (isolated / "credentials.toml").exists() or leaks((isolated / "credentials.toml").read_text()) == []
 
@@ -135,3 +170,28 @@ def test_metrika_debug_names_a_failed_request_without_the_token(metrika):
 def test_without_metrika_debug_there_are_no_traces(fake, metrika):
     result = metrika("check-access", env={"METRIKA_TOKEN": TOKEN})
     assert result.code == 0 and "metrika: >" not in result.output and "metrika: <" not in result.output
+
+
+def test_exec_puts_no_piece_of_the_token_on_the_command_line_ps_shows(isolated):
+    """Seen from outside, as `ps` sees it: the replaced process's argv holds no piece of the token,
+    its environment holds the token itself."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metrika_cli", "exec", "--env", "API_KEY", "--", "sh", "-c", "echo ready; read line"],
+        env={**os.environ, "METRIKA_TOKEN": TOKEN, "METRIKA_DEBUG": "1"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode(errors="replace")
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        stdout, stderr = process.communicate("go\n", timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert cmdline.split("\0")[:2] == ["sh", "-c"]
+    assert leaks(cmdline) == []
+    assert f"API_KEY={TOKEN}".encode() in environ and f"METRIKA_TOKEN={TOKEN}".encode() in environ
+    assert process.returncode == 0 and leaks(stdout + stderr) == []

@@ -79,7 +79,19 @@ def test_bash_completes_login_with_to_with_token() -> None:
 
 def test_bash_offers_every_command_but_never_the_hidden_check_alias() -> None:
     offered = bash_complete("")
-    assert sorted(offered) == ["auth-url", "check-access", "login", "logout", "status", "switch", "token", "whoami"]
+    assert sorted(offered) == [
+        "api",
+        "auth-url",
+        "check-access",
+        "completion",
+        "exec",
+        "login",
+        "logout",
+        "status",
+        "switch",
+        "token",
+        "whoami",
+    ]
 
 
 def test_bash_offers_the_json_option_of_check_access() -> None:
@@ -103,3 +115,19 @@ def test_zsh_fish_and_powershell_answers_offer_check_access_not_check(shell: str
     assert "check-access" in completed.stdout
     candidates = completed.stdout.replace('"', "\n").replace("\t", "\n").replace(":::", "\n").split("\n")
     assert "check" not in candidates
+
+
+@pytest.mark.parametrize("shell, name", sorted(generator.FILES.items()))
+def test_the_completion_command_prints_the_committed_script(metrika, shell: str, name: str) -> None:
+    result = metrika("completion", shell)
+    assert result.code == 0 and result.stderr == ""
+    assert result.stdout == (ROOT / "completions" / name).read_text()
+
+
+def test_an_unknown_shell_is_a_usage_error(metrika) -> None:
+    result = metrika("completion", "tcsh")
+    assert result.code == 2 and "tcsh" in result.stderr and result.stdout == ""
+
+
+def test_need_completes_to_read_and_write() -> None:
+    assert bash_complete("check-access", "--need", "") == ["read", "write"]

@@ -174,12 +174,6 @@ TABLE = [
         id="token_invalid-beats-token_expiring",
     ),
     pytest.param(
-        evidence(token_source="file", token_fingerprint="sha256:aaaaaaaa", recorded_fingerprint="sha256:bbbbbbbb"),
-        "token_mismatch",
-        ["sha256:aaaaaaaa", "not the one recorded at login (sha256:bbbbbbbb)", "metrika login --profile default"],
-        id="token_mismatch",
-    ),
-    pytest.param(
         evidence(metrika(429, "quota_requests_by_uid")),
         "rate_limited",
         ["5,000 a day", "00:00 UTC, in 2 h 30 min"],
@@ -272,7 +266,6 @@ def test_every_diagnosis_of_the_spec_table_has_a_row():
         "network_error",
         "unexpected_response",
         "token_expiring",
-        "token_mismatch",
     }
     assert rows == spec
     assert {Diagnosis(code).exit_code for code in spec} == {0, 1, 3, 4, 5, 6}
@@ -287,12 +280,11 @@ def test_each_diagnosis_carries_its_exit_code():
             "no_token",
             "token_invalid",
             "token_expiring",
-            "token_mismatch",
             "rate_limited",
             "bad_input",
             "store_unavailable",
         )
-    ] == [0, 3, 4, 4, 4, 6, 2, 7]
+    ] == [0, 3, 4, 4, 6, 2, 7]
     assert Diagnosis.INTERRUPTED.exit_code == 130 and Diagnosis.UNEXPECTED_RESPONSE.exit_code == 1
 
 

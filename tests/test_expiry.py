@@ -13,7 +13,7 @@ from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, call_metrika, run_metrika
 from test_status import in_days, store_profiles
 
 from metrika_cli.expiry import days_left
-from metrika_cli.output import fingerprint
+from metrika_cli.text import fingerprint
 
 NOW = datetime(2025, 3, 14, 21, 30, tzinfo=UTC)
 

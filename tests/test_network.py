@@ -43,7 +43,7 @@ def test_a_refused_connection_is_a_network_error(metrika):
 def test_an_unknown_host_is_a_dns_error(metrika):
     # The name fails in getaddrinfo itself (tests/no_resolver): no query reaches any resolver.
     no_resolver = str(Path(__file__).with_name("no_resolver"))
-    env = {**both_urls("http://metrika-cli-test.invalid"), "PYTHONPATH": no_resolver}
+    env = {**both_urls("https://metrika-cli-test.invalid"), "PYTHONPATH": no_resolver}
     code, document, human = check(metrika, env=env)
     assert (code, document["diagnosis"]) == (6, "network_error")
     assert "DNS" in document["summary"] and "metrika-cli-test.invalid" in document["summary"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -152,6 +153,30 @@ def test_a_terminal_does_get_colour_without_no_color(logged_in):
     assert code == 0 and ANSI in transcript
 
 
+def test_metrika_api_on_a_terminal_prints_indented_coloured_json(logged_in):
+    code, transcript = finish(spawn("api", "/management/v1/counter/101"))
+    assert code == 0 and ANSI in transcript
+    assert '\n  "counter": {' in re.sub(r"\x1b\[[0-9;]*m", "", transcript).replace("\r\n", "\n")
+
+
+def test_metrika_api_pages_to_a_file_show_a_progress_bar_on_the_terminal(logged_in, tmp_path):
+    logged_in.accounts[TOKEN].counters += [{"id": 1000 + n} for n in range(20)]
+    out = tmp_path / "pages.jsonl"
+    child = pexpect.spawn(
+        "sh",
+        ["-c", f'"$0" -m metrika_cli api /management/v1/counters --paginate -f per_page=2 > "{out}"', sys.executable],
+        encoding="utf-8",
+        timeout=30,
+        env={**os.environ, "TERM": "xterm-256color"},
+        dimensions=(40, 200),
+    )
+    code, transcript = finish(child)
+    assert code == 0 and "pages" in transcript and "/12" in transcript
+    lines = out.read_text().splitlines()
+    assert len(lines) == 12 and ANSI not in out.read_text()
+    assert [json.loads(line)["counters"][0]["id"] for line in lines][:3] == [101, 303, 1001]
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -162,6 +187,8 @@ def test_a_terminal_does_get_colour_without_no_color(logged_in):
         ("check-access", "101"),
         ("check-access", "999"),
         ("whoami",),
+        ("api", "/management/v1/counter/101"),
+        ("api", "/management/v1/counter/999"),
         ("logout",),
     ],
 )

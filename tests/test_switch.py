@@ -92,8 +92,9 @@ def test_logout_of_the_switched_profile_goes_back_to_the_default(three, metrika)
 
 
 def test_a_corrupt_config_is_reported_not_hidden_by_the_profile_lookup(isolated, metrika):
-    isolated.mkdir(parents=True)
+    isolated.mkdir(mode=0o700, parents=True)
     (isolated / "config.toml").write_text("active_profile = [\n")
+    (isolated / "config.toml").chmod(0o600)
     result = metrika("token")
     assert result.code == 1 and "config.toml is not valid TOML" in result.stderr
     usage = metrika("whoami", "--json", "--no-such-option")
@@ -108,8 +109,9 @@ def test_profile_names_complete_after_profile_and_switch(three):
 
 
 def test_completion_never_fails_on_a_corrupt_config(isolated):
-    isolated.mkdir(parents=True)
+    isolated.mkdir(mode=0o700, parents=True)
     (isolated / "config.toml").write_text("[profiles\n")
+    (isolated / "config.toml").chmod(0o600)
     assert bash_complete("switch", "") == []
 
 

@@ -12,6 +12,7 @@ from ..errors import BadInput
 from ..i18n import _
 from ..output import base_document, emit_json, render_checks, render_verdict, say
 from ..probe import Options, collect, parse_counter_ids
+from ..text import fingerprint, looks_like_token, shown
 from ..tokens import Token, checked_profile, profile_name, token_in_use
 from .options import ExpiringWithinOption, JsonOption, ProfileOption
 
@@ -23,7 +24,13 @@ def check_access(
     ] = None,
     profile: ProfileOption = None,
     need: Annotated[
-        str, typer.Option("--need", metavar="read|write", help=_("Access level to require on the counters."))
+        str,
+        typer.Option(
+            "--need",
+            metavar="read|write",
+            autocompletion=lambda: ["read", "write"],
+            help=_("Access level to require on the counters."),
+        ),
     ] = "read",
     login_name: Annotated[
         Optional[str], typer.Option("--login", metavar="LOGIN", help=_("The account the token must belong to."))
@@ -34,7 +41,14 @@ def check_access(
     env: Env = ctx.obj
     name = checked_profile(profile_name(env, profile))
     if need not in ("read", "write"):
-        raise BadInput(_("--need is read or write; got {value!r}.").format(value=need[:20]))
+        raise BadInput(_("--need is read or write; got {value!r}.").format(value=shown(need, 20)))
+    if login_name is not None and looks_like_token(login_name.strip()):
+        raise BadInput(
+            _(
+                "--login takes a Yandex login; this value looks like a token ({fp}), and metrika never takes one "
+                "in an option."
+            ).format(fp=fingerprint(login_name.strip()))
+        )
     return run(env, name, parse_counter_ids(counter_ids or []), need, login_name, as_json, expiring_within)
 
 

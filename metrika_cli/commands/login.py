@@ -14,9 +14,10 @@ from ..diagnose import same_login
 from ..env import Env
 from ..errors import BadInput, MetrikaError
 from ..i18n import _
-from ..output import describe_storage, fingerprint, render_verdict, say, warn
+from ..output import describe_storage, render_verdict, say, warn
 from ..probe import collect, configured_client_id
 from ..store import Profile, no_keyring_error
+from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
@@ -86,12 +87,7 @@ def run(env: Env, opts: LoginOptions) -> int:
     env.secrets.add(pasted.token)
     plain_text = _choose_storage(env, opts.insecure_storage)
     now = env.now()
-    new = Profile(
-        client_id=app_id,
-        scopes=opts.scopes,
-        obtained_at=now.isoformat(timespec="seconds"),
-        fingerprint=fingerprint(pasted.token),
-    )
+    new = Profile(client_id=app_id, scopes=opts.scopes, obtained_at=now.isoformat(timespec="seconds"))
     if pasted.expires_in:
         new.expires_at = (now + timedelta(seconds=pasted.expires_in)).isoformat(timespec="seconds")
     if not opts.no_verify:
@@ -200,7 +196,10 @@ def _can_open_browser(env: Env, no_browser: bool) -> bool:
 
 def _read_pasted(env: Env, with_token: bool) -> str:
     if with_token:
-        return env.stdin.read(MAX_TOKEN_INPUT)
+        text = env.stdin.read(MAX_TOKEN_INPUT + 1)
+        if len(text) > MAX_TOKEN_INPUT:
+            raise BadInput(_("The input is over 64 KiB: that is not a token, and nothing was stored."))
+        return text
     return env.ask(_("Paste the token (or the whole address of the page) and press Enter: "), hidden=True)
 
 

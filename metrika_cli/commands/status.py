@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Annotated, Any, Optional
 
@@ -21,16 +22,21 @@ from ..env import Env
 from ..errors import Diagnosis, MetrikaError, NoToken
 from ..expiry import WARN_DAYS, renew_command
 from ..i18n import _, ngettext
-from ..output import emit_json, fingerprint, progress, render_lines, render_table, say, warn
+from ..output import emit_json, progress, render_lines, render_table, say, warn
 from ..probe import Options, prepare
 from ..store import Profile
-from ..tokens import Token, checked_profile, profile_name
+from ..text import fingerprint
+from ..tokens import Token, checked_profile, profile_name, recorded_token
 from . import whoami
 from .options import ExpiringWithinOption, JsonOption, complete_profiles
 
 PROGRESS_OVER = 10  # profiles: fewer finish before a bar is worth drawing
 AT_ONCE = 16  # profiles asked at the same time (their Metrika requests wait for the pacer anyway)
 Stored = Token | MetrikaError | None  # a profile's stored token, why it cannot be read, or nothing
+
+
+def no_op() -> None:
+    return None
 
 
 def status(
@@ -63,10 +69,10 @@ def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, 
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set: status checks each profile's stored token instead."))
     entries = [(name, saved.get(name) or Profile()) for name in names]
-    tokens = Tokens(env, entries)
-    with progress(
-        env, len(entries), _("Checking profiles"), show=not offline and len(entries) > PROGRESS_OVER
-    ) as advance:
+    tokens = Tokens(env)
+    many = not offline and len(entries) > PROGRESS_OVER
+    bar = progress(env, len(entries), _("Checking profiles"), stdout_waits=True) if many else nullcontext(no_op)
+    with bar as advance:
         if offline:
             reports = [check_offline(env, name, profile, tokens, expiring_within) for name, profile in entries]
         else:
@@ -83,19 +89,25 @@ def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, 
 
 
 class Tokens:
-    """Each profile's stored token: credentials.toml read once, the keyring once a profile,
-    one read at a time; once the keyring did not answer in time, nobody waits for it again."""
+    """Each profile's stored token, checked against the fingerprint login recorded: credentials.toml
+    read once, the keyring once a profile, one read at a time; once the keyring did not answer in
+    time, nobody waits for it again."""
 
-    def __init__(self, env: Env, entries: list[tuple[str, Profile]]) -> None:
+    def __init__(self, env: Env) -> None:
         self.env = env
-        in_files = any(profile.storage == "file" for _name, profile in entries)
-        self.files = env.store.file_tokens() if in_files else {}
+        self.files: dict[str, str] | None = None
         self.hung: MetrikaError | None = None
         self.lock = asyncio.Lock()
 
     def read(self, name: str, profile: Profile) -> Stored:
-        stored = (self.hung or self._keyring(name)) if profile.storage == "keyring" else self._file(name, profile)
-        if isinstance(stored, Token):
+        try:
+            if profile.storage == "keyring":
+                stored = recorded_token(name, profile, self._keyring(name))
+            else:
+                stored = recorded_token(name, profile, self._files().get(name) if profile.storage == "file" else None)
+        except MetrikaError as exc:
+            return exc
+        if stored:
             self.env.secrets.add(stored.value)
         return stored
 
@@ -106,19 +118,21 @@ class Tokens:
         async with self.lock:
             return await asyncio.to_thread(self.read, name, profile)
 
-    def _file(self, name: str, profile: Profile) -> Stored:
-        value = self.files.get(name) if profile.storage == "file" else None
-        return Token(value, "file") if value else None
+    def _files(self) -> dict[str, str]:
+        if self.files is None:
+            self.files = self.env.store.file_tokens()
+        return self.files
 
-    def _keyring(self, name: str) -> Stored:
+    def _keyring(self, name: str) -> str | None:
+        if self.hung:
+            raise self.hung
         started = time.monotonic()
         try:
-            value = self.env.store.keyring.get(name)
+            return self.env.store.keyring.get(name)
         except MetrikaError as exc:
             if time.monotonic() - started >= self.env.keyring_timeout / 2:
                 self.hung = exc
-            return exc
-        return Token(value, "keyring") if value else None
+            raise
 
 
 def unreadable(env: Env, name: str, profile: Profile, stored: Stored) -> whoami.Report:
@@ -159,7 +173,7 @@ async def check_all(
     from ..api import SharedTransport
     from ..pacing import Pacer
 
-    transport = SharedTransport(env.transport)
+    transport = SharedTransport(env)
     template = Options(
         expiring_within=expiring_within, accounts=True, first_page=True, pacer=Pacer(), transport=transport
     )

@@ -14,9 +14,10 @@ from ..env import Env
 from ..errors import Diagnosis
 from ..expiry import days_left
 from ..i18n import _
-from ..output import base_document, describe_storage, emit_json, fingerprint, render_verdict, say, warn
+from ..output import base_document, describe_storage, emit_json, render_verdict, say, warn
 from ..probe import Options, collect_async, configured_client_id
 from ..store import Profile
+from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, token_in_use
 from .options import ExpiringWithinOption, JsonOption, ProfileOption
 

@@ -1,0 +1,36 @@
+"""`metrika exec`: run a command with the token in its environment (the lean path in main.py
+handles the usual call; this is the same work through the app, for --help and odd spellings)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ..env import Env
+from ..i18n import _
+from ..launch import run_with_token
+from ..tokens import profile_name
+from .options import ProfileOption
+
+# `metrika exec -- ls -la`, and `metrika exec ls -la` alike: options end at the command's name.
+CONTEXT_SETTINGS = {"allow_interspersed_args": False}
+
+
+def exec_command(
+    ctx: typer.Context,
+    command: Annotated[
+        list[str], typer.Argument(metavar="-- COMMAND [ARG]...", help=_("The command to run, and its arguments."))
+    ],
+    env_names: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--env",
+            metavar="NAME",
+            help=_("Also put the token in this environment variable (repeatable); METRIKA_TOKEN always."),
+        ),
+    ] = None,
+    profile: ProfileOption = None,
+) -> int:
+    env: Env = ctx.obj
+    return run_with_token(env, profile_name(env, profile), env_names or [], command)

@@ -1,0 +1,212 @@
+"""`metrika exec`: the token in a command's environment, never on its command line, and the
+command's signals and exit status its own (the process is replaced, not forked)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from conftest import CLIENT_ID, TOKEN, run_metrika
+
+import metrika_cli.main as entry
+from metrika_cli.env import Env
+from metrika_cli.main import lean_exec_args
+
+PIECES = {TOKEN[i : i + 8] for i in range(len(TOKEN) - 7)}
+TOKEN_SHA = hashlib.sha256(TOKEN.encode()).hexdigest()
+
+
+@pytest.fixture
+def executed(monkeypatch):
+    """Env.exec recorded instead of replacing the test's process; each call answers 0."""
+    calls: list[tuple[str, list[str], dict[str, str]]] = []
+
+    def record(self, file, argv, environ):
+        calls.append((file, list(argv), dict(environ)))
+        return 0
+
+    monkeypatch.setattr(Env, "exec", record)
+    return calls
+
+
+@pytest.fixture(params=["lean", "app"])
+def path(request, monkeypatch):
+    """Each in-process test runs through the lean path and through the Typer app."""
+    if request.param == "app":
+        monkeypatch.setattr(entry, "lean_exec_args", lambda args: None)
+    return request.param
+
+
+# ---- in-process: what is handed to exec ----------------------------------------------------
+
+
+def test_the_token_is_in_the_environment_and_never_in_argv(executed, metrika, path):
+    result = metrika("exec", "--env", "YANDEX_API_KEY", "--", "tool", "--flag", "x", env={"METRIKA_TOKEN": TOKEN})
+    assert (result.code, result.stdout, result.stderr) == (0, "", "")
+    [(file, argv, environ)] = executed
+    assert (file, argv) == ("tool", ["tool", "--flag", "x"])
+    assert environ["METRIKA_TOKEN"] == environ["YANDEX_API_KEY"] == TOKEN
+    assert not any(piece in arg for arg in argv for piece in PIECES)
+
+
+def test_several_env_names_and_the_rest_of_the_environment_pass_through(executed, metrika, path):
+    env = {"METRIKA_TOKEN": TOKEN, "KEEP_ME": "yes"}
+    result = metrika("exec", "--env", "A", "--env=B_2", "--", "tool", env=env)
+    assert result.code == 0
+    [(_file, _argv, environ)] = executed
+    assert environ["A"] == environ["B_2"] == environ["METRIKA_TOKEN"] == TOKEN
+    assert environ["KEEP_ME"] == "yes" and environ["PATH"] == os.environ["PATH"]
+
+
+def test_the_stored_token_of_the_profile_is_used(executed, fake, metrika, path):
+    login = ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID, "--profile", "work")
+    assert metrika(*login, input=TOKEN).code == 0
+    assert metrika("--profile", "work", "exec", "--", "tool").code == 0
+    assert metrika("exec", "--profile", "work", "tool", "arg").code == 0
+    assert [call[2]["METRIKA_TOKEN"] for call in executed] == [TOKEN, TOKEN]
+    assert executed[1][1] == ["tool", "arg"]
+
+
+def test_options_after_the_command_belong_to_the_command(executed, metrika, path):
+    assert metrika("exec", "ls", "--env", "X", "--profile", "p", env={"METRIKA_TOKEN": TOKEN}).code == 0
+    [(_file, argv, environ)] = executed
+    assert argv == ["ls", "--env", "X", "--profile", "p"] and "X" not in environ
+
+
+@pytest.mark.parametrize("name", ["1ABC", "A-B", "", "A B", "A=B", "ТОКЕН"])
+def test_an_env_name_that_is_not_a_variable_name_is_bad_input(executed, metrika, path, name):
+    result = metrika("exec", "--env", name, "--", "tool", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 2 and "--env takes an environment variable name" in result.stderr
+    assert executed == []
+
+
+def test_no_token_is_exit_3_and_nothing_runs(executed, metrika, path):
+    result = metrika("exec", "--", "tool")
+    assert result.code == 3 and executed == []
+    assert result.stderr.startswith("error: No token for profile default")
+
+
+def test_a_malformed_token_is_exit_4_and_nothing_runs(executed, metrika, path):
+    result = metrika("exec", "--", "tool", env={"METRIKA_TOKEN": f"OAuth {TOKEN}"})
+    assert result.code == 4 and executed == [] and TOKEN not in result.output
+
+
+def test_without_a_command_it_is_bad_usage(executed, metrika):
+    for args in (("exec",), ("exec", "--"), ("exec", "--env", "X")):
+        assert metrika(*args, env={"METRIKA_TOKEN": TOKEN}).code == 2, args
+    assert executed == []
+
+
+@pytest.mark.parametrize(
+    "args, parsed",
+    [
+        (["exec", "--", "ls", "-l"], (None, [], ["ls", "-l"])),
+        (["exec", "ls", "-l"], (None, [], ["ls", "-l"])),
+        (["--profile", "a", "exec", "--env", "X", "--", "ls"], ("a", ["X"], ["ls"])),
+        (["exec", "--profile=b", "--env=X", "--env", "Y", "ls"], ("b", ["X", "Y"], ["ls"])),
+        (["exec", "--", "--help"], (None, [], ["--help"])),
+        (["exec", "--help"], None),
+        (["exec", "-h", "--", "ls"], None),
+        (["exec", "--bogus", "--", "ls"], None),
+        (["--env", "X", "exec", "--", "ls"], None),
+        (["exec", "--"], None),
+        (["exec"], None),
+        (["token"], None),
+        (["api", "exec"], None),
+    ],
+)
+def test_the_lean_path_takes_only_plain_calls(args, parsed):
+    assert lean_exec_args(args) == parsed
+
+
+# ---- a real process ----------------------------------------------------------------------
+
+
+def test_the_command_replaces_metrika_and_gets_the_token_in_its_environment_only():
+    script = 'echo "pid $$"; tr "\\0" " " < /proc/$$/cmdline; echo; printf %s "$METRIKA_TOKEN" | sha256sum'
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metrika_cli", "exec", "--", "sh", "-c", script],
+        env={**os.environ, "METRIKA_TOKEN": TOKEN},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    pid_line, cmdline, digest = stdout.splitlines()
+    assert pid_line == f"pid {process.pid}"  # replaced, not forked
+    assert cmdline.startswith("sh -c ")
+    assert digest.split()[0] == TOKEN_SHA
+    assert not any(piece in stdout + stderr for piece in PIECES)
+
+
+def test_the_exit_status_is_the_command_s():
+    result = run_metrika("exec", "--", "sh", "-c", "exit 42", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 42 and result.output == ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
+def test_a_command_killed_by_a_signal_kills_metrika_with_it(sig):
+    result = run_metrika("exec", "--", "sh", "-c", f"kill -{sig.name[3:]} $$", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == -sig
+
+
+def test_a_missing_command_is_127_as_in_a_shell():
+    result = run_metrika("exec", "--", "no-such-command-anywhere", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 127
+    assert result.stderr == "error: no-such-command-anywhere: command not found\n" and result.stdout == ""
+
+
+def test_a_command_that_is_not_executable_is_126(tmp_path):
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\necho hi\n")
+    for target in (script, tmp_path):
+        result = run_metrika("exec", "--", str(target), env={"METRIKA_TOKEN": TOKEN})
+        assert result.code == 126, target
+        assert result.stderr.startswith(f"error: {target}: ") and "Permission denied" in result.stderr
+
+
+def test_without_a_token_the_command_never_runs(tmp_path):
+    marker = tmp_path / "ran"
+    result = run_metrika("exec", "--", "touch", str(marker))
+    assert result.code == 3 and not marker.exists()
+
+
+def test_help_goes_through_the_app():
+    result = run_metrika("exec", "--help")
+    assert result.code == 0 and "Usage: metrika exec" in result.stdout and "--env" in result.stdout
+
+
+def test_the_lean_path_imports_neither_typer_rich_nor_httpx():
+    probe = (
+        "import os, sys\n"
+        "def fake_exec(file, argv, environ):\n"
+        "    print(sorted(m for m in ('typer', 'click', 'rich', 'httpx', 'platformdirs') if m in sys.modules))\n"
+        "    sys.stdout.flush()\n"
+        "    os._exit(0)\n"
+        "os.execvpe = fake_exec\n"
+        "from metrika_cli.main import main\n"
+        "main(['exec', '--env', 'X', '--', 'true'])\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "METRIKA_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (completed.returncode, completed.stdout, completed.stderr) == (0, "[]\n", "")
+
+
+def test_a_token_typed_as_an_env_name_or_a_command_is_named_by_its_fingerprint(executed, metrika, path):
+    result = metrika("exec", "--env", TOKEN, "--", "tool", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 2 and TOKEN not in result.output and "sha256:" in result.stderr
+
+
+def test_a_token_typed_as_the_command_is_not_echoed():
+    result = run_metrika("exec", "--", TOKEN, env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 127 and TOKEN not in result.output and "sha256:" in result.stderr
