@@ -179,3 +179,11 @@ def test_a_replaced_token_without_a_recorded_fingerprint_is_read_for_one(fake, i
     store_profiles(isolated, {"default": {"token": TOKEN, "login": "vasya"}})
     replaced = login(OTHER_TOKEN)
     assert f"Replacing the token of vasya ({fingerprint(TOKEN)}) in profile default." in replaced.stderr
+
+
+def test_metrika_api_and_exec_warn_too(fake, isolated):
+    one_profile(isolated, in_days(2))
+    called = call_metrika("api", "/management/v1/counters")
+    assert called.code == 0 and len(warnings(called.stderr)) == 1
+    executed = run_metrika("exec", "--", "true")
+    assert executed.code == 0 and len(warnings(executed.stderr)) == 1
