@@ -156,9 +156,9 @@ def test_a_keyring_that_stores_and_then_hangs_exits_7_and_never_pairs_the_new_to
 ):
     assert metrika(*(LOGIN if before == "keyring" else INSECURE), input=ALICE).code == 0
     started = time.monotonic()
-    result = metrika(*LOGIN, input=BOB, env=backend_env("StoreThenHangKeyring"), keyring_timeout=0.5)
+    result = metrika(*LOGIN, input=BOB, env=backend_env("StoreThenHangKeyring"), keyring_timeout=0.3)
     assert result.code == 7, result.output
-    assert "did not answer within 0.5 s" in result.stderr
+    assert "did not answer within 0.3 s" in result.stderr
     assert time.monotonic() - started < 5
     assert_old_or_mismatch(metrika, isolated, ALICE, BOB)
     assert BOB not in FileKeyring.entries().values()  # put back (alice) or taken out (there was none)
