@@ -51,10 +51,13 @@ def proxy_for(environ: Mapping[str, str], url: str) -> tuple[str, str] | None:
 
 
 def _check_proxy(name: str, value: str) -> None:
+    url = value if "://" in value else f"http://{value}"
     try:
-        proxy = urlsplit(value if "://" in value else f"http://{value}")
+        proxy = urlsplit(url)
         usable = proxy.scheme in ("http", "https") and bool(proxy.hostname) and proxy.port != 0
-    except ValueError:  # a port out of range, a broken IPv6 address
+        if usable:
+            httpx.Proxy(url)  # httpx's own parser is stricter (control characters, IPv4 octets)
+    except (ValueError, httpx.InvalidURL):  # a port out of range, a broken address
         usable = False
     if not usable:
         raise BadInput(

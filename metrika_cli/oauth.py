@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from .errors import BadInput
 from .i18n import N_, _
+from .text import fingerprint, looks_like_token
 
 CLIENT_ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 # RFC 6750 b64token: every token Yandex has issued fits it ([A-Za-z0-9_-] seen so far).
@@ -54,6 +55,14 @@ def build_authorize_url(
 ) -> str:
     """The implicit-flow URL: Yandex shows the token on its verification_code page."""
     params = {"response_type": "token", "client_id": validate_client_id(client_id)}
+    for value in (*scopes, login_hint or ""):
+        if looks_like_token(value.strip()):
+            raise BadInput(
+                _(
+                    "--login-hint and --scope take a Yandex login and rights such as metrika:read; this value "
+                    "looks like a token ({fp}), and metrika never takes one in an option."
+                ).format(fp=fingerprint(value.strip()))
+            )
     for scope in scopes:
         if not scope or any(ch.isspace() for ch in scope):
             raise BadInput(_("A scope is one word such as metrika:read; got an empty or spaced value."))

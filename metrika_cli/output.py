@@ -7,7 +7,7 @@ import contextlib
 import errno
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .errors import Diagnosis, Interrupted, MetrikaError
 from .i18n import _
@@ -70,11 +70,16 @@ def steps(env: Env, fix: list[str], stderr: bool = True) -> None:
             say(env, f"  {number}. {step}", stderr=stderr)
 
 
+def output_is_full(exc: BaseException) -> TypeGuard[OSError]:
+    """Standard output cannot take more (`> /dev/full`, a full disk or quota)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 def failure_of(env: Env, exc: BaseException) -> MetrikaError:
     """Any way a command can end badly, as a MetrikaError; never a bare traceback."""
     if isinstance(exc, MetrikaError):
         return exc
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+    if output_is_full(exc):
         env.silence_stdout()
         return MetrikaError(_("Cannot write the output: {error}.").format(error=exc.strerror))
     if isinstance(exc, KeyboardInterrupt):
@@ -100,7 +105,7 @@ def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) ->
         env.silence_stdout()
         return CLOSED_OUTPUT
     error = failure_of(env, exc)
-    if as_json:
+    if as_json and not output_is_full(exc):  # a full stdout cannot carry the JSON: stderr says it
         emit_json(env, base_document(error.diagnosis, profile, error.message, error.fix))
     elif error.diagnosis is not Diagnosis.INTERRUPTED or error.message:
         say(env, _("error: {message}").format(message=error.message), style="bold red")

@@ -37,15 +37,14 @@ def escape_controls(text: str) -> str:
 
 
 def hide_userinfo(url: str) -> str:
-    """The URL with any user:password replaced by ***: a proxy's or a base URL's secret is not ours to show."""
+    """The URL with any user:password replaced by ***: a proxy's or a base URL's secret is not ours to show.
+    Everything up to the last '@' goes, so a password with an unescaped '/', '?' or '#' in it goes too."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
-    authority, slash, path = rest.partition("/")
-    if "@" not in authority:
+    if "@" not in rest:
         return url
-    host = authority.rpartition("@")[2]
-    return f"{scheme}{sep}***@{host}{slash}{path}"
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}"
 
 
 def is_loopback(host: str) -> bool:

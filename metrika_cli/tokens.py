@@ -105,7 +105,9 @@ def resolve_token(env: Env, name: str) -> tuple[Token | None, Profile]:
 def read_token_file(path: Path) -> str:
     """The token in the file METRIKA_TOKEN_FILE names: a regular file, at most 64 KiB, a UTF-8 BOM allowed."""
     try:
-        with path.expanduser().open("rb") as handle:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file reads as usual
+        fd = os.open(path.expanduser(), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise BadInput(_("METRIKA_TOKEN_FILE ({path}) is not a regular file.").format(path=path))
             data = handle.read(MAX_TOKEN_FILE + 1)

@@ -16,7 +16,7 @@ import pytest
 from fake_yandex import FakeYandex
 from secret_service import running_secret_service
 
-from metrika_cli.env import KEYRING_TIMEOUT, Env
+from metrika_cli.env import KEYRING_TIMEOUT, LOCK_TIMEOUT, Env
 from metrika_cli.main import main
 
 CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
@@ -155,14 +155,20 @@ def call_metrika(
     input: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 60,
+    keyring_timeout: float = KEYRING_TIMEOUT,
+    lock_timeout: float = LOCK_TIMEOUT,
     clock: Callable[[], datetime] | None = None,
 ) -> Result:
     """`metrika ARGS` in this process: the same main() with an Env of its own (standard input
     a pipe, never a terminal), and what click prints caught too. `timeout` is the subprocess
-    runner's; here the command's own time limits apply. `clock`: a fixed "now", if given."""
+    runner's; here the command's own time limits apply (`keyring_timeout`, `lock_timeout`:
+    the Env's patience with a keyring and with another metrika holding the lock). `clock`: a
+    fixed "now", if given."""
     environ = {**os.environ, **(env or {})}
     fixed = {"clock": clock} if clock else {}
-    streams = Env.for_test(environ, stdin=input or "", keyring_timeout=KEYRING_TIMEOUT, **fixed)
+    streams = Env.for_test(
+        environ, stdin=input or "", keyring_timeout=keyring_timeout, lock_timeout=lock_timeout, **fixed
+    )
     with (
         process_environment(environ),
         contextlib.redirect_stdout(streams.stdout),

@@ -1,7 +1,8 @@
 """The canary: TOKEN goes through every command, in every failure mode, with METRIKA_DEBUG=1,
 and no piece of it (any 8 characters) may show up anywhere but `metrika token`'s stdout and the
 credential store: not on stdout or stderr, not in --json, not in debug traces, not in other
-files, not in a request URL."""
+files, not in a request URL. A proxy's user:password is a canary too, in the proxy modes: no
+piece of it anywhere at all."""
 
 from __future__ import annotations
 
@@ -17,10 +18,30 @@ from conftest import CLIENT_ID, TOKEN, Result, closed_port
 import metrika_cli.commands.api as api_command
 from metrika_cli.env import Env
 
-PIECES = {TOKEN[i : i + 8] for i in range(len(TOKEN) - 7)}
 # The child prints its own command line (the token must not be in it) and whether it got the token.
 EXEC_SCRIPT = 'tr "\\0" " " < /proc/$$/cmdline; echo; [ "$YANDEX_API_KEY" = "$METRIKA_TOKEN" ] && echo same'
-MODES = ("ok", "invalid", "refused", "timeout", "cut", "html", "broken_json", "no_keyring", "malformed_env")
+PROXY_CREDENTIALS = "proxyuser:CanarySecret"
+
+
+def pieces(secret: str) -> set[str]:
+    return {secret[i : i + 8] for i in range(len(secret) - 7)}
+
+
+PIECES = pieces(TOKEN) | pieces(PROXY_CREDENTIALS)
+MODES = (
+    "ok",
+    "invalid",
+    "refused",
+    "timeout",
+    "cut",
+    "html",
+    "broken_json",
+    "no_keyring",
+    "malformed_env",
+    "http_proxy",
+    "https_proxy",
+    "unusable_proxy",
+)
 COMMANDS = (
     ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID),
     ("login", "--with-token", "--client-id", CLIENT_ID),  # the `fail` keyring: exit 7
@@ -57,7 +78,11 @@ CHECK_ACCESS_EXIT = {
     "broken_json": 1,
     "no_keyring": 0,
     "malformed_env": 4,
+    "http_proxy": 6,
+    "https_proxy": 6,
+    "unusable_proxy": 2,
 }
+HTTPS_BASES = {"METRIKA_API_URL": "https://api-metrika.yandex.net", "METRIKA_LOGIN_URL": "https://login.yandex.ru"}
 
 
 def leaks(text: str) -> list[str]:
@@ -90,18 +115,26 @@ def break_things(mode: str, fake) -> dict[str, str]:
         env.update(METRIKA_API_URL=url, METRIKA_LOGIN_URL=url)
     elif mode == "timeout":
         fake.fail("/", "hang", seconds=5)
+        env["METRIKA_TIMEOUT"] = "0.3"  # six commands wait for it
     elif mode in ("cut", "html", "broken_json"):
         fake.fail("/management/", mode)
     elif mode == "no_keyring":
         env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
     elif mode == "malformed_env":
         env["METRIKA_TOKEN"] = f"OAuth {TOKEN[:30]} {TOKEN[30:]}\n"
+    elif mode == "http_proxy":  # the fake is plain http on loopback: HTTP_PROXY is the one used
+        env["HTTP_PROXY"] = f"http://{PROXY_CREDENTIALS}@127.0.0.1:{closed_port()}"
+    elif mode == "https_proxy":  # nothing leaves the machine: the proxy is a closed loopback port
+        env.update(HTTPS_BASES, HTTPS_PROXY=f"http://{PROXY_CREDENTIALS}@127.0.0.1:{closed_port()}")
+    elif mode == "unusable_proxy":
+        env.update(HTTPS_BASES, HTTPS_PROXY=f"socks5://{PROXY_CREDENTIALS}@127.0.0.1:{closed_port()}")
     return env
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_no_piece_of_the_token_escapes_in_any_mode(fake, metrika, isolated, mode):
     assert metrika(*COMMANDS[0], input=TOKEN).code == 0  # stored in credentials.toml while all is well
+    asked_before = len(fake.requests)
     env = break_things(mode, fake)
     results: dict[tuple[str, ...], Result] = {}
     for command in COMMANDS:
@@ -131,8 +164,11 @@ def test_no_piece_of_the_token_escapes_in_any_mode(fake, metrika, isolated, mode
     debug_lines = [
         line for result in results.values() for line in result.stderr.splitlines() if line.startswith("metrika: >")
     ]
-    if mode not in ("malformed_env",):
+    if mode not in ("malformed_env", "unusable_proxy"):
         assert debug_lines and all("[redacted]" in line for line in debug_lines)
+    if "proxy" in mode:  # the proxy was in play, and shown only without its user:password
+        assert "***@127.0.0.1:" in results[("check-access",)].output
+        assert len(fake.requests) == asked_before  # nothing went around the proxy
     assert results[("check-access",)].code == CHECK_ACCESS_EXIT[mode]
     if mode != "malformed_env":  # status checks the stored token: the environment's is not its business
         assert results[("status",)].code == CHECK_ACCESS_EXIT[mode]

@@ -199,7 +199,7 @@ def _read_pasted(env: Env, with_token: bool) -> str:
         text = env.stdin.read(MAX_TOKEN_INPUT + 1)
         if len(text) > MAX_TOKEN_INPUT:
             raise BadInput(_("The input is over 64 KiB: that is not a token, and nothing was stored."))
-        return text
+        return text.removeprefix("\ufeff")  # `< token.txt` saved with a BOM, as METRIKA_TOKEN_FILE allows
     return env.ask(_("Paste the token (or the whole address of the page) and press Enter: "), hidden=True)
 
 
