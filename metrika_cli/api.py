@@ -10,6 +10,7 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,9 @@ PAGE_SIZE = 1000
 IDS_PER_REQUEST = 100  # keeps the URL short whatever the number of counters asked for
 MAX_PAGES = 100  # 100,000 counters: a server's row count is never trusted beyond this
 MAX_BODY = 16 * 1024 * 1024  # bytes of an answer, after decompression
+RETRIES = 2  # a 429 that still comes (someone else on the same IP) is waited out this many times
+BACKOFF = 1.0  # seconds before the first retry when a 429 has no Retry-After; doubled each time
+MAX_RETRY_WAIT = 10.0  # a longer Retry-After (a daily quota) is reported, not waited out
 
 
 def proxy_for(environ: Mapping[str, str], url: str) -> tuple[str, str] | None:
@@ -67,7 +71,7 @@ def _check_proxy(name: str, value: str) -> None:
 class Client:
     """One async httpx client for a command; every request carries the token in the header only."""
 
-    def __init__(self, env: Env, token: str, pacer: Pacer | None = None, user: str = "") -> None:
+    def __init__(self, env: Env, token: str, pacer: Pacer | None = None, user: str = "", transport: Any = None) -> None:
         for base in (env.endpoints.api_url, env.endpoints.login_url):
             proxy_for(env.environ, base)  # refuses an unusable proxy before anything is sent
         self.env = env
@@ -78,7 +82,7 @@ class Client:
             {"request": [self._trace_request], "response": [self._trace_response]} if env.debug else {}
         )
         self.http = httpx.AsyncClient(
-            transport=env.transport,
+            transport=transport or env.transport,  # `transport`: a pool shared by many Clients
             timeout=self.endpoints.timeout,
             headers={"Authorization": f"OAuth {token}", "User-Agent": f"metrika-cli/{__version__}"},
             event_hooks=hooks,
@@ -148,8 +152,35 @@ class Client:
         return await self._get("Yandex ID", f"{self.endpoints.login_url}/info", {"format": "json"})
 
     async def _counters_page(self, params: dict[str, Any]) -> Reply:
-        async with self.pacer.slot(self.user):
-            return await self._get("Metrika", f"{self.endpoints.api_url}/management/v1/counters", params)
+        return await self._metrika(f"{self.endpoints.api_url}/management/v1/counters", params)
+
+    async def _metrika(self, url: str, params: dict[str, Any] | None = None) -> Reply:
+        """A Metrika request under the pacer; a 429 is waited out (its Retry-After, else a short
+        back-off) and retried, and reported as it is when it does not pass."""
+        for attempt in range(RETRIES + 1):
+            async with self.pacer.slot(self.user):
+                reply = await self._get("Metrika", url, params)
+            wait = retry_wait(reply, attempt)
+            if wait is None:
+                break
+            await asyncio.sleep(wait)
+        return reply
+
+    async def first_counters_page(self) -> tuple[Reply, dict[int, dict[str, Any]]]:
+        """One page of counters (up to PAGE_SIZE): proves the token works; `rows` is the total."""
+        reply = await self._counters_page({"per_page": PAGE_SIZE})
+        if not reply.ok:
+            return reply, {}
+        found = {
+            counter["id"]: counter
+            for counter in reply.data.get("counters", [])
+            if isinstance(counter, dict) and isinstance(counter.get("id"), int)
+        }
+        return Reply("Metrika", reply.host, 200, data={"rows": reply.data.get("rows", len(found))}), found
+
+    async def accounts(self) -> Reply:
+        """The accounts the token's owner represents (read only: never PUT)."""
+        return await self._metrika(f"{self.endpoints.api_url}/management/v1/accounts")
 
     async def counters(
         self, counter_ids: list[int] | None = None, all_pages: bool = False
@@ -180,6 +211,14 @@ class Client:
         }
         total = len(found) if counter_ids else replies[0].data.get("rows", len(found))
         return Reply("Metrika", replies[0].host, 200, data={"rows": total}), found
+
+
+def retry_wait(reply: Reply, attempt: int) -> float | None:
+    """Seconds to wait before retrying a 429; None: no retry (not a 429, a daily quota, no tries left)."""
+    if reply.status != 429 or attempt >= RETRIES or reply.error_type == "quota_requests_by_uid":
+        return None
+    wait = reply.retry_after if reply.retry_after is not None else BACKOFF * 2**attempt
+    return wait if wait <= MAX_RETRY_WAIT else None
 
 
 class BodyTooLarge(Exception):
@@ -279,12 +318,63 @@ def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
 Answers = tuple[Reply, Reply, dict[int, dict[str, Any]]]  # Yandex ID, Metrika, counters by id
 
 
-async def _gather(env: Env, token: str, counter_ids: list[int] | None, all_pages: bool) -> Answers:
-    async with Client(env, token) as client:
-        identity, (metrika, counters) = await asyncio.gather(client.identity(), client.counters(counter_ids, all_pages))
-    return identity, metrika, counters
+@dataclass
+class Questions:
+    """What to ask about a token, and what the requests of a run share (status: one pacer and
+    one connection pool for every profile)."""
+
+    counter_ids: list[int] | None = None
+    all_pages: bool = False
+    first_page: bool = False  # one page of counters, not all of them (status)
+    accounts: bool = False  # the accounts the owner represents (whoami, status)
+    pacer: Pacer | None = None
+    user: str = ""  # whose Metrika quota: the login, when known
+    transport: Any = None
+
+
+async def _no_answer() -> None:
+    return None
+
+
+async def gather_evidence_async(env: Env, token: str, ask: Questions) -> tuple[Answers, Reply | None]:
+    """Ask Yandex ID and Metrika at the same time: one round trip of waiting, not two. Awaitable,
+    so that many tokens are asked in one event loop; the accounts reply, when asked for, apart."""
+    async with Client(env, token, ask.pacer, ask.user, ask.transport) as client:
+        counters = client.first_counters_page() if ask.first_page else client.counters(ask.counter_ids, ask.all_pages)
+        accounts = client.accounts() if ask.accounts else _no_answer()
+        identity, (metrika, found), represented = await asyncio.gather(client.identity(), counters, accounts)
+    return (identity, metrika, found), represented
 
 
 def gather_evidence(env: Env, token: str, counter_ids: list[int] | None = None, all_pages: bool = False) -> Answers:
-    """Ask Yandex ID and Metrika at the same time: one round trip of waiting, not two."""
-    return asyncio.run(_gather(env, token, counter_ids, all_pages))
+    """gather_evidence_async for one token, in an event loop of its own."""
+    return asyncio.run(gather_evidence_async(env, token, Questions(counter_ids, all_pages)))[0]
+
+
+class SharedTransport(httpx.AsyncBaseTransport):
+    """One connection pool (per proxy) for the Clients of a run: a Client closing leaves it open,
+    and a Client made with it costs no TLS context of its own (about 25 ms each otherwise).
+    The proxy of each request is the one proxy_for names, as httpx would choose it itself."""
+
+    def __init__(self, env: Env) -> None:
+        self.environ = env.environ
+        self.inner: httpx.AsyncBaseTransport | None = env.transport  # a test's transport: every request
+        self.pools: dict[str | None, httpx.AsyncBaseTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.inner is not None:
+            return await self.inner.handle_async_request(request)
+        found = proxy_for(self.environ, str(request.url))
+        proxy = self.environ[found[0]] if found else None
+        if proxy and "://" not in proxy:
+            proxy = f"http://{proxy}"
+        if proxy not in self.pools:
+            self.pools[proxy] = httpx.AsyncHTTPTransport(proxy=proxy)
+        return await self.pools[proxy].handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Left open for the next Client; `close` closes it at the end of the run."""
+
+    async def close(self) -> None:
+        for pool in self.pools.values():
+            await pool.aclose()

@@ -13,7 +13,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import api, auth_url, check_access, completion, exec_, login, logout, token, whoami
+from .commands import api, auth_url, check_access, completion, exec_, login, logout, status, switch, token, whoami
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -91,6 +91,12 @@ _register(
 CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
 _register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
 _register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
+_register(
+    "status",
+    status.status,
+    _("Check every stored profile at once (or those named): one line each, then a count."),
+)
+_register("switch", switch.switch, _("Make a profile the active one; without NAME, list the profiles."))
 _register("completion", completion.completion, _("Print the completion script for bash, zsh, fish or powershell."))
 _register(
     "api",

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import Diagnosis, ExitCode
-from .i18n import N_, _
+from .expiry import days_left, renew_command
+from .i18n import N_, _, ngettext
 from .oauth import app_page_url, describe_problem
 
 WRITE_PERMISSIONS = ("own", "edit")
@@ -53,6 +54,10 @@ class Evidence:
     proxy_variable: str | None = None  # the variable it came from, e.g. HTTPS_PROXY
     timeout: float = 10.0
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    profile: str = "default"
+    accounts: Reply | None = None  # the accounts the owner represents: extra, never decides
+    expires_at: str | None = None  # recorded at login, for a stored token
+    expiring_within: int | None = None  # --expiring-within DAYS
 
 
 @dataclass
@@ -105,6 +110,9 @@ CHECK_LABELS = {
 def check_label(name: str) -> str:
     if name.startswith("counter:"):
         return _("access to counter {id}").format(id=name.split(":", 1)[1])
+    if name.startswith("expiry:"):
+        days = int(name.split(":", 1)[1])
+        return ngettext("it has at least {days} day left", "it has at least {days} days left", days).format(days=days)
     return _(CHECK_LABELS[name])
 
 
@@ -113,6 +121,8 @@ class Checks:
 
     def __init__(self, evidence: Evidence) -> None:
         names = list(CHECK_LABELS) + [f"counter:{cid}" for cid in evidence.counter_ids]
+        if evidence.expiring_within is not None:
+            names.append(f"expiry:{evidence.expiring_within}")
         self.checks = {name: Check(name, "skipped") for name in names}
         self.warnings: list[str] = []
         self.evidence: list[str] = []
@@ -399,6 +409,49 @@ def rule_counters(ev: Evidence, c: Checks) -> Verdict | None:
     return failure
 
 
+def rule_expiring(ev: Evidence, c: Checks) -> Verdict | None:
+    """--expiring-within DAYS: a token with fewer days left than DAYS (unknown expiry never is)."""
+    if ev.expiring_within is None:
+        return None
+    days, check = days_left(ev.expires_at, ev.now), f"expiry:{ev.expiring_within}"
+    if days is None:
+        c.passed(check, detail=_("expiry unknown"))
+        return None
+    left = ngettext("{days} day left", "{days} days left", days).format(days=days)
+    if days >= ev.expiring_within:
+        c.passed(check, detail=left)
+        return None
+    c.failed(check, left)
+    assert ev.expires_at is not None
+    return c.result(
+        Diagnosis.TOKEN_EXPIRING,
+        ngettext(
+            "The token expires on {date}, in {days} day: fewer than the {within} asked for.",
+            "The token expires on {date}, in {days} days: fewer than the {within} asked for.",
+            days,
+        ).format(date=ev.expires_at[:10], days=days, within=ev.expiring_within),
+        [_("Get a new token before then: `{command}`.").format(command=renew_command(ev.profile))],
+    )
+
+
+def rule_expired(ev: Evidence, c: Checks) -> Verdict | None:
+    """Offline only: the expiry recorded at login has passed (online, Yandex says so itself)."""
+    days = days_left(ev.expires_at, ev.now)
+    if days is None or days > 0:
+        return None
+    assert ev.expires_at is not None
+    c.failed("token_valid", _("expired on {date}").format(date=ev.expires_at[:10]))
+    return c.result(
+        Diagnosis.TOKEN_INVALID,
+        _("The token expired on {date} (the expiry recorded at login).").format(date=ev.expires_at[:10]),
+        [_("Get a new one: `{command}`.").format(command=renew_command(ev.profile))],
+    )
+
+
+def rule_offline_ok(ev: Evidence, c: Checks) -> Verdict:
+    return c.result(Diagnosis.OK, _("The token is stored as login recorded it (offline: Yandex was not asked)."), [])
+
+
 def rule_ok(ev: Evidence, c: Checks) -> Verdict:
     summary = _("The token works for Metrika.")
     if ev.counter_ids:
@@ -421,14 +474,17 @@ RULES: list[Rule] = [
     rule_write_scope,
     rule_wrong_account,
     rule_counters,
+    rule_expiring,
     rule_ok,
 ]
+# What can be said without asking any server (`metrika status --offline`).
+OFFLINE_RULES: list[Rule] = [rule_no_token, rule_malformed, rule_expired, rule_expiring, rule_offline_ok]
 
 
-def diagnose(ev: Evidence) -> Verdict:
+def diagnose(ev: Evidence, rules: list[Rule] | None = None) -> Verdict:
     """Ask each rule in turn; the first that reaches a verdict decides."""
     checks = Checks(ev)
-    for rule in RULES:
+    for rule in RULES if rules is None else rules:
         verdict = rule(ev, checks)
         if verdict is not None:
             return verdict

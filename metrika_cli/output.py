@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .errors import Diagnosis, Interrupted, MetrikaError
@@ -171,6 +171,36 @@ def base_document(
     }
 
 
+def render_table(env: Env, headers: list[str], rows: list[list[str]], styles: Sequence[str | None]) -> None:
+    """Rows as a table on stdout, for a terminal (colour only where allowed)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(
+        file=env.stdout,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        force_terminal=True,
+        color_system="auto" if env.colour(stderr=False) else None,  # None: no escape codes at all
+    )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for header in headers:
+        table.add_column(header, no_wrap=True)
+    for row, style in zip(rows, styles, strict=True):
+        table.add_row(*(redact(env, cell) for cell in row), style=style if env.colour(stderr=False) else None)
+    console.print(table)
+
+
+def render_lines(env: Env, rows: list[list[str]]) -> None:
+    """Rows as plain lines on stdout, columns two spaces apart and aligned: stable, easy to grep."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))] if rows else []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)] + row[-1:]
+        say(env, "  ".join(cells), stderr=False)
+
+
 def pretty_json(env: Env, raw: bytes) -> None:
     """An answer for a person at a terminal: JSON indented (and coloured, unless NO_COLOR); other text as is."""
     try:
@@ -189,9 +219,10 @@ def pretty_json(env: Env, raw: bytes) -> None:
 
 
 @contextlib.contextmanager
-def progress(env: Env, total: int, label: str) -> Iterator[Callable[[], None]]:
-    """A progress bar on stderr while a person watches and stdout goes elsewhere; yields `advance`."""
-    if not env.stderr_tty or env.stdout_tty or total <= 1:
+def progress(env: Env, total: int, label: str, stdout_waits: bool = False) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr while a person watches and stdout goes elsewhere (or, with
+    `stdout_waits`, gets nothing until the end: status); yields `advance`."""
+    if not env.stderr_tty or (env.stdout_tty and not stdout_waits) or total <= 1:
         yield lambda: None
         return
     from rich.console import Console

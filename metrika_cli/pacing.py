@@ -38,10 +38,16 @@ class Pacer:
             self._lock = asyncio.Lock()  # made inside the running loop
         in_flight = self._users.setdefault(user, asyncio.Semaphore(self.parallel))
         async with in_flight:
-            async with self._lock:
-                now = asyncio.get_running_loop().time()
+            async with self._lock:  # held while waiting: requests start one by one, in turn
+                loop = asyncio.get_running_loop()
+                now = loop.time()
                 start = max(now, self._next_start - self.tolerance)
-                self._next_start = max(self._next_start, start) + self.interval
-            if start > now:
-                await asyncio.sleep(start - now)
+                if start > now:
+                    await asyncio.sleep(start - now)
+                    now = loop.time()
+                # On schedule, whatever the small delay of waking up; but a start late by more than
+                # half an interval (a busy event loop) moves the schedule to when it really started,
+                # so that the requests behind it do not go in a burst to catch up.
+                planned = start if now <= start + self.interval / 2 else now
+                self._next_start = max(self._next_start, planned) + self.interval
             yield

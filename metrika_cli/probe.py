@@ -3,13 +3,17 @@ used by login (to verify), whoami and check-access."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from . import oauth
 from .diagnose import Evidence, Verdict, diagnose
 from .env import Env
 from .errors import BadInput
 from .i18n import _
+from .pacing import Pacer
 from .store import Profile
 from .text import shown
 from .tokens import Token
@@ -36,6 +40,20 @@ def parse_counter_ids(values: list[str]) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
+@dataclass
+class Options:
+    """What collect asks besides the token: see api.Questions (pacer, pool, accounts, pages)
+    and --expiring-within."""
+
+    name: str = "default"  # the profile's name, for the fix of a stored token
+    expiring_within: int | None = None
+    accounts: bool = False
+    first_page: bool = False
+    pacer: Pacer | None = None
+    user: str = ""
+    transport: Any = None
+
+
 def collect(
     env: Env,
     token: Token | None,
@@ -45,12 +63,53 @@ def collect(
     expected_login: str | None,
     all_pages: bool,
     client_id: str | None = None,
+    options: Options | None = None,
 ) -> tuple[Verdict, Evidence]:
     """Gather the evidence for a token (concurrently) and diagnose it."""
-    from .api import gather_evidence, proxy_for
+    return asyncio.run(
+        collect_async(env, token, profile, counter_ids, need, expected_login, all_pages, client_id, options)
+    )
 
+
+async def collect_async(
+    env: Env,
+    token: Token | None,
+    profile: Profile,
+    counter_ids: list[int],
+    need: str,
+    expected_login: str | None,
+    all_pages: bool,
+    client_id: str | None = None,
+    options: Options | None = None,
+) -> tuple[Verdict, Evidence]:
+    """collect, awaitable: many tokens are asked in one event loop (status)."""
+    from .api import Questions, gather_evidence_async, proxy_for
+
+    opts = options or Options()
+    proxy = proxy_for(env.environ, env.endpoints.api_url)
+    evidence = prepare(env, token, profile, counter_ids, need, expected_login, client_id)
+    evidence.proxy, evidence.proxy_variable = (proxy[1], proxy[0]) if proxy else (None, None)
+    evidence.profile, evidence.expiring_within = opts.name, opts.expiring_within
+    if token and not evidence.token_problem:
+        ask = Questions(counter_ids, all_pages, opts.first_page, opts.accounts, opts.pacer, opts.user, opts.transport)
+        (evidence.identity, evidence.metrika, evidence.counters), evidence.accounts = await gather_evidence_async(
+            env, token.value, ask
+        )
+    return diagnose(evidence), evidence
+
+
+def prepare(
+    env: Env,
+    token: Token | None,
+    profile: Profile,
+    counter_ids: list[int],
+    need: str,
+    expected_login: str | None,
+    client_id: str | None = None,
+) -> Evidence:
+    """The evidence that needs no server: where the token is from, its form, what login recorded."""
     endpoints = env.endpoints
-    proxy = proxy_for(env.environ, endpoints.api_url)
+    stored = token is not None and token.stored
     evidence = Evidence(
         token_source=token.source if token else None,
         counter_ids=counter_ids,
@@ -58,16 +117,11 @@ def collect(
         expected_login=expected_login,
         expected_client_id=client_id or configured_client_id(env, lambda: profile.client_id),
         scopes=profile.scopes,
-        proxy=proxy[1] if proxy else None,
-        proxy_variable=proxy[0] if proxy else None,
         timeout=endpoints.timeout,
         now=env.now(),
+        expires_at=profile.expires_at if stored else None,
     )
     if token:
         env.secrets.add(token.value)
         evidence.token_problem = oauth.token_problem(token.value, evidence.expected_client_id)
-    if token and not evidence.token_problem:
-        evidence.identity, evidence.metrika, evidence.counters = gather_evidence(
-            env, token.value, counter_ids, all_pages
-        )
-    return diagnose(evidence), evidence
+    return evidence

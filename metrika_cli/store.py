@@ -381,6 +381,27 @@ class Store:
     def profile(self, name: str) -> Profile:
         return self.profiles().get(name) or Profile()
 
+    def active_profile(self) -> str | None:
+        """The profile `metrika switch` recorded as the active one, if any."""
+        value = self.config().get("active_profile")
+        return value if isinstance(value, str) and value else None
+
+    def set_active(self, name: str | None) -> None:
+        """Record `name` as the active profile (None: forget the choice)."""
+        with self.lock():
+            config = self.config()
+            if name:
+                config["active_profile"] = name
+            elif config.pop("active_profile", None) is None:
+                return
+            write_toml(self.config_path, config)
+
+    def file_tokens(self) -> dict[str, str]:
+        """Every token in credentials.toml by profile, the file read once (status over many profiles)."""
+        tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+        found = {name: _table(tables, name, self.credentials_path).get("token") for name in tables}
+        return {name: value for name, value in found.items() if isinstance(value, str) and value}
+
     def file_token(self, name: str) -> str | None:
         """The profile's token in credentials.toml, if it has one there."""
         tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)

@@ -38,8 +38,18 @@ def checked_profile(name: str) -> str:
 
 
 def profile_name(env: Env, option: str | None = None) -> str:
-    """The profile in use: --profile (after or before the command) > METRIKA_PROFILE > default."""
-    return option or env.global_profile or env.environ.get("METRIKA_PROFILE") or "default"
+    """The profile in use: --profile (after or before the command) > METRIKA_PROFILE > the one
+    `metrika switch` recorded > default. The one place that decides it, for the lean path too."""
+    return option or env.global_profile or env.environ.get("METRIKA_PROFILE") or switched_profile(env) or "default"
+
+
+def switched_profile(env: Env) -> str | None:
+    """The active profile recorded in config.toml; never fails (a corrupt config is reported
+    by whatever reads the profile next, with its file and line)."""
+    try:
+        return env.store.active_profile()
+    except Exception:  # a corrupt config, no home: whatever reads the profile next says so
+        return None
 
 
 def stored_token(env: Env, name: str, profile: Profile) -> Token | None:
@@ -51,7 +61,12 @@ def stored_token(env: Env, name: str, profile: Profile) -> Token | None:
         value = store.file_token(name)
     else:
         return None
-    if not value:
+    return recorded_token(name, profile, value)
+
+
+def recorded_token(name: str, profile: Profile, value: str | None) -> Token | None:
+    """A token read from where `profile` keeps it, if it is the one its metadata describes."""
+    if not value or profile.storage not in ("keyring", "file"):
         return None
     if profile.fingerprint and fingerprint(value) != profile.fingerprint:
         raise NoToken(
@@ -123,10 +138,15 @@ def shadow_warning(env: Env, name: str, token: Token, profile: Profile) -> None:
 
 
 def token_in_use(env: Env, name: str) -> tuple[Token | None, Profile]:
-    """resolve_token, and say so when an environment token hides a stored one."""
+    """resolve_token, and say so when an environment token hides a stored one, or when the
+    stored one expires within expiry.WARN_DAYS days."""
     token, profile = resolve_token(env, name)
     if token:
         shadow_warning(env, name, token, profile)
+    if token and token.stored:
+        from .expiry import warn_if_expiring
+
+        warn_if_expiring(env, name, profile.expires_at)
     return token, profile
 
 

@@ -7,8 +7,9 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -156,13 +157,18 @@ def call_metrika(
     timeout: float = 60,
     keyring_timeout: float = KEYRING_TIMEOUT,
     lock_timeout: float = LOCK_TIMEOUT,
+    clock: Callable[[], datetime] | None = None,
 ) -> Result:
     """`metrika ARGS` in this process: the same main() with an Env of its own (standard input
     a pipe, never a terminal), and what click prints caught too. `timeout` is the subprocess
     runner's; here the command's own time limits apply (`keyring_timeout`, `lock_timeout`:
-    the Env's patience with a keyring and with another metrika holding the lock)."""
+    the Env's patience with a keyring and with another metrika holding the lock). `clock`: a
+    fixed "now", if given."""
     environ = {**os.environ, **(env or {})}
-    streams = Env.for_test(environ, stdin=input or "", keyring_timeout=keyring_timeout, lock_timeout=lock_timeout)
+    fixed = {"clock": clock} if clock else {}
+    streams = Env.for_test(
+        environ, stdin=input or "", keyring_timeout=keyring_timeout, lock_timeout=lock_timeout, **fixed
+    )
     with (
         process_environment(environ),
         contextlib.redirect_stdout(streams.stdout),

@@ -53,6 +53,11 @@ COMMANDS = (
     ("check-access",),
     ("check-access", "101", "202", "--need", "write", "--json"),
     ("check", "303"),
+    ("status",),
+    ("status", "--json", "--expiring-within", "400"),
+    ("status", "--offline", "--json"),
+    ("switch",),
+    ("switch", "default"),
     ("api", "/management/v1/counters"),
     ("api", "-i", "/management/v1/counter/999"),
     ("api", "/management/v1/counters", "--paginate", "-f", "per_page=1"),
@@ -165,8 +170,10 @@ def test_no_piece_of_the_token_escapes_in_any_mode(fake, metrika, isolated, mode
         assert "***@127.0.0.1:" in results[("check-access",)].output
         assert len(fake.requests) == asked_before  # nothing went around the proxy
     assert results[("check-access",)].code == CHECK_ACCESS_EXIT[mode]
+    if mode != "malformed_env":  # status checks the stored token: the environment's is not its business
+        assert results[("status",)].code == CHECK_ACCESS_EXIT[mode]
     if mode == "ok":
-        assert [results[c].code for c in COMMANDS] == [0, 7, 0, 0, 0, 0, 0, 0, 5, 0, 0, 5, 0, 5, 2, 2, 0, 0]
+        assert [results[c].code for c in COMMANDS] == [0, 7, 0, 0, 0, 0, 0, 0, 5, 0, *[0] * 5, 0, 5, 0, 5, 2, 2, 0, 0]
         exec_result = results[COMMANDS[-2]]
         assert exec_result.stdout.startswith("sh -c ") and exec_result.stdout.endswith("\nsame\n")
     # logout leaves nothing behind that holds the token

@@ -87,6 +87,8 @@ def test_bash_offers_every_command_but_never_the_hidden_check_alias() -> None:
         "exec",
         "login",
         "logout",
+        "status",
+        "switch",
         "token",
         "whoami",
     ]

@@ -151,6 +151,29 @@ TABLE = [
         id="insufficient_permission-filter-write",
     ),
     pytest.param(
+        evidence(token_source="keyring", expires_at="2025-03-20T00:00:00+00:00", expiring_within=7, profile="acme"),
+        "token_expiring",
+        ["expires on 2025-03-20, in 6 days: fewer than the 7 asked for", "metrika login --profile acme"],
+        id="token_expiring",
+    ),
+    pytest.param(
+        evidence(token_source="keyring", expires_at="2025-03-21T21:30:00+00:00", expiring_within=7),
+        "ok",
+        ["works for Metrika"],
+        id="ok-exactly-7-days-within-7",
+    ),
+    pytest.param(
+        evidence(
+            metrika(403, "invalid_token"),
+            identity=ID_REJECTS,
+            expires_at="2025-03-15T00:00:00+00:00",
+            expiring_within=7,
+        ),
+        "token_invalid",
+        ["not valid"],
+        id="token_invalid-beats-token_expiring",
+    ),
+    pytest.param(
         evidence(metrika(429, "quota_requests_by_uid")),
         "rate_limited",
         ["5,000 a day", "00:00 UTC, in 2 h 30 min"],
@@ -242,6 +265,7 @@ def test_every_diagnosis_of_the_spec_table_has_a_row():
         "service_unavailable",
         "network_error",
         "unexpected_response",
+        "token_expiring",
     }
     assert rows == spec
     assert {Diagnosis(code).exit_code for code in spec} == {0, 1, 3, 4, 5, 6}
@@ -418,3 +442,14 @@ def test_the_evidence_lines_name_owner_app_and_configured_client_id():
     )
     assert any("vasya" in line and OTHER_CLIENT_ID in line and CLIENT_ID in line for line in diagnosis.evidence)
     assert any("403 access_denied" in line for line in diagnosis.evidence)
+
+
+def test_offline_rules_need_no_reply_and_trust_the_recorded_expiry():
+    from metrika_cli.diagnose import OFFLINE_RULES
+
+    offline = Evidence(token_source="file", now=NOW, expires_at="2025-03-13T00:00:00+00:00")
+    assert diagnose(offline, OFFLINE_RULES).code == "token_invalid"
+    offline.expires_at = "2025-06-13T00:00:00+00:00"
+    verdict = diagnose(offline, OFFLINE_RULES)
+    assert verdict.code == "ok" and "offline" in verdict.summary
+    assert diagnose(Evidence(now=NOW), OFFLINE_RULES).code == "no_token"

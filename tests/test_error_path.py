@@ -32,7 +32,7 @@ def test_the_real_process_takes_the_lean_path_and_says_the_same(isolated):
     assert (process.code, process.stderr) == (7, call_metrika("token", env=LOCKED).stderr)
 
 
-def explode(env: Env, name: str) -> whoami.Report:
+def explode(env: Env, name: str, *args: object) -> whoami.Report:
     env.secrets.add(TOKEN)
     raise RuntimeError(f"boom with {TOKEN} inside")
 

@@ -1,10 +1,14 @@
-"""The pacer: Metrika's per-IP rate and per-user parallel quotas kept on our side."""
+"""The pacer: Metrika's per-IP rate and per-user parallel quotas kept on our side, and a busy
+event loop that does not make the requests behind it start in a burst; 429s waited out."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
+from metrika_cli.api import retry_wait
+from metrika_cli.diagnose import Reply
 from metrika_cli.pacing import Pacer
 
 
@@ -52,3 +56,54 @@ def test_a_burst_of_three_starts_together_then_the_rate_holds():
 def test_no_more_than_parallel_in_flight_per_user():
     _moments, most = starts(Pacer(burst=3), 9, users=1, hold=0.05)
     assert most == 3
+
+
+def run_requests(pacer: Pacer, users: list[str], hold: float = 0.0, stall_at: int | None = None) -> list[float]:
+    starts: list[float] = []
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+
+    async def one(number: int, user: str) -> None:
+        async with pacer.slot(user):
+            starts.append(time.monotonic())
+            in_flight[user] = in_flight.get(user, 0) + 1
+            most[user] = max(most.get(user, 0), in_flight[user])
+            if number == stall_at:
+                time.sleep(0.3)  # a busy event loop: nothing else runs meanwhile
+            await asyncio.sleep(hold)
+            in_flight[user] -= 1
+
+    async def all_of_them() -> None:
+        await asyncio.gather(*(one(number, user) for number, user in enumerate(users)))
+
+    asyncio.run(all_of_them())
+    assert max(most.values()) <= pacer.parallel
+    return starts
+
+
+def test_starts_keep_the_interval_over_a_long_run():
+    pacer = Pacer(per_second=100)
+    starts = run_requests(pacer, [f"u{n}" for n in range(40)])
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= pacer.interval * 0.5
+    assert starts[-1] - starts[0] >= 39 * pacer.interval * 0.99
+
+
+def test_a_stalled_loop_does_not_release_a_burst():
+    pacer = Pacer(per_second=100)
+    starts = run_requests(pacer, [f"u{n}" for n in range(60)], stall_at=5)
+    window = 30
+    spans = [starts[k + window] - starts[k] for k in range(len(starts) - window)]
+    assert min(spans) >= (window - 0.5) * pacer.interval * 0.99
+
+
+def test_a_429_is_retried_after_its_retry_after_or_a_back_off_but_not_a_daily_quota():
+    def limited(error_type: str = "quota_requests_by_ip", retry_after: float | None = None) -> Reply:
+        return Reply("Metrika", status=429, error_type=error_type, retry_after=retry_after)
+
+    assert retry_wait(limited(retry_after=2.0), 0) == 2.0
+    assert retry_wait(limited(), 0) == 1.0 and retry_wait(limited(), 1) == 2.0
+    assert retry_wait(limited(), 2) is None  # two retries, then it is reported
+    assert retry_wait(limited(retry_after=3600), 0) is None  # too long to wait here
+    assert retry_wait(limited("quota_requests_by_uid"), 0) is None  # a daily quota
+    assert retry_wait(Reply("Metrika", status=200), 0) is None

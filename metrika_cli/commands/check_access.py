@@ -11,10 +11,10 @@ from ..env import Env
 from ..errors import BadInput
 from ..i18n import _
 from ..output import base_document, emit_json, render_checks, render_verdict, say
-from ..probe import collect, parse_counter_ids
+from ..probe import Options, collect, parse_counter_ids
 from ..text import fingerprint, looks_like_token, shown
 from ..tokens import Token, checked_profile, profile_name, token_in_use
-from .options import JsonOption, ProfileOption
+from .options import ExpiringWithinOption, JsonOption, ProfileOption
 
 
 def check_access(
@@ -36,6 +36,7 @@ def check_access(
         Optional[str], typer.Option("--login", metavar="LOGIN", help=_("The account the token must belong to."))
     ] = None,
     as_json: JsonOption = False,
+    expiring_within: ExpiringWithinOption = None,
 ) -> int:
     env: Env = ctx.obj
     name = checked_profile(profile_name(env, profile))
@@ -48,13 +49,22 @@ def check_access(
                 "in an option."
             ).format(fp=fingerprint(login_name.strip()))
         )
-    return run(env, name, parse_counter_ids(counter_ids or []), need, login_name, as_json)
+    return run(env, name, parse_counter_ids(counter_ids or []), need, login_name, as_json, expiring_within)
 
 
-def run(env: Env, name: str, ids: list[int], need: str, login_name: str | None, as_json: bool) -> int:
+def run(
+    env: Env,
+    name: str,
+    ids: list[int],
+    need: str,
+    login_name: str | None,
+    as_json: bool,
+    expiring_within: int | None = None,
+) -> int:
     token, saved = token_in_use(env, name)
     expected_login = login_name or (saved.login if token and token.stored else None)
-    verdict, evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False)
+    options = Options(name=name, expiring_within=expiring_within)
+    verdict, evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False, options=options)
     if as_json:
         emit_json(env, document(verdict, evidence, name, token))
     else:

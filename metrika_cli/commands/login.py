@@ -10,14 +10,15 @@ from typing import Annotated
 import typer
 
 from .. import oauth
+from ..diagnose import same_login
 from ..env import Env
-from ..errors import BadInput
+from ..errors import BadInput, MetrikaError
 from ..i18n import _
 from ..output import describe_storage, render_verdict, say, warn
 from ..probe import collect, configured_client_id
 from ..store import Profile, no_keyring_error
 from ..text import fingerprint
-from ..tokens import Token, checked_profile, profile_name
+from ..tokens import Token, checked_profile, profile_name, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
 MAX_TOKEN_INPUT = 64 * 1024
@@ -100,9 +101,28 @@ def run(env: Env, opts: LoginOptions) -> int:
         identity = evidence.identity.data if evidence.identity and evidence.identity.ok else {}
         new.login, new.uid = identity.get("login"), identity.get("id")
         new.client_id = app_id or identity.get("client_id")
+    say_replaced(env, opts.profile, saved, new)
     env.store.save(opts.profile, pasted.token, new, insecure=plain_text)
     say(env, logged_in_line(env, opts.profile, new, pasted.token), style="green")
     return 0
+
+
+def say_replaced(env: Env, name: str, old: Profile, new: Profile) -> None:
+    """Logging in over a profile of another account says whose token it replaces."""
+    if not old.login or (new.login and same_login(old.login, new.login)):
+        return
+    old_fp = old.fingerprint
+    if not old_fp:
+        with contextlib.suppress(MetrikaError):  # what cannot be read is not worth a failure here
+            stored = stored_token(env, name, old)
+            old_fp = fingerprint(stored.value) if stored else None
+    say(
+        env,
+        _("Replacing the token of {login} ({fp}) in profile {profile}.").format(
+            login=old.login, fp=old_fp or _("fingerprint unknown"), profile=name
+        ),
+        style="yellow",
+    )
 
 
 def _check_input_is_possible(env: Env, opts: LoginOptions) -> None:

@@ -26,6 +26,8 @@ def run(env: Env, profile: str, all_profiles: bool) -> int:
     store = env.store
     names = sorted(store.profiles()) if all_profiles else [checked_profile(profile)]
     forgotten = store.forget(names)
+    if forgotten and store.active_profile() in forgotten:
+        store.set_active(None)  # `metrika switch` chose a profile that is gone: back to the default
     if not forgotten:
         say(env, _("Nothing was stored for profile {profile}.").format(profile=", ".join(names) or profile))
     for name in forgotten:

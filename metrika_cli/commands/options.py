@@ -8,9 +8,37 @@ import typer
 
 from ..i18n import _
 
+
+def complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The stored profiles' names, for the shell's Tab after --profile and `switch`; never fails."""
+    try:
+        from ..env import Env
+
+        env = ctx.find_root().obj
+        store = (env if isinstance(env, Env) else Env.from_process()).store
+        return [name for name in sorted(store.profiles()) if name.startswith(incomplete)]
+    except Exception:
+        return []
+
+
 ProfileOption = Annotated[
     Optional[str],
-    typer.Option("--profile", show_envvar=False, metavar="NAME", help=_("Profile to use (env: METRIKA_PROFILE).")),
+    typer.Option(
+        "--profile",
+        show_envvar=False,
+        metavar="NAME",
+        help=_("Profile to use (env: METRIKA_PROFILE)."),
+        autocompletion=complete_profiles,
+    ),
+]
+ExpiringWithinOption = Annotated[
+    Optional[int],
+    typer.Option(
+        "--expiring-within",
+        min=0,
+        metavar="DAYS",
+        help=_("Diagnose token_expiring (exit 4) when the token has fewer days left than DAYS."),
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help=_("Print one JSON object on stdout, for scripts."))]
 ClientIdOption = Annotated[

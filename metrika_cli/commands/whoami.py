@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,18 +11,25 @@ import typer
 
 from ..diagnose import Evidence, Verdict, identity_data
 from ..env import Env
+from ..errors import Diagnosis
+from ..expiry import days_left
 from ..i18n import _
 from ..output import base_document, describe_storage, emit_json, render_verdict, say, warn
-from ..probe import collect, configured_client_id
+from ..probe import Options, collect_async, configured_client_id
 from ..store import Profile
 from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, token_in_use
-from .options import JsonOption, ProfileOption
+from .options import ExpiringWithinOption, JsonOption, ProfileOption
 
 
-def whoami(ctx: typer.Context, profile: ProfileOption = None, as_json: JsonOption = False) -> int:
+def whoami(
+    ctx: typer.Context,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+    expiring_within: ExpiringWithinOption = None,
+) -> int:
     env: Env = ctx.obj
-    return run(env, checked_profile(profile_name(env, profile)), as_json)
+    return run(env, checked_profile(profile_name(env, profile)), as_json, expiring_within)
 
 
 @dataclass
@@ -51,9 +58,23 @@ class Report:
         return self.saved.expires_at if self.token and self.token.stored else None
 
     def days_left(self, now: datetime) -> int | None:
-        if not self.expires_at:
+        return days_left(self.expires_at, now)
+
+    @property
+    def accounts(self) -> list[str] | None:
+        """The logins of the accounts the token's owner represents; None when not known."""
+        reply = self.evidence.accounts
+        items = reply.data.get("accounts") if reply is not None and reply.ok else None
+        if not isinstance(items, list):
             return None
-        return math.ceil((datetime.fromisoformat(self.expires_at) - now).total_seconds() / 86400)
+        return [str(item["user_login"]) for item in items if isinstance(item, dict) and item.get("user_login")]
+
+    @property
+    def total(self) -> int:
+        """Counters the owner can see: Metrika's count (`rows`), else the ones listed."""
+        reply = self.evidence.metrika
+        rows = reply.data.get("rows") if reply is not None and reply.ok else None
+        return rows if isinstance(rows, int) else len(self.evidence.counters)
 
     @property
     def by_permission(self) -> dict[str, int]:
@@ -64,22 +85,32 @@ class Report:
         return counts
 
 
-def inspect(env: Env, name: str) -> Report:
+def inspect(env: Env, name: str, expiring_within: int | None = None) -> Report:
     token, saved = token_in_use(env, name)
+    options = Options(name=name, expiring_within=expiring_within, accounts=True)
+    return asyncio.run(inspect_async(env, name, token, saved, options))
+
+
+async def inspect_async(env: Env, name: str, token: Token | None, saved: Profile, options: Options) -> Report:
+    """What whoami knows of one token, awaitable (status asks many in one event loop)."""
     expected = configured_client_id(env, lambda: saved.client_id)
-    verdict, evidence = collect(env, token, saved, [], "read", None, all_pages=True, client_id=expected)
+    verdict, evidence = await collect_async(
+        env, token, saved, [], "read", None, all_pages=not options.first_page, client_id=expected, options=options
+    )
     return Report(name, token, saved, verdict, evidence, expected)
 
 
-def run(env: Env, name: str, as_json: bool) -> int:
-    report = inspect(env, name)
+def run(env: Env, name: str, as_json: bool, expiring_within: int | None = None) -> int:
+    report = inspect(env, name, expiring_within)
     verdict = report.verdict
     if as_json:
         emit_json(env, document(env, report))
-    elif not verdict.ok:
-        render_verdict(env, verdict)
-    else:
+    elif verdict.ok:
         show(env, report)
+    else:
+        if verdict.code is Diagnosis.TOKEN_EXPIRING:
+            show(env, report)  # it works: who, what, and then why it will not for long
+        render_verdict(env, verdict)
     return int(verdict.exit_code)
 
 
@@ -99,7 +130,8 @@ def document(env: Env, report: Report) -> dict[str, Any]:
         client_id_matches=report.client_id_matches,
         expires_at=report.expires_at,
         days_left=report.days_left(env.now()),
-        counters={"total": len(report.evidence.counters), "by_permission": report.by_permission},
+        counters={"total": report.total, "by_permission": report.by_permission},
+        accounts=report.accounts,
     )
     return doc
 
@@ -130,10 +162,10 @@ def show(env: Env, report: Report) -> None:
             ", ".join(f"{count} {perm}" for perm, count in sorted(report.by_permission.items())) or _("none"),
         ),
     ]
+    if report.accounts:
+        rows.append((_("represents"), ", ".join(report.accounts)))
     width = max(len(label) for label, _value in rows)
     for label, value in rows:
         say(env, f"{label:<{width}}  {value}", stderr=False)
-    for line in report.verdict.warnings:
+    for line in report.verdict.warnings if report.verdict.ok else []:  # else the verdict shows them
         warn(env, line)
-    if days_left is not None and days_left < 30:
-        warn(env, _("The token expires in {days} days: run `metrika login` to renew it.").format(days=days_left))

@@ -1,0 +1,297 @@
+"""`metrika status`: every stored profile (or those named) checked as whoami would, at once.
+
+Online, all profiles are asked in one event loop: Yandex ID concurrently, Metrika through one
+shared Pacer (30 requests a second from this IP, 3 in flight per login) and one connection
+pool; at most two Metrika requests a profile (the first page of counters, the accounts).
+`--offline` asks no server: what is stored, its fingerprint, the expiry recorded at login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import replace
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ..diagnose import OFFLINE_RULES, Evidence, Verdict, diagnose
+from ..env import Env
+from ..errors import Diagnosis, MetrikaError, NoToken
+from ..expiry import WARN_DAYS, renew_command
+from ..i18n import _, ngettext
+from ..output import emit_json, progress, render_lines, render_table, say, warn
+from ..probe import Options, prepare
+from ..store import Profile
+from ..text import fingerprint
+from ..tokens import Token, checked_profile, profile_name, recorded_token
+from . import whoami
+from .options import ExpiringWithinOption, JsonOption, complete_profiles
+
+PROGRESS_OVER = 10  # profiles: fewer finish before a bar is worth drawing
+AT_ONCE = 16  # profiles asked at the same time (their Metrika requests wait for the pacer anyway)
+Stored = Token | MetrikaError | None  # a profile's stored token, why it cannot be read, or nothing
+
+
+def no_op() -> None:
+    return None
+
+
+def status(
+    ctx: typer.Context,
+    profiles: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--profile",
+            metavar="NAME",
+            help=_("Check this profile only (repeatable); default: every stored profile."),
+            autocompletion=complete_profiles,
+        ),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help=_("Ask no server: check what is stored, and the expiry recorded."))
+    ] = False,
+    expiring_within: ExpiringWithinOption = None,
+    as_json: JsonOption = False,
+) -> int:
+    env: Env = ctx.obj
+    names = profiles or ([env.global_profile] if env.global_profile else [])
+    return run(env, [checked_profile(name) for name in dict.fromkeys(names)], offline, expiring_within, as_json)
+
+
+def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, as_json: bool) -> int:
+    saved = env.store.profiles()
+    names = names or sorted(saved)
+    if not names:
+        raise NoToken(_("No profile is stored yet."), [_("Log in to store one: `metrika login --profile NAME`.")])
+    if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
+        warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set: status checks each profile's stored token instead."))
+    entries = [(name, saved.get(name) or Profile()) for name in names]
+    tokens = Tokens(env)
+    many = not offline and len(entries) > PROGRESS_OVER
+    bar = progress(env, len(entries), _("Checking profiles"), stdout_waits=True) if many else nullcontext(no_op)
+    with bar as advance:
+        if offline:
+            reports = [check_offline(env, name, profile, tokens, expiring_within) for name, profile in entries]
+        else:
+            reports = asyncio.run(check_all(env, entries, tokens, expiring_within, advance))
+    code = exit_code(reports)
+    if as_json:
+        emit_json(env, status_document(env, reports, code, offline))
+    else:
+        show(env, reports)
+    return code
+
+
+# ---- reading what is stored ------------------------------------------------------------
+
+
+class Tokens:
+    """Each profile's stored token, checked against the fingerprint login recorded: credentials.toml
+    read once, the keyring once a profile, one read at a time; once the keyring did not answer in
+    time, nobody waits for it again."""
+
+    def __init__(self, env: Env) -> None:
+        self.env = env
+        self.files: dict[str, str] | None = None
+        self.hung: MetrikaError | None = None
+        self.lock = asyncio.Lock()
+
+    def read(self, name: str, profile: Profile) -> Stored:
+        try:
+            if profile.storage == "keyring":
+                stored = recorded_token(name, profile, self._keyring(name))
+            else:
+                stored = recorded_token(name, profile, self._files().get(name) if profile.storage == "file" else None)
+        except MetrikaError as exc:
+            return exc
+        if stored:
+            self.env.secrets.add(stored.value)
+        return stored
+
+    async def read_async(self, name: str, profile: Profile) -> Stored:
+        """`read`, in a worker thread: the keyring is read while earlier profiles are being asked."""
+        if profile.storage != "keyring":
+            return self.read(name, profile)
+        async with self.lock:
+            return await asyncio.to_thread(self.read, name, profile)
+
+    def _files(self) -> dict[str, str]:
+        if self.files is None:
+            self.files = self.env.store.file_tokens()
+        return self.files
+
+    def _keyring(self, name: str) -> str | None:
+        if self.hung:
+            raise self.hung
+        started = time.monotonic()
+        try:
+            return self.env.store.keyring.get(name)
+        except MetrikaError as exc:
+            if time.monotonic() - started >= self.env.keyring_timeout / 2:
+                self.hung = exc
+            raise
+
+
+def unreadable(env: Env, name: str, profile: Profile, stored: Stored) -> whoami.Report:
+    """A profile without a token to ask about: the store failed, or holds nothing for it."""
+    if isinstance(stored, MetrikaError):
+        verdict = Verdict(stored.diagnosis, stored.message, stored.fix)
+    else:
+        where = {
+            "keyring": _("the keyring has no token for it"),
+            "file": _("credentials.toml has no token for it"),
+        }.get(profile.storage or "", _("nothing is stored for it"))
+        verdict = Verdict(
+            Diagnosis.NO_TOKEN,
+            _("No token for profile {profile}: {where}.").format(profile=name, where=where),
+            [_("Log in to store one: `{command}`.").format(command=renew_command(name))],
+        )
+    return whoami.Report(name, None, profile, verdict, Evidence(now=env.now(), profile=name), None)
+
+
+# ---- checking --------------------------------------------------------------------------
+
+
+def check_offline(env: Env, name: str, profile: Profile, tokens: Tokens, expiring_within: int | None) -> whoami.Report:
+    """What can be said without a server: the token is there, well formed, the one login recorded."""
+    stored = tokens.read(name, profile)
+    if not isinstance(stored, Token):
+        return unreadable(env, name, profile, stored)
+    evidence = prepare(env, stored, profile, [], "read", None)
+    evidence.profile, evidence.expiring_within = name, expiring_within
+    verdict = diagnose(evidence, OFFLINE_RULES)
+    return whoami.Report(name, stored, profile, verdict, evidence, evidence.expected_client_id)
+
+
+async def check_all(
+    env: Env, entries: list[tuple[str, Profile]], tokens: Tokens, expiring_within: int | None, advance: Any
+) -> list[whoami.Report]:
+    """Every profile in one event loop, one pacer and one connection pool for all."""
+    from ..api import SharedTransport
+    from ..pacing import Pacer
+
+    transport = SharedTransport(env)
+    template = Options(
+        expiring_within=expiring_within, accounts=True, first_page=True, pacer=Pacer(), transport=transport
+    )
+    gate = asyncio.Semaphore(AT_ONCE)
+
+    async def check(name: str, profile: Profile) -> whoami.Report:
+        async with gate:
+            stored = await tokens.read_async(name, profile)
+            if isinstance(stored, Token):
+                # Metrika counts parallel requests per login: the recorded one, else the token's own key.
+                options = replace(template, name=name, user=profile.login or fingerprint(stored.value))
+                report = await whoami.inspect_async(env, name, stored, profile, options)
+            else:
+                report = unreadable(env, name, profile, stored)
+        advance()
+        return report
+
+    try:
+        return list(await asyncio.gather(*(check(name, profile) for name, profile in entries)))
+    finally:
+        await transport.close()
+
+
+def exit_code(reports: list[whoami.Report]) -> int:
+    """0 when every profile is ok; else the exit code the failing ones share, or 1."""
+    codes = {int(report.verdict.exit_code) for report in reports if not report.verdict.ok}
+    return codes.pop() if len(codes) == 1 else 0 if not codes else 1
+
+
+# ---- output ----------------------------------------------------------------------------
+
+
+def active_profile(env: Env) -> str:
+    return profile_name(env)
+
+
+def row(env: Env, report: whoami.Report, active: str) -> list[str]:
+    """profile (active marked *), login, app, storage, days left, diagnosis."""
+    identity, saved = report.identity, report.saved
+    app = str(identity.get("client_id") or saved.client_id or "")
+    days = report.days_left(env.now())
+    return [
+        report.name + ("*" if report.name == active else ""),
+        str(identity.get("login") or saved.login or "-"),
+        app[:4] + "…" if len(app) > 4 else app or "-",
+        saved.storage or "-",
+        "-" if days is None else str(days),
+        str(report.verdict.code),
+    ]
+
+
+STYLES = {Diagnosis.OK: "green", Diagnosis.TOKEN_EXPIRING: "yellow"}
+
+
+def show(env: Env, reports: list[whoami.Report]) -> None:
+    active = active_profile(env)
+    rows = [row(env, report, active) for report in reports]
+    if env.stdout_tty:
+        headers = [_("profile"), _("login"), _("app"), _("storage"), _("days left"), _("diagnosis")]
+        styles = [STYLES.get(report.verdict.code, "red") for report in reports]
+        render_table(env, headers, rows, styles)
+    else:
+        render_lines(env, rows)
+    say(env, count_line(reports))
+    expiring_warning(env, reports)
+    failing = [report.name for report in reports if not report.verdict.ok]
+    if failing:
+        say(env, _("Why, and what to do: `metrika whoami --profile {name}`.").format(name=failing[0]))
+
+
+def count_line(reports: list[whoami.Report]) -> str:
+    """`12 ok, 1 token_invalid, 2 token_expiring`: ok first, then in the order of the diagnoses."""
+    counts = Counter(report.verdict.code for report in reports)
+    return ", ".join(f"{counts[code]} {code}" for code in Diagnosis if counts[code])
+
+
+def expiring_warning(env: Env, reports: list[whoami.Report]) -> None:
+    """The tokens that expire within WARN_DAYS days, in one line on stderr."""
+    now = env.now()
+    soon = []
+    for report in reports:
+        days = report.days_left(now)
+        if days is not None and days <= WARN_DAYS and report.verdict.code is not Diagnosis.TOKEN_INVALID:
+            soon.append((report.name, report.expires_at or ""))
+    if not soon:
+        return
+    listed = ", ".join(f"{name} ({date[:10]})" for name, date in soon[:5])
+    if len(soon) > 5:
+        listed += " " + _("and {count} more").format(count=len(soon) - 5)
+    warn(
+        env,
+        ngettext(
+            "{count} token expires within {days} days: {listed}; renew with `metrika login --profile NAME`.",
+            "{count} tokens expire within {days} days: {listed}; renew each with `metrika login --profile NAME`.",
+            len(soon),
+        ).format(count=len(soon), days=WARN_DAYS, listed=listed),
+    )
+
+
+def status_document(env: Env, reports: list[whoami.Report], code: int, offline: bool) -> dict[str, Any]:
+    active = active_profile(env)
+    items = []
+    for report in reports:
+        item = whoami.document(env, report)
+        if offline:
+            saved = report.saved
+            recorded = {"login": saved.login, "uid": saved.uid, "client_id": saved.client_id}
+            item.update(
+                identity=recorded if saved.login else None, client_id_matches=None, counters=None, accounts=None
+            )
+        item["active"] = report.name == active
+        items.append(item)
+    return {
+        "schema": 1,
+        "ok": code == 0,
+        "exit_code": code,
+        "active_profile": active,
+        "offline": offline,
+        "counts": {str(code): count for code, count in Counter(r.verdict.code for r in reports).items()},
+        "profiles": items,
+    }
