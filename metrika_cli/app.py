@@ -125,9 +125,15 @@ def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
     return int(BadInput.diagnosis.exit_code)
 
 
+@functools.cache
+def click_command() -> click.Command:
+    """The app as click sees it: built once a process (it costs more than most commands take)."""
+    return typer.main.get_command(app)
+
+
 def run(args: list[str], env: Env) -> int:
     """Run the app on `args`; usage errors are exit 2 (one JSON object with --json)."""
-    command = typer.main.get_command(app)
+    command = click_command()
     if "_METRIKA_COMPLETE" in os.environ:
         # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
         # app sets add_completion=False, so Typer's completion classes are registered here.
