@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 from .env import Env
-from .errors import BadInput, NoToken, TokenMalformed
+from .errors import BadInput
 from .i18n import _
 from .text import shown
-from .tokens import checked_profile, token_in_use
+from .tokens import usable_token
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NOT_FOUND, NOT_EXECUTABLE = 127, 126  # what shells answer
@@ -31,20 +31,7 @@ def run_with_token(env: Env, profile: str, names: list[str], command: list[str])
     variables = checked_names(names)
     if not command:
         raise BadInput(_("No command to run: `metrika exec [--env NAME]... -- COMMAND [ARG]...`."))
-    token, _profile = token_in_use(env, checked_profile(profile))
-    if token is None:
-        raise NoToken(
-            _("No token for profile {profile}: run `metrika login` (or set METRIKA_TOKEN).").format(profile=profile)
-        )
-    from .oauth import describe_problem, token_problem
-
-    problem = token_problem(token.value)
-    if problem:
-        raise TokenMalformed(
-            _("The token from {source} cannot be a token: {reason}.").format(
-                source=token.source, reason=describe_problem(problem)
-            )
-        )
+    token, _profile = usable_token(env, profile)
     environ = {**env.environ, **dict.fromkeys(variables, token.value)}
     for stream in (env.stdout, env.stderr):
         stream.flush()

@@ -150,11 +150,12 @@ def token_in_use(env: Env, name: str) -> tuple[Token | None, Profile]:
     return token, profile
 
 
-def print_token(env: Env, name: str, header: bool) -> int:
-    """Print the token in use: the only place metrika ever prints one. Returns the exit code."""
+def usable_token(env: Env, name: str) -> tuple[Token, Profile]:
+    """The token in use for a command that hands it on (token, exec, api): there must be one,
+    and it must be able to be a token."""
     from .oauth import describe_problem, token_problem
 
-    token, _profile = token_in_use(env, checked_profile(name))
+    token, profile = token_in_use(env, checked_profile(name))
     if token is None:
         raise NoToken(
             _("No token for profile {profile}: run `metrika login` (or set METRIKA_TOKEN).").format(profile=name)
@@ -166,6 +167,12 @@ def print_token(env: Env, name: str, header: bool) -> int:
                 source=token.source, reason=describe_problem(problem)
             )
         )
+    return token, profile
+
+
+def print_token(env: Env, name: str, header: bool) -> int:
+    """Print the token in use: the only place metrika ever prints one. Returns the exit code."""
+    token, _profile = usable_token(env, name)
     env.stdout.write((f"Authorization: OAuth {token.value}" if header else token.value) + "\n")
     env.stdout.flush()
     return 0

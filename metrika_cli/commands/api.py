@@ -20,15 +20,14 @@ import typer
 
 from ..diagnose import NETWORK, QUOTAS, Reply
 from ..env import Env
-from ..errors import BadInput, NoToken, TokenMalformed
+from ..errors import BadInput
 from ..i18n import _
-from ..oauth import describe_problem, token_problem
 from ..output import pretty_json, progress, render_verdict, say, steps, warn
 from ..pacing import PARALLEL, Pacer
 from ..probe import collect
 from ..store import Profile, os_reason
 from ..text import escape_controls, fingerprint, shown
-from ..tokens import Token, checked_profile, profile_name, token_in_use
+from ..tokens import Token, checked_profile, profile_name, usable_token
 from .options import ProfileOption
 
 if TYPE_CHECKING:  # httpx is imported only when a call is sent
@@ -250,18 +249,7 @@ def with_page(call: Call, offset: int) -> list[tuple[str, str]]:
 
 
 def run(env: Env, name: str, call: Call) -> int:
-    token, saved = token_in_use(env, name)
-    if token is None:
-        raise NoToken(
-            _("No token for profile {profile}: run `metrika login` (or set METRIKA_TOKEN).").format(profile=name)
-        )
-    problem = token_problem(token.value)
-    if problem:
-        raise TokenMalformed(
-            _("The token from {source} cannot be a token: {reason}.").format(
-                source=token.source, reason=describe_problem(problem)
-            )
-        )
+    token, saved = usable_token(env, name)
     refuse_token_in_request(token.value, call)
     failed, more_from = asyncio.run(perform(env, token.value, call))  # `| head`: report_failure ends it, 141
     if failed is not None:
