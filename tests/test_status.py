@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,25 @@ def metrika_requests(fake) -> list:
     return [r for r in fake.requests if r.path.startswith(("/management/", "/stat/"))]
 
 
+@contextlib.contextmanager
+def first_on_the_cpu() -> Iterator[None]:
+    """The fake and metrika run ahead of the other test workers (nice -10, as root may): this
+    test is about their timing, and a fake starved of the CPU stamps requests late, in bunches,
+    which looks like a burst that was never sent. Without the right to, it runs as it is."""
+    threads = [int(tid) for tid in os.listdir("/proc/self/task")]
+    try:
+        for tid in threads:
+            os.setpriority(os.PRIO_PROCESS, tid, -10)
+    except OSError:
+        pass
+    try:
+        yield
+    finally:
+        for tid in threads:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, tid, 0)
+
+
 def test_200_profiles_finish_at_the_quota_with_no_429_in_one_process(fake, isolated):
     count = 200
     fake.quota = True
@@ -63,9 +85,10 @@ def test_200_profiles_finish_at_the_quota_with_no_429_in_one_process(fake, isola
         fake.add_token(token, login=f"client-{number}", uid=str(2_000_000 + number), counters=[{"id": 10_000 + number}])
         profiles[f"client-{number:03d}"] = {"token": token, "login": f"client-{number}", "expires_at": in_days(300)}
     store_profiles(isolated, profiles)
-    started = time.monotonic()
-    result = run_metrika("status", "--json", timeout=120)
-    wall = time.monotonic() - started
+    with first_on_the_cpu():
+        started = time.monotonic()
+        result = run_metrika("status", "--json", timeout=120)
+        wall = time.monotonic() - started
     assert result.code == 0, result.stderr
     document = json.loads(result.stdout)
     assert [item["diagnosis"] for item in document["profiles"]] == ["ok"] * count
