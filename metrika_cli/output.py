@@ -84,7 +84,7 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
         return MetrikaError(_("Cannot write the output: {error}.").format(error=exc.strerror))
     if isinstance(exc, KeyboardInterrupt):
         env.stderr.write("\n")
-        return Interrupted(_("Interrupted; nothing was stored."))
+        return Interrupted(_("Interrupted."))
     frame = exc.__traceback__
     while frame and frame.tb_next:
         frame = frame.tb_next

@@ -169,4 +169,6 @@ def test_ctrl_c_during_check_access_exits_130(fake):
         fake, ["check-access", "--json"], subprocess.DEVNULL, env={"METRIKA_TOKEN": TOKEN}
     )
     assert code == 130 and "Traceback" not in stderr
-    assert json.loads(stdout)["diagnosis"] == "interrupted"
+    document = json.loads(stdout)
+    assert document["diagnosis"] == "interrupted"
+    assert document["summary"] == "Interrupted."  # nothing was to be stored: login alone says so

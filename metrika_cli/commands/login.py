@@ -12,7 +12,7 @@ import typer
 from .. import oauth
 from ..diagnose import same_login
 from ..env import Env
-from ..errors import BadInput, MetrikaError
+from ..errors import BadInput, Interrupted, MetrikaError
 from ..i18n import _
 from ..output import describe_storage, render_verdict, say, warn
 from ..probe import collect, configured_client_id
@@ -59,20 +59,24 @@ def login(
     ] = False,
 ) -> int:
     env: Env = ctx.obj
-    return run(
-        env,
-        LoginOptions(
-            checked_profile(profile_name(env, profile)),
-            client_id,
-            with_token,
-            no_browser,
-            list(dict.fromkeys(scope or [])),
-            login_hint,
-            force_confirm,
-            no_verify,
-            insecure_storage,
-        ),
-    )
+    try:
+        return run(
+            env,
+            LoginOptions(
+                checked_profile(profile_name(env, profile)),
+                client_id,
+                with_token,
+                no_browser,
+                list(dict.fromkeys(scope or [])),
+                login_hint,
+                force_confirm,
+                no_verify,
+                insecure_storage,
+            ),
+        )
+    except KeyboardInterrupt:  # before the commit, the transaction puts back what was there
+        env.stderr.write("\n")
+        raise Interrupted(_("Interrupted; nothing was stored.")) from None
 
 
 def run(env: Env, opts: LoginOptions) -> int:
