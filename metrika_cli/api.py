@@ -346,11 +346,6 @@ async def gather_evidence_async(env: Env, token: str, ask: Questions) -> tuple[A
     return (identity, metrika, found), represented
 
 
-def gather_evidence(env: Env, token: str, counter_ids: list[int] | None = None, all_pages: bool = False) -> Answers:
-    """gather_evidence_async for one token, in an event loop of its own."""
-    return asyncio.run(gather_evidence_async(env, token, Questions(counter_ids, all_pages)))[0]
-
-
 class SharedTransport(httpx.AsyncBaseTransport):
     """One connection pool (per proxy) for the Clients of a run: a Client closing leaves it open,
     and a Client made with it costs no TLS context of its own (about 25 ms each otherwise).
