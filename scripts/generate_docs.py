@@ -295,15 +295,18 @@ def examples() -> dict[str, str]:
     return found
 
 
-EXAMPLE = re.compile(r"(<!-- example: ([\w-]+) -->\n```json\n)(.*?)(\n```\n<!-- end -->)", re.DOTALL)
+# A fenced JSON block between the two marks, empty or not; it never reaches into the next block.
+EXAMPLE = re.compile(r"(<!-- example: ([\w-]+) -->\n```json\n)((?:(?!```)[^\n]*\n)*)(```\n<!-- end -->)")
 
 
 def with_examples(page: str, generated: dict[str, str]) -> str:
     named = [match.group(2) for match in EXAMPLE.finditer(page)]
+    if page.count("<!-- example: ") != len(named):
+        raise SystemExit("docs/json.md has an example mark not followed by a ```json block and <!-- end -->")
     unknown = sorted(set(named) - set(generated))
     if unknown:
         raise SystemExit(f"docs/json.md names examples that are not generated: {', '.join(unknown)}")
-    return EXAMPLE.sub(lambda m: m.group(1) + generated[m.group(2)] + m.group(4), page)
+    return EXAMPLE.sub(lambda m: m.group(1) + generated[m.group(2)] + "\n" + m.group(4), page)
 
 
 # ---- main ------------------------------------------------------------------------------
