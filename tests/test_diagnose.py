@@ -1,4 +1,4 @@
-"""The diagnosis as a pure function of the evidence: one row per outcome of SPEC's table."""
+"""The diagnosis as a pure function of the evidence: one row per diagnosis of docs/exit-codes.md."""
 
 from __future__ import annotations
 
@@ -248,7 +248,7 @@ def test_each_kind_of_evidence_gets_its_diagnosis_exit_code_and_fix(ev, code, wo
         assert diagnosis.fix, "every failure says what to do"
 
 
-def test_every_diagnosis_of_the_spec_table_has_a_row():
+def test_every_diagnosis_has_a_row():
     rows = {param.values[1] for param in TABLE}
     spec = {
         "ok",

@@ -1,5 +1,5 @@
 """What scripts rely on, per command: data on stdout only, no colour unless a person watches,
-nothing prompts or opens a browser without a terminal, one JSON object, SPEC's exit codes."""
+nothing prompts or opens a browser without a terminal, one JSON object, the exit codes of docs/exit-codes.md."""
 
 from __future__ import annotations
 
@@ -329,7 +329,7 @@ def test_json_for_a_counter_without_access_is_one_object_with_exit_5(logged_in, 
         (("no-such-command",), {}, "", 2),
     ],
 )
-def test_exit_codes_follow_the_spec(fake, metrika, args, env, stdin, code):
+def test_exit_codes_are_the_documented_ones(fake, metrika, args, env, stdin, code):
     env = {name: closed_port_url() if value == "closed" else value for name, value in env.items()}
     result = metrika(*args, input=stdin, env=env)
     assert result.code == code, result.stderr

@@ -53,7 +53,7 @@ def test_whoami_after_login_shows_login_uid_app_source_fingerprint_expiry_and_co
     assert TOKEN not in result.output
 
 
-def test_whoami_json_has_the_spec_keys_and_values(fake, metrika):
+def test_whoami_json_has_the_documented_keys_and_values(fake, metrika):
     assert metrika(*INSECURE, "--client-id", CLIENT_ID, input=pasted_address()).code == 0
     result = metrika("whoami", "--json")
     assert result.code == 0
