@@ -536,6 +536,7 @@ def _malformed_fix(ev: Evidence) -> list[str]:
 
 
 def _header_fix(ev: Evidence) -> list[str]:
+    host = (ev.metrika.host if ev.metrika else "") or "api-metrika.yandex.net"  # METRIKA_API_URL's host
     fix = [
         _(
             "Send the header exactly as `Authorization: OAuth <token>`; the token in the URL "
@@ -546,15 +547,14 @@ def _header_fix(ev: Evidence) -> list[str]:
         fix.append(
             _(
                 "A proxy is configured ({proxy}): make it pass the Authorization header through, or "
-                "bypass it for api-metrika.yandex.net with NO_PROXY."
-            ).format(proxy=ev.proxy)
+                "bypass it for {host} with NO_PROXY."
+            ).format(proxy=ev.proxy, host=host)
         )
     else:
         fix.append(
             _(
-                "Check any proxy, gateway or middleware between you and api-metrika.yandex.net: it must "
-                "keep the Authorization header."
-            )
+                "Check any proxy, gateway or middleware between you and {host}: it must keep the Authorization header."
+            ).format(host=host)
         )
     return fix
 

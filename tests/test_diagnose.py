@@ -333,6 +333,13 @@ def test_checks_for_header_rejected_fail_the_header_and_pass_the_token():
     assert checks["metrika_rights"] == "skipped"
 
 
+def test_the_header_fix_names_the_api_host_metrika_was_asked_at():
+    elsewhere = Reply("Metrika", "metrika-gateway.corp.example", 401, "unauthorized")
+    for ev in (evidence(elsewhere), evidence(elsewhere, proxy="http://proxy.corp:3128")):
+        fix = " ".join(diagnose(ev).fix)
+        assert "metrika-gateway.corp.example" in fix and API_HOST not in fix
+
+
 def test_checks_for_counters_pass_and_fail_one_by_one_and_list_every_counter():
     diagnosis = diagnose(evidence(counter_ids=[101, 999, 202], need="read", expected_login="vasya"))
     checks = statuses(diagnosis)
