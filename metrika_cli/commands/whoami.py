@@ -14,7 +14,7 @@ from ..env import Env
 from ..errors import Diagnosis
 from ..expiry import days_left
 from ..i18n import _
-from ..output import base_document, describe_storage, emit_json, render_verdict, say, warn
+from ..output import base_document, describe_storage, emit_json, render_verdict, say, storage_document, warn
 from ..probe import Options, collect_async, configured_client_id
 from ..store import Profile
 from ..text import fingerprint
@@ -130,6 +130,7 @@ def document(env: Env, report: Report) -> dict[str, Any]:
         client_id_matches=report.client_id_matches,
         expires_at=report.expires_at,
         days_left=report.days_left(env.now()),
+        storage=storage_document(env, report.saved.storage if report.token is None or report.token.stored else None),
         counters={"total": report.total, "by_permission": report.by_permission},
         accounts=report.accounts,
     )
@@ -146,11 +147,11 @@ def show(env: Env, report: Report) -> None:
         else " "
         + (_("(your ClientID)") if matches else _("(not your ClientID {id})").format(id=report.expected_client_id))
     )
-    storage = f" ({describe_storage(env, report.saved.storage)})" if token.stored else ""
+    where = describe_storage(env, token.source) if token.stored else token.source
     rows = [
         (_("login"), f"{identity.get('login')} (uid {identity.get('id')})"),
         (_("app"), str(identity.get("client_id")) + app_note),
-        (_("token"), f"{fingerprint(token.value)}, {token.source}{storage}"),
+        (_("token"), f"{fingerprint(token.value)}, {where}"),
         (
             _("expires"),
             _("{date}, in {days} days").format(date=report.expires_at[:10], days=days_left)
