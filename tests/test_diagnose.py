@@ -153,7 +153,7 @@ TABLE = [
     pytest.param(
         evidence(token_source="keyring", expires_at="2025-03-20T00:00:00+00:00", expiring_within=7, profile="acme"),
         "token_expiring",
-        ["expires on 2025-03-20, in 6 days: fewer than the 7 asked for", "metrika login --profile acme"],
+        ["expires on 2025-03-20, in 6 days: less than the 7 days asked for", "metrika login --profile acme"],
         id="token_expiring",
     ),
     pytest.param(
