@@ -236,10 +236,35 @@ def _keyring_failure(exc: BaseException, what: str) -> MetrikaError:
             ),
             *_no_keyring_fix(),
         ]
+    elif _no_default_collection(exc):
+        reason = _(
+            "a Secret Service is running, but it has no default keyring to keep the token in, and "
+            "creating one needs a password prompt that nobody answered"
+        )
+        fix = [
+            _('Create a default keyring: on a desktop, in Seahorse ("Passwords and Keys"), add a password keyring.'),
+            _(
+                "Without a desktop, restart gnome-keyring with a login keyring, typing its new password: "
+                "`read -rs PASSWORD && printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --replace --unlock`."
+            ),
+            *_no_keyring_fix()[:2],  # not "install a keyring": one is running
+        ]
     else:
         reason = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
         fix = _no_keyring_fix()
     return StoreUnavailable(_("The keyring failed ({what}): {reason}.").format(what=what, reason=reason), fix=fix)
+
+
+def _no_default_collection(exc: BaseException) -> bool:
+    """keyring's Secret Service backend found no default collection ("login" keyring) and could not
+    create one: the prompt for its password was dismissed, or there is no one to show it (headless)."""
+    from keyring.errors import InitError
+
+    cause = type(exc.__cause__)
+    return isinstance(exc, InitError) and (cause.__module__, cause.__name__) == (
+        "secretstorage.exceptions",
+        "PromptDismissedException",
+    )
 
 
 def _no_keyring_fix() -> list[str]:
