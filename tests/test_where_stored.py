@@ -47,6 +47,9 @@ def test_whoami_json_names_the_backend_and_its_file_and_keeps_the_token_keys(fak
     document = json.loads(metrika("whoami", "--json", env=env).stdout)
     assert set(document["token"]) == {"source", "fingerprint"} and document["token"]["source"] == "keyring"
     assert document["storage"] == {"kind": "keyring", "backend": PLAIN, "path": str(cfg)}
+    for offline in ((), ("--offline",)):  # status's items are whoami's documents
+        (item,) = json.loads(metrika("status", "--json", *offline, env=env).stdout)["profiles"]
+        assert item["storage"] == document["storage"]
 
 
 def test_a_plain_text_file_of_metrika_is_named_by_its_path_and_no_keyring_is_loaded(fake, metrika, isolated):
