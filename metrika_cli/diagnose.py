@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import Diagnosis, ExitCode
-from .expiry import days_left, renew_command
+from .expiry import days_left, expires_in, renew_command
 from .i18n import N_, _, ngettext
 from .oauth import app_page_url, describe_problem
 
@@ -417,19 +417,20 @@ def rule_expiring(ev: Evidence, c: Checks) -> Verdict | None:
     if days is None:
         c.passed(check, detail=_("expiry unknown"))
         return None
-    left = ngettext("{days} day left", "{days} days left", days).format(days=days)
+    left = expires_in(ev.expires_at, ev.now)
+    detail = _("expires {left}").format(left=left)
     if days >= ev.expiring_within:
-        c.passed(check, detail=left)
+        c.passed(check, detail=detail)
         return None
-    c.failed(check, left)
+    c.failed(check, detail)
     assert ev.expires_at is not None
     return c.result(
         Diagnosis.TOKEN_EXPIRING,
         ngettext(
-            "The token expires on {date}, in {days} day: fewer than the {within} asked for.",
-            "The token expires on {date}, in {days} days: fewer than the {within} asked for.",
-            days,
-        ).format(date=ev.expires_at[:10], days=days, within=ev.expiring_within),
+            "The token expires on {date}, {left}: less than the {within} day asked for.",
+            "The token expires on {date}, {left}: less than the {within} days asked for.",
+            ev.expiring_within,
+        ).format(date=ev.expires_at[:10], left=left, within=ev.expiring_within),
         [_("Get a new token before then: `{command}`.").format(command=renew_command(ev.profile))],
     )
 
@@ -536,6 +537,7 @@ def _malformed_fix(ev: Evidence) -> list[str]:
 
 
 def _header_fix(ev: Evidence) -> list[str]:
+    host = (ev.metrika.host if ev.metrika else "") or "api-metrika.yandex.net"  # METRIKA_API_URL's host
     fix = [
         _(
             "Send the header exactly as `Authorization: OAuth <token>`; the token in the URL "
@@ -546,15 +548,14 @@ def _header_fix(ev: Evidence) -> list[str]:
         fix.append(
             _(
                 "A proxy is configured ({proxy}): make it pass the Authorization header through, or "
-                "bypass it for api-metrika.yandex.net with NO_PROXY."
-            ).format(proxy=ev.proxy)
+                "bypass it for {host} with NO_PROXY."
+            ).format(proxy=ev.proxy, host=host)
         )
     else:
         fix.append(
             _(
-                "Check any proxy, gateway or middleware between you and api-metrika.yandex.net: it must "
-                "keep the Authorization header."
-            )
+                "Check any proxy, gateway or middleware between you and {host}: it must keep the Authorization header."
+            ).format(host=host)
         )
     return fix
 

@@ -38,6 +38,25 @@ def days_left(expires_at: str | None, now: datetime) -> int | None:
     return math.ceil((moment - now).total_seconds() / 86400)
 
 
+def expires_in(expires_at: str | None, now: datetime) -> str | None:
+    """When the token expires, in words: `in 3 days` (whole days rounded up, as days_left counts
+    them), under a day `in 5 hours`, under an hour `in 12 minutes`; None when not recorded."""
+    moment = expiry_moment(expires_at)
+    if moment is None:
+        return None
+    seconds = (moment - now).total_seconds()
+    if seconds >= 86400:
+        days = math.ceil(seconds / 86400)
+        return ngettext("in {count} day", "in {count} days", days).format(count=days)
+    if seconds >= 3600:
+        hours = int(seconds // 3600)
+        return ngettext("in {count} hour", "in {count} hours", hours).format(count=hours)
+    if seconds >= 60:
+        minutes = int(seconds // 60)
+        return ngettext("in {count} minute", "in {count} minutes", minutes).format(count=minutes)
+    return _("in less than a minute")
+
+
 def expiry_warning(name: str, expires_at: str | None, now: datetime) -> str | None:
     """The line to show when the token of profile `name` has WARN_DAYS days left or fewer."""
     days = days_left(expires_at, now)
@@ -49,11 +68,9 @@ def expiry_warning(name: str, expires_at: str | None, now: datetime) -> str | No
         return _("The token of profile {profile} expired on {date}: get a new one with `{command}`.").format(
             profile=name, date=date, command=renew_command(name)
         )
-    return ngettext(
-        "The token of profile {profile} expires on {date}, in {days} day: renew it with `{command}`.",
-        "The token of profile {profile} expires on {date}, in {days} days: renew it with `{command}`.",
-        days,
-    ).format(profile=name, date=date, days=days, command=renew_command(name))
+    return _("The token of profile {profile} expires on {date}, {left}: renew it with `{command}`.").format(
+        profile=name, date=date, left=expires_in(expires_at, now), command=renew_command(name)
+    )
 
 
 def renew_command(name: str) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .errors import Diagnosis, Interrupted, MetrikaError
 from .i18n import _
+from .store import SERVICE, backend_id, backend_path
 from .text import escape_controls, fingerprint
 
 if TYPE_CHECKING:
@@ -54,9 +55,39 @@ def say(env: Env, text: str = "", style: str | None = None, stderr: bool = True)
 
 
 def describe_storage(env: Env, storage: str | None) -> str:
+    """Where a stored token is, for whoami: `keyring: Secret Service (service metrika-cli)`, `file: PATH`."""
     if storage == "file":
-        return _("in plain text in {path}").format(path=env.store.credentials_path)
-    return _("in the OS keyring (service metrika-cli)")
+        return f"file: {env.store.credentials_path}"
+    return f"keyring: {keyring_place(env)}"
+
+
+def stored_where(env: Env, storage: str | None) -> str:
+    """The sentence login ends with: where the token went."""
+    if storage == "file":
+        return _("Stored in plain text in {path}.").format(path=env.store.credentials_path)
+    return _("Stored in the keyring: {place}.").format(place=keyring_place(env))
+
+
+def keyring_place(env: Env) -> str:
+    """The keyring backend really in use (keyrings.alt's plain-text file is no OS keyring), and the service."""
+    backend = env.store.keyring.describe()
+    if backend is None:
+        return _("service {service}").format(service=SERVICE)
+    return _("{backend} (service {service})").format(backend=backend, service=SERVICE)
+
+
+def storage_document(env: Env, storage: str | None) -> dict[str, str | None] | None:
+    """whoami's `storage` in JSON: the kind, the keyring backend's class and the file it uses, if any."""
+    if storage == "file":
+        return {"kind": "file", "backend": None, "path": str(env.store.credentials_path)}
+    if storage != "keyring":
+        return None
+    backend = env.store.keyring.loaded()
+    return {
+        "kind": "keyring",
+        "backend": backend_id(backend) if backend is not None else None,
+        "path": backend_path(backend) if backend is not None else None,
+    }
 
 
 def warn(env: Env, text: str) -> None:

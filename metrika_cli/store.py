@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import ConfigError, MetrikaError, StoreUnavailable
-from .i18n import _
+from .i18n import N_, _
 
 SERVICE = "metrika-cli"
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
@@ -236,10 +236,35 @@ def _keyring_failure(exc: BaseException, what: str) -> MetrikaError:
             ),
             *_no_keyring_fix(),
         ]
+    elif _no_default_collection(exc):
+        reason = _(
+            "a Secret Service is running, but it has no default keyring to keep the token in, and "
+            "creating one needs a password prompt that nobody answered"
+        )
+        fix = [
+            _('Create a default keyring: on a desktop, in Seahorse ("Passwords and Keys"), add a password keyring.'),
+            _(
+                "Without a desktop, restart gnome-keyring with a login keyring, typing its new password: "
+                "`read -rs PASSWORD && printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --replace --unlock`."
+            ),
+            *_no_keyring_fix()[:2],  # not "install a keyring": one is running
+        ]
     else:
         reason = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
         fix = _no_keyring_fix()
     return StoreUnavailable(_("The keyring failed ({what}): {reason}.").format(what=what, reason=reason), fix=fix)
+
+
+def _no_default_collection(exc: BaseException) -> bool:
+    """keyring's Secret Service backend found no default collection ("login" keyring) and could not
+    create one: the prompt for its password was dismissed, or there is no one to show it (headless)."""
+    from keyring.errors import InitError
+
+    cause = type(exc.__cause__)
+    return isinstance(exc, InitError) and (cause.__module__, cause.__name__) == (
+        "secretstorage.exceptions",
+        "PromptDismissedException",
+    )
 
 
 def _no_keyring_fix() -> list[str]:
@@ -268,6 +293,49 @@ def _load_backend(name: str | None) -> Any | None:
     return backend
 
 
+# The backends people know by a name of their own; any other is named by its class.
+KEYRING_NAMES = {
+    "keyring.backends.SecretService.Keyring": "Secret Service",
+    "keyring.backends.libsecret.Keyring": "Secret Service (libsecret)",
+    "keyring.backends.kwallet.DBusKeyring": "KWallet",
+    "keyring.backends.kwallet.DBusKeyringKWallet4": "KWallet 4",
+    "keyring.backends.macOS.Keyring": "macOS Keychain",
+    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Manager",
+}
+KEYRING_FILES = {  # backends that keep their entries in a file of their own: the file is named
+    "keyrings.alt.file.PlaintextKeyring": N_("keyrings.alt plain-text file {path}"),
+    "keyrings.alt.file.EncryptedKeyring": N_("keyrings.alt encrypted file {path}"),
+}
+
+
+def backend_id(backend: Any) -> str:
+    """The backend's class as PYTHON_KEYRING_BACKEND names it: `keyring.backends.SecretService.Keyring`."""
+    return f"{type(backend).__module__}.{type(backend).__qualname__}"
+
+
+def backend_path(backend: Any) -> str | None:
+    """The file a file-based backend (keyrings.alt) keeps its entries in."""
+    path = getattr(backend, "file_path", None)
+    return path if isinstance(path, str) and path else None
+
+
+def describe_backend(backend: Any) -> str:
+    """The backend in words a person knows: `Secret Service`, `keyrings.alt plain-text file PATH`."""
+    from keyring.backends import chainer
+
+    if isinstance(backend, chainer.ChainerBackend):
+        return _("a chain of keyrings: {backends}").format(
+            backends=", ".join(describe_backend(one) for one in backend.backends)
+        )
+    for kind in type(backend).__mro__:  # a subclass of a known backend is that backend
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        if name in KEYRING_FILES:
+            return _(KEYRING_FILES[name]).format(path=backend_path(backend) or "?")
+        if name in KEYRING_NAMES:
+            return KEYRING_NAMES[name]
+    return backend_id(backend)
+
+
 class Keyring:
     """The OS keyring, service `metrika-cli`, user = profile name; every call time-limited."""
 
@@ -283,6 +351,20 @@ class Keyring:
             return missing() if self._backend is None else action(self._backend)
 
         return _with_time_limit(call, what, self.timeout)
+
+    def loaded(self) -> Any | None:
+        """The backend in use, if a call already loaded it: none is loaded just to be named."""
+        return None if self._backend is ... else self._backend
+
+    def describe(self) -> str | None:
+        """The loaded backend in words (`Secret Service`); None when none was loaded or it cannot say."""
+        backend = self.loaded()
+        if backend is None:
+            return None
+        try:  # a chain asks each of its backends whether it is usable: time-limited as any call
+            return _with_time_limit(lambda: describe_backend(backend), _("naming the keyring"), self.timeout)
+        except MetrikaError:
+            return None
 
     def available(self) -> bool:
         """True when a real keyring backend exists (the `fail` and `null` backends do not count)."""

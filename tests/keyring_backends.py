@@ -131,3 +131,10 @@ class IntKeyring(_Test):
 
     def get_password(self, service: str, username: str) -> str | None:
         return 42  # type: ignore[return-value]
+
+
+class UnloadableKeyring(_Test):
+    """A backend that cannot even be loaded: whoever loads it gets a RuntimeError saying so."""
+
+    def __init__(self) -> None:
+        raise RuntimeError("UnloadableKeyring was loaded")

@@ -148,15 +148,19 @@ def find_keyring_daemons(bus_address: str) -> list[int]:
 
 
 @contextlib.contextmanager
-def running_secret_service(tmp_path: Path) -> Iterator[dict[str, str]]:
+def running_secret_service(tmp_path: Path, login_keyring: bool = True) -> Iterator[dict[str, str]]:
     """Yield an env in which `keyring` uses a private gnome-keyring Secret Service."""
-    with secret_service_session(tmp_path) as session:
+    with secret_service_session(tmp_path, login_keyring) as session:
         yield session.env
 
 
 @contextlib.contextmanager
-def secret_service_session(tmp_path: Path) -> Iterator[SecretServiceSession]:
+def secret_service_session(tmp_path: Path, login_keyring: bool = True) -> Iterator[SecretServiceSession]:
     """Start dbus-daemon and gnome-keyring-daemon under tmp_path; stop both by PID on exit.
+
+    With `login_keyring` False the daemon is started as on a headless machine where nobody
+    logged in to a desktop: no `--unlock`, so it has no login keyring and no default collection
+    (and the keyring round trip is not probed: it cannot succeed).
 
     Raises RuntimeError (with the daemons' stderr) if they do not come up within
     START_TIMEOUT seconds.
@@ -202,8 +206,9 @@ def secret_service_session(tmp_path: Path) -> Iterator[SecretServiceSession]:
             "XDG_CONFIG_HOME": str(dirs["config"]),
             "HOME": str(dirs["home"]),
         }
+        unlock = ["--unlock"] if login_keyring else []
         keyring_daemon = _start(
-            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            ["gnome-keyring-daemon", "--foreground", *unlock, "--components=secrets"],
             env=daemon_env,
             stdin=subprocess.PIPE,
             log=keyring_log,
@@ -213,7 +218,8 @@ def secret_service_session(tmp_path: Path) -> Iterator[SecretServiceSession]:
         # --unlock reads the login password until EOF, then creates the login keyring unlocked.
         assert keyring_daemon.stdin is not None
         try:
-            keyring_daemon.stdin.write(LOGIN_PASSWORD.encode())
+            if login_keyring:
+                keyring_daemon.stdin.write(LOGIN_PASSWORD.encode())
             keyring_daemon.stdin.close()
         except BrokenPipeError:
             pass  # it died early; the wait below reports its exit code and stderr
@@ -230,7 +236,8 @@ def secret_service_session(tmp_path: Path) -> Iterator[SecretServiceSession]:
             "XDG_RUNTIME_DIR": str(runtime_dir),
             "PYTHON_KEYRING_BACKEND": SECRET_SERVICE_BACKEND,
         }
-        _probe_round_trip(env, deadline, failure)
+        if login_keyring:
+            _probe_round_trip(env, deadline, failure)
 
         yield SecretServiceSession(
             env=env,

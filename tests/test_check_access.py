@@ -335,3 +335,12 @@ def test_a_token_file_with_a_trailing_newline_works_and_is_named_as_the_source(f
     assert "passed   a token is present (env:METRIKA_TOKEN_FILE)" in result.stdout
     document = run_json(metrika, "303", env={"METRIKA_TOKEN_FILE": str(path)})
     assert document["token"]["source"] == "env:METRIKA_TOKEN_FILE"
+
+
+def test_header_rejected_names_the_configured_api_host_not_yandexs(fake, metrika):
+    fake.strip_metrika_auth = True
+    document = run_json(metrika, env=as_token())
+    assert document["diagnosis"] == "header_rejected"
+    fix = " ".join(document["fix"])
+    assert "between you and 127.0.0.1: it must keep" in fix  # the host of METRIKA_API_URL, the fake
+    assert "api-metrika.yandex.net" not in fix

@@ -153,7 +153,7 @@ TABLE = [
     pytest.param(
         evidence(token_source="keyring", expires_at="2025-03-20T00:00:00+00:00", expiring_within=7, profile="acme"),
         "token_expiring",
-        ["expires on 2025-03-20, in 6 days: fewer than the 7 asked for", "metrika login --profile acme"],
+        ["expires on 2025-03-20, in 6 days: less than the 7 days asked for", "metrika login --profile acme"],
         id="token_expiring",
     ),
     pytest.param(
@@ -331,6 +331,13 @@ def test_checks_for_header_rejected_fail_the_header_and_pass_the_token():
     checks = statuses(diagnose(evidence(metrika(401, "unauthorized"))))
     assert checks["header_read"] == "failed" and checks["token_valid"] == "passed"
     assert checks["metrika_rights"] == "skipped"
+
+
+def test_the_header_fix_names_the_api_host_metrika_was_asked_at():
+    elsewhere = Reply("Metrika", "metrika-gateway.corp.example", 401, "unauthorized")
+    for ev in (evidence(elsewhere), evidence(elsewhere, proxy="http://proxy.corp:3128")):
+        fix = " ".join(diagnose(ev).fix)
+        assert "metrika-gateway.corp.example" in fix and API_HOST not in fix
 
 
 def test_checks_for_counters_pass_and_fail_one_by_one_and_list_every_counter():

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, call_metrika, run_metrika
+from hypothesis import given
+from hypothesis import strategies as st
 from test_status import in_days, store_profiles
 
-from metrika_cli.expiry import days_left
+from metrika_cli.expiry import days_left, expires_in
 from metrika_cli.text import fingerprint
 
 NOW = datetime(2025, 3, 14, 21, 30, tzinfo=UTC)
@@ -47,15 +49,94 @@ def test_days_left_of_an_unknown_or_unreadable_expiry_is_none():
     assert days_left("2025-03-15T21:30:00", NOW) == 1  # recorded without an offset: UTC
 
 
-def test_one_hour_left_is_one_day_and_warns_once(fake, isolated):
+def test_one_hour_left_is_one_day_left_and_warns_once_in_hours(fake, isolated):
     one_profile(isolated, at(hours=1))
     result = fixed("whoami", "--json")
     assert result.code == 0
     assert json.loads(result.stdout)["days_left"] == 1
     assert warnings(result.stderr) == [
-        "warning: The token of profile default expires on 2025-03-14, in 1 day: "
+        "warning: The token of profile default expires on 2025-03-14, in 1 hour: "
         "renew it with `metrika login --profile default`."
     ]
+
+
+@pytest.mark.parametrize(
+    ("delta", "words"),
+    [
+        ({"days": 1, "seconds": 1}, "in 2 days"),  # whole days rounded up, as days_left counts them
+        ({"days": 1}, "in 1 day"),
+        ({"days": 21}, "in 21 days"),
+        ({"hours": 23, "minutes": 59}, "in 23 hours"),
+        ({"hours": 3, "minutes": 30}, "in 3 hours"),
+        ({"hours": 1}, "in 1 hour"),
+        ({"minutes": 59, "seconds": 59}, "in 59 minutes"),
+        ({"minutes": 1}, "in 1 minute"),
+        ({"seconds": 59}, "in less than a minute"),
+    ],
+)
+def test_time_left_is_said_in_days_then_hours_then_minutes(delta, words):
+    assert expires_in(at(**delta), NOW) == words
+
+
+def test_whoami_says_hours_under_a_day_and_expired_once_past(fake, isolated):
+    one_profile(isolated, at(hours=3, minutes=10))
+    assert "expires   2025-03-15, in 3 hours\n" in fixed("whoami").stdout  # NOW is 21:30 UTC
+    one_profile(isolated, at(days=1))
+    assert "expires   2025-03-15, in 1 day\n" in fixed("whoami").stdout
+
+
+def test_expiring_within_a_day_says_the_hours_left(fake, isolated):
+    one_profile(isolated, at(hours=5))
+    assert (
+        "passed   it has at least 1 day left (expires in 5 hours)"
+        in fixed("check-access", "--expiring-within", "1").stdout
+    )
+    result = fixed("check-access", "--expiring-within", "2")
+    assert result.code == 4
+    assert "failed   it has at least 2 days left (expires in 5 hours)" in result.stdout
+    assert "The token expires on 2025-03-15, in 5 hours: less than the 2 days asked for." in result.stdout
+
+
+RUSSIAN_DAYS = {1: "день", 2: "дня", 4: "дня", 5: "дней", 11: "дней", 12: "дней", 14: "дней", 20: "дней", 21: "день"}
+RUSSIAN_DAYS |= {22: "дня", 25: "дней", 101: "день", 111: "дней", 112: "дней", 122: "дня"}
+
+
+def russian():
+    from gettext import GNUTranslations
+
+    from metrika_cli.i18n import LOCALE_DIR
+
+    with (LOCALE_DIR / "ru" / "LC_MESSAGES" / "metrika.mo").open("rb") as catalog:
+        return GNUTranslations(catalog)
+
+
+def russian_days_word(n: int) -> str:
+    """One day, a few days, many days, as a Russian grammar book puts it: by the last digit,
+    except that 11 to 14 (and 111 to 114...) take the many-form."""
+    last, last_two = str(n)[-1], str(n)[-2:].zfill(2)
+    if last_two in ("11", "12", "13", "14"):
+        return "дней"
+    return {"1": "день", "2": "дня", "3": "дня", "4": "дня"}.get(last, "дней")
+
+
+@pytest.mark.parametrize(("n", "word"), sorted(RUSSIAN_DAYS.items()))
+def test_russian_days_take_their_plural_form(n, word):
+    assert russian().ngettext("in {count} day", "in {count} days", n).format(count=n) == f"через {n} {word}"
+
+
+@given(st.integers(min_value=0, max_value=200))
+def test_every_russian_day_count_up_to_200_takes_the_grammar_books_form(n):
+    translated = russian().ngettext("in {count} day", "in {count} days", n)
+    assert translated.format(count=n) == f"через {n} {russian_days_word(n)}"
+
+
+def test_the_warning_and_whoami_are_in_russian_with_plurals(isolated):
+    one_profile(isolated, in_days(2))
+    warned = run_metrika("token", env={"METRIKA_LANG": "ru"}).stderr
+    assert "истекает " in warned and ", через 2 дня: обновите его командой" in warned
+    one_profile(isolated, (datetime.now(UTC) + timedelta(hours=5, minutes=30)).isoformat(timespec="seconds"))
+    warned = run_metrika("token", env={"METRIKA_LANG": "ru"}).stderr
+    assert ", через 5 часов: обновите его командой `metrika login --profile default`." in warned
 
 
 def test_fourteen_days_warn_fifteen_do_not(fake, isolated):
@@ -103,14 +184,14 @@ def test_fewer_days_than_asked_is_token_expiring_exit_4(fake, isolated, command)
     document = json.loads(result.stdout)
     item = document["profiles"][0] if command == ["status"] else document
     assert item["diagnosis"] == "token_expiring" and item["exit_code"] == 4
-    assert "2025-04-12, in 29 days: fewer than the 30 asked for" in item["summary"]
+    assert "2025-04-12, in 29 days: less than the 30 days asked for" in item["summary"]
     assert "metrika login --profile default" in item["fix"][0]
 
 
 def test_check_access_lists_the_expiry_check(fake, isolated):
     one_profile(isolated, at(days=29))
     result = fixed("check-access", "--expiring-within", "30")
-    assert "failed   it has at least 30 days left (29 days left)" in result.stdout
+    assert "failed   it has at least 30 days left (expires in 29 days)" in result.stdout
     assert "token_expiring: The token expires on 2025-04-12" in result.stdout
     assert fixed("check-access", "--expiring-within", "10").stdout.count("passed   it has at least 10 days left") == 1
 

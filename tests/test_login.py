@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN
+from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN, run_metrika
 
 INSECURE = ("login", "--with-token", "--insecure-storage")
 
@@ -106,6 +106,32 @@ def test_no_verify_stores_without_asking_yandex(fake, metrika, isolated):
     assert result.code == 0
     assert fake.requests == []
     assert metrika("token").stdout == OTHER_TOKEN + "\n"
+
+
+@pytest.mark.parametrize("client_id", [CLIENT_ID, None])
+def test_no_verify_says_the_token_is_stored_unverified_and_how_to_check_it(fake, metrika, client_id):
+    app = ("--client-id", client_id) if client_id else ()
+    result = metrika(*INSECURE, "--no-verify", "--profile", "work", *app, input=OTHER_TOKEN)
+    assert result.code == 0, result.output
+    of_app = f" of app {client_id}" if client_id else ""
+    assert (
+        f"{of_app} is in profile work now, not verified: check it with `metrika whoami --profile work`."
+        in result.stderr
+    )
+    assert (
+        "Logged in" not in result.stderr
+        and "unknown" not in result.stderr
+        and "unverified account" not in result.stderr
+    )
+
+
+def test_no_verify_in_russian(fake):
+    result = run_metrika(
+        *INSECURE, "--no-verify", "--client-id", CLIENT_ID, input=OTHER_TOKEN, env={"METRIKA_LANG": "ru"}
+    )
+    assert result.code == 0, result.stderr
+    assert f"приложения {CLIENT_ID} теперь в профиле default, но не проверен: проверьте его командой" in result.stderr
+    assert "`metrika whoami --profile default`" in result.stderr
 
 
 def test_login_without_a_terminal_and_without_with_token_exits_2_at_once(fake, metrika, isolated):

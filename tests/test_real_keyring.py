@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ def files_containing(root: Path, needle: str) -> list[Path]:
 def test_login_then_token_through_the_os_keyring(fake, metrika, real_keyring, isolated, tmp_path):
     result = metrika("login", "--with-token", "--client-id", CLIENT_ID, input=TOKEN)
     assert result.code == 0, result.stderr
-    assert "OS keyring" in result.stderr
+    assert "Stored in the keyring: Secret Service (service metrika-cli)." in result.stderr
     assert metrika("token").stdout == TOKEN + "\n"
     assert 'storage = "keyring"' in (isolated / "config.toml").read_text()
     assert not (isolated / "credentials.toml").exists()
@@ -49,3 +50,13 @@ def test_moving_from_plain_text_to_the_keyring_removes_the_plain_text_copy(fake,
     assert metrika("login", "--with-token", "--client-id", CLIENT_ID, input=TOKEN).code == 0
     assert OTHER_TOKEN not in (isolated / "credentials.toml").read_text()
     assert metrika("token").stdout == TOKEN + "\n"
+
+
+def test_whoami_names_the_secret_service_once_and_json_its_backend(fake, metrika, real_keyring):
+    assert metrika("login", "--with-token", "--client-id", CLIENT_ID, input=TOKEN).code == 0
+    whoami = metrika("whoami")
+    assert whoami.code == 0, whoami.output
+    (row,) = [line for line in whoami.stdout.splitlines() if line.startswith("token ")]
+    assert row.endswith(", keyring: Secret Service (service metrika-cli)")  # once, and by its name
+    document = json.loads(metrika("whoami", "--json").stdout)
+    assert document["storage"] == {"kind": "keyring", "backend": "keyring.backends.SecretService.Keyring", "path": None}

@@ -14,7 +14,7 @@ from ..diagnose import same_login
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
 from ..i18n import _
-from ..output import describe_storage, render_verdict, say, warn
+from ..output import render_verdict, say, stored_where, warn
 from ..probe import collect, configured_client_id
 from ..store import Profile, no_keyring_error
 from ..text import fingerprint
@@ -107,7 +107,7 @@ def run(env: Env, opts: LoginOptions) -> int:
         new.client_id = app_id or identity.get("client_id")
     say_replaced(env, opts.profile, saved, new)
     env.store.save(opts.profile, pasted.token, new, insecure=plain_text)
-    say(env, logged_in_line(env, opts.profile, new, pasted.token), style="green")
+    say(env, logged_in_line(env, opts.profile, new, pasted.token, not opts.no_verify), style="green")
     return 0
 
 
@@ -223,11 +223,20 @@ def _choose_storage(env: Env, insecure_storage: bool) -> bool:
     raise no_keyring_error()
 
 
-def logged_in_line(env: Env, name: str, profile: Profile, token: str) -> str:
-    who = profile.login or _("an unverified account")
-    line = _("Logged in as {login} with app {app} (profile {profile}, token {fp}).").format(
-        login=who, app=profile.client_id or _("unknown"), profile=name, fp=fingerprint(token)
-    )
+def logged_in_line(env: Env, name: str, profile: Profile, token: str, verified: bool) -> str:
+    """Who logged in, or (--no-verify) that nobody knows yet; until when; where the token went."""
+    values = {"profile": name, "fp": fingerprint(token), "app": profile.client_id or _("unknown")}
+    if verified:
+        line = _("Logged in as {login} with app {app} (profile {profile}, token {fp}).").format(
+            login=profile.login or _("an account Yandex ID did not name"), **values
+        )
+    else:
+        unverified = (
+            _("Token {fp} of app {app} is in profile {profile} now, not verified: check it with `{command}`.")
+            if profile.client_id
+            else _("Token {fp} is in profile {profile} now, not verified: check it with `{command}`.")
+        )
+        line = unverified.format(command=f"metrika whoami --profile {name}", **values)
     if profile.expires_at:
         line += " " + _("Valid until {date}.").format(date=profile.expires_at[:10])
-    return line + " " + _("Stored {where}.").format(where=describe_storage(env, profile.storage))
+    return line + " " + stored_where(env, profile.storage)

@@ -12,9 +12,9 @@ import typer
 from ..diagnose import Evidence, Verdict, identity_data
 from ..env import Env
 from ..errors import Diagnosis
-from ..expiry import days_left
+from ..expiry import days_left, expires_in
 from ..i18n import _
-from ..output import base_document, describe_storage, emit_json, render_verdict, say, warn
+from ..output import base_document, describe_storage, emit_json, render_verdict, say, storage_document, warn
 from ..probe import Options, collect_async, configured_client_id
 from ..store import Profile
 from ..text import fingerprint
@@ -130,33 +130,39 @@ def document(env: Env, report: Report) -> dict[str, Any]:
         client_id_matches=report.client_id_matches,
         expires_at=report.expires_at,
         days_left=report.days_left(env.now()),
+        storage=storage_document(env, report.saved.storage if report.token is None or report.token.stored else None),
         counters={"total": report.total, "by_permission": report.by_permission},
         accounts=report.accounts,
     )
     return doc
 
 
+def expiry_words(expires_at: str | None, now: datetime) -> str:
+    """The `expires` row: `2025-04-12, in 29 days`, `2025-03-14, in 5 hours`, `2025-03-12, expired`."""
+    if not expires_at:
+        return _("unknown (not recorded at login)")
+    days = days_left(expires_at, now)
+    if days is None:
+        return expires_at  # not a date: as recorded
+    left = expires_in(expires_at, now) if days > 0 else _("expired")
+    return f"{expires_at[:10]}, {left}"
+
+
 def show(env: Env, report: Report) -> None:
     token, identity, matches = report.token, report.identity, report.client_id_matches
     assert token is not None
-    days_left = report.days_left(env.now())
     app_note = (
         ""
         if matches is None
         else " "
         + (_("(your ClientID)") if matches else _("(not your ClientID {id})").format(id=report.expected_client_id))
     )
-    storage = f" ({describe_storage(env, report.saved.storage)})" if token.stored else ""
+    where = describe_storage(env, token.source) if token.stored else token.source
     rows = [
         (_("login"), f"{identity.get('login')} (uid {identity.get('id')})"),
         (_("app"), str(identity.get("client_id")) + app_note),
-        (_("token"), f"{fingerprint(token.value)}, {token.source}{storage}"),
-        (
-            _("expires"),
-            _("{date}, in {days} days").format(date=report.expires_at[:10], days=days_left)
-            if report.expires_at
-            else _("unknown (not recorded at login)"),
-        ),
+        (_("token"), f"{fingerprint(token.value)}, {where}"),
+        (_("expires"), expiry_words(report.expires_at, env.now())),
         (
             _("counters"),
             ", ".join(f"{count} {perm}" for perm, count in sorted(report.by_permission.items())) or _("none"),
