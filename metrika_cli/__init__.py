@@ -1,6 +1,6 @@
 """metrika: get, keep and diagnose Yandex Metrika API OAuth tokens."""
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 
 def version_line() -> str:
