@@ -105,6 +105,21 @@ def test_translations_keep_commands_options_variables_and_addresses_verbatim():
         assert sorted(VERBATIM.findall(entry.msgstr[0])) == sorted(VERBATIM.findall(entry.msgid)), entry.msgid
 
 
+@pytest.mark.parametrize(
+    "language, error, warning", [("en", "error: ", "warning: "), ("ru", "ошибка: ", "предупреждение: ")]
+)
+def test_usage_errors_and_metrika_s_own_errors_and_warnings_have_one_prefix(metrika, language, error, warning):
+    environ = {"METRIKA_LANG": language}
+    usage = metrika("whoami", "--bogus", env=environ)  # worded by click
+    app = metrika("--profile", "a b", "whoami", env=environ)  # by metrika, in the app
+    lean = metrika("token", env=environ)  # by metrika, on the lean path
+    assert (usage.code, app.code, lean.code) == (2, 2, 3)
+    assert usage.stderr.splitlines()[-1].startswith(error + ("No such option" if language == "en" else "Нет такого"))
+    assert app.stderr.startswith(error) and lean.stderr.startswith(error)
+    warned = metrika("logout", env={**environ, "METRIKA_TOKEN": TOKEN})
+    assert warned.code == 0 and warned.stderr.splitlines()[-1].startswith(warning)
+
+
 def test_translations_are_russian_and_name_the_russian_interface():
     translated = {entry.msgid: entry.msgstr[0] for entry in ru_entries()}
     english_only = [msgid for msgid, text in translated.items() if not CYRILLIC.search(text)]
@@ -343,12 +358,12 @@ def test_help_in_a_russian_locale_has_no_english_from_click_or_typer(metrika):
             [
                 "Использование: metrika login",
                 "Справка: 'metrika login --help'.",
-                "Ошибка: Нет такого параметра '--bogus'.",
+                "ошибка: Нет такого параметра '--bogus'.",
             ],
         ),
-        (("check-access", "--need"), ["Ошибка: Параметру '--need' нужно значение."]),
-        (("login", "extra"), ["Ошибка: Лишний аргумент (extra)"]),
-        (("logn",), ["Ошибка: Нет такой команды 'logn'. (Возможно, вы имели в виду одно из: 'login', 'logout'?)"]),
+        (("check-access", "--need"), ["ошибка: Параметру '--need' нужно значение."]),
+        (("login", "extra"), ["ошибка: Лишний аргумент (extra)"]),
+        (("logn",), ["ошибка: Нет такой команды 'logn'. (Возможно, вы имели в виду одно из: 'login', 'logout'?)"]),
     ],
 )
 def test_usage_errors_in_a_russian_locale_are_russian_with_exit_code_2(metrika, args, russian):
@@ -374,7 +389,7 @@ def test_metrika_lang_en_keeps_click_and_typer_in_english(metrika):
     error = metrika("login", "--bogus", env=english)
     assert error.code == 2
     assert "Try 'metrika login --help' for help." in error.output
-    assert "Error: No such option '--bogus'." in error.output
+    assert "error: No such option '--bogus'." in error.output
     assert not CYRILLIC.search(error.output)
     suggestion = metrika("logn", env=english)
     assert suggestion.output.count("Did you mean") == 1  # click's suggestion, not Typer's too
