@@ -105,6 +105,41 @@ def test_translations_keep_commands_options_variables_and_addresses_verbatim():
         assert sorted(VERBATIM.findall(entry.msgstr[0])) == sorted(VERBATIM.findall(entry.msgid)), entry.msgid
 
 
+# The services' names in Latin, where Russian names them «Метрика», «Яндекс Метрика», «Яндекс ID»...
+LATIN_NAME = re.compile(r"Metri[kc]a|Yandex")
+# ...but for the places Latin belongs: commands in backticks, addresses, host names, variables.
+LATIN_PLACES = re.compile(r"`[^`]*`|https?://\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+\b|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
+
+
+def latin_service_names(text: str) -> list[str]:
+    return LATIN_NAME.findall(LATIN_PLACES.sub(" ", text))
+
+
+def test_the_latin_name_check_tells_a_name_in_prose_from_a_command_an_address_or_a_host():
+    assert latin_service_names("Сервис Metrika отклонил запрос") == ["Metrika"]
+    assert latin_service_names("в Yandex ID и «Yandex.Metrica»") == ["Yandex", "Yandex", "Metrica"]
+    assert latin_service_names("`metrika login`, https://metrika.yandex.ru/list, api-metrika.yandex.net") == []
+    assert latin_service_names("METRIKA_TOKEN, `Authorization: OAuth <token>`, metrika:read, metrika") == []
+
+
+def test_russian_names_metrika_and_yandex_in_cyrillic():
+    latin = {entry.msgid: text for entry in ru_entries() for text in entry.msgstr if latin_service_names(text)}
+    assert latin == {}
+    translated = {entry.msgid: entry.msgstr[0] for entry in ru_entries()}
+    assert (translated["Metrika"], translated["Yandex ID"]) == ("Яндекс Метрика", "Яндекс ID")
+
+
+def test_a_russian_network_error_names_the_service_in_cyrillic(fake, metrika):
+    from conftest import closed_port
+
+    nowhere = {"METRIKA_API_URL": f"http://127.0.0.1:{closed_port()}", "METRIKA_TOKEN": TOKEN}
+    result = metrika("check-access", "--json", env={**RUSSIAN, **nowhere})
+    summary = json.loads(result.stdout)["summary"]
+    assert (result.code, summary.split(":")[0]) == (6, "Сетевая ошибка при обращении к сервису Яндекс Метрика")
+    english = json.loads(metrika("check-access", "--json", env=nowhere).stdout)["summary"]
+    assert english.startswith("Network error talking to Metrika: ")
+
+
 @pytest.mark.parametrize(
     "language, error, warning", [("en", "error: ", "warning: "), ("ru", "ошибка: ", "предупреждение: ")]
 )
