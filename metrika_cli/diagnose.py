@@ -11,7 +11,7 @@ from typing import Any
 from .errors import Diagnosis, ExitCode
 from .expiry import days_left, expires_in, renew_command
 from .i18n import N_, _, ngettext
-from .oauth import app_page_url, describe_problem
+from .oauth import app_page_url, describe_problem, describe_source
 
 WRITE_PERMISSIONS = ("own", "edit")
 
@@ -190,8 +190,8 @@ def rule_malformed(ev: Evidence, c: Checks) -> Verdict | None:
     c.failed("well_formed", describe_problem(ev.token_problem))
     return c.result(
         Diagnosis.TOKEN_MALFORMED,
-        _("The token from {source} cannot be a token: {reason}.").format(
-            source=ev.token_source, reason=describe_problem(ev.token_problem)
+        _("The value from {source} cannot be a token: {reason}.").format(
+            source=describe_source(ev.token_source or ""), reason=describe_problem(ev.token_problem)
         ),
         _malformed_fix(ev),
     )
@@ -244,7 +244,9 @@ def rule_token_invalid(ev: Evidence, c: Checks) -> Verdict | None:
         ]
         if ev.token_source and ev.token_source.startswith("env:"):
             fix.append(
-                _("The token comes from {source}: replace it there with the new one.").format(source=ev.token_source)
+                _("The token comes from {source}: replace it there with the new one.").format(
+                    source=describe_source(ev.token_source)
+                )
             )
         return c.result(Diagnosis.TOKEN_INVALID, _("The token is not valid (expired, revoked, or never valid)."), fix)
     return None
@@ -314,7 +316,7 @@ def rule_unknown_refusal(ev: Evidence, c: Checks) -> Verdict | None:
     assert ev.metrika is not None
     return c.result(
         Diagnosis.UNEXPECTED_RESPONSE,
-        _("Metrika answered something metrika does not know: HTTP {status} {error_type}.")
+        _("Metrika gave an answer metrika does not recognize: HTTP {status} {error_type}.")
         .format(status=ev.metrika.status, error_type=ev.metrika.error_type or "")
         .strip(),
         [_("Try again; if it persists, run with METRIKA_DEBUG=1 and report the output (the token is redacted in it).")],
@@ -450,7 +452,7 @@ def rule_expired(ev: Evidence, c: Checks) -> Verdict | None:
 
 
 def rule_offline_ok(ev: Evidence, c: Checks) -> Verdict:
-    return c.result(Diagnosis.OK, _("The token is stored as login recorded it (offline: Yandex was not asked)."), [])
+    return c.result(Diagnosis.OK, _("The token is stored as recorded at login (offline: Yandex was not asked)."), [])
 
 
 def rule_ok(ev: Evidence, c: Checks) -> Verdict:
@@ -568,6 +570,14 @@ def _scope_fix(app: str, scope: str) -> list[str]:
     ]
 
 
+SERVICES = {"Metrika": N_("Metrika"), "Yandex ID": N_("Yandex ID")}
+
+
+def service_name(service: str) -> str:
+    """A Reply's service ("Metrika", "Yandex ID": data, as api.py names them) in the user's language."""
+    return _(SERVICES[service]) if service in SERVICES else service
+
+
 QUOTAS = {
     "quota_requests_by_uid": N_("the daily limit of requests per user (5,000 a day)"),
     "quota_requests_by_ip": N_("the limit of requests per IP address (30 a second)"),
@@ -585,8 +595,8 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
     if reply.detail == "too_large":
         return (
             Diagnosis.UNEXPECTED_RESPONSE,
-            _("{service} answered with more than 16 MiB, more than any answer it should give.").format(
-                service=reply.service
+            _("The answer from {service} is larger than 16 MiB, far more than any answer it should give.").format(
+                service=service_name(reply.service)
             ),
             [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")],
         )
@@ -596,7 +606,9 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
         what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
         return (
             Diagnosis.RATE_LIMITED,
-            _("{service} refused for now: {what} is used up.").format(service=reply.service, what=what),
+            _("{service} refused the request: {what} was exceeded.").format(
+                service=service_name(reply.service), what=what
+            ),
             [_rate_limit_reset(quota, ev.now, reply.retry_after)],
         )
     if status >= 500 or reply.html or reply.error_type in ("backend_error", "timeout"):
@@ -606,7 +618,7 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
             what = f"HTTP {status} {reply.error_type or ''}".strip()
         return (
             Diagnosis.SERVICE_UNAVAILABLE,
-            _("{service} is not answering properly: {what}.").format(service=reply.service, what=what),
+            _("{service} is not answering properly: {what}.").format(service=service_name(reply.service), what=what),
             [
                 _("Retry in a few minutes."),
                 _("If it persists, check for a proxy between you and {host}.").format(host=reply.host),
@@ -615,7 +627,9 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
     if reply.status == 200 and reply.broken:
         return (
             Diagnosis.UNEXPECTED_RESPONSE,
-            _("{service} answered 200 with a body that is not the expected JSON.").format(service=reply.service),
+            _("{service} answered 200 with a body that is not the expected JSON.").format(
+                service=service_name(reply.service)
+            ),
             [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")],
         )
     return None
@@ -649,7 +663,7 @@ def _network_summary(reply: Reply, ev: Evidence) -> str:
     what = _(NETWORK.get(reply.network or "other", NETWORK["other"])).format(
         host=reply.host, proxy=ev.proxy or "", timeout=ev.timeout
     )
-    return _("Network error talking to {service}: {what}.").format(service=reply.service, what=what)
+    return _("Network error talking to {service}: {what}.").format(service=service_name(reply.service), what=what)
 
 
 def _network_fix(reply: Reply, ev: Evidence) -> list[str]:

@@ -26,8 +26,8 @@ CLICK = (
     N_("default: {default}"),
     N_("env var: {var}"),
     N_("(dynamic)"),
-    # usage errors: click/exceptions.py, click/parser.py, click/core.py
-    N_("Error: {message}"),
+    # usage errors: click/exceptions.py, click/parser.py, click/core.py (their "Error: {message}"
+    # is shown as metrika's own "error: {message}": i18n.py)
     N_("Try '{command} {option}' for help."),
     N_("No such option {name!r}."),
     N_("No such command {name!r}."),

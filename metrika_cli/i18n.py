@@ -51,17 +51,21 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 # ---- click and Typer -------------------------------------------------------------------
 # click and Typer word their help and usage errors ("Usage:", "Options", "No such option ...")
 # through the standard library's `gettext.gettext`/`ngettext`, which look in the "messages"
-# domain: never ours. For Russian, those lookups are routed through metrika's catalog first
-# (the framework strings are listed in framework_messages.py, so `scripts/i18n.py extract`
-# keeps them in the catalog); anything not there falls back to the original function.
+# domain: never ours. Those lookups are routed through metrika's catalog first (the framework
+# strings are listed in framework_messages.py, so `scripts/i18n.py extract` keeps them in the
+# catalog); anything not there falls back to the original function.
 
 _FRAMEWORKS = ("click", "typer")
+# click starts a usage error with "Error: "; metrika's own errors start with "error: ", as git's
+# and cargo's do. A usage error is shown with metrika's prefix, in every language.
+_OURS_INSTEAD = {"Error: {message}": "error: {message}"}
 
 
 def _install_for_frameworks() -> None:
     original_gettext, original_ngettext = gettext.gettext, gettext.ngettext
 
     def framework_gettext(message: str) -> str:
+        message = _OURS_INSTEAD.get(message, message)
         translated = _translations.gettext(message)
         return translated if translated != message else original_gettext(message)
 
@@ -88,5 +92,4 @@ def _install_for_frameworks() -> None:
                     namespace[attribute] = translated
 
 
-if language != "en":
-    _install_for_frameworks()
+_install_for_frameworks()

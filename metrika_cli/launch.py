@@ -9,6 +9,7 @@ import re
 from .env import Env
 from .errors import BadInput
 from .i18n import _
+from .os_errors import os_reason
 from .text import shown
 from .tokens import usable_token
 
@@ -20,7 +21,7 @@ def checked_names(names: list[str]) -> list[str]:
     for name in names:
         if not ENV_NAME.fullmatch(name):
             message = _(
-                "--env takes an environment variable name: letters, digits and _, not a digit first; got {name!r}."
+                "--env takes an environment variable name (letters, digits and _, no digit first); got {name!r}."
             )
             raise BadInput(message.format(name=shown(name, 80)))
     return list(dict.fromkeys(["METRIKA_TOKEN", *names]))
@@ -40,8 +41,7 @@ def run_with_token(env: Env, profile: str, names: list[str], command: list[str])
     except (FileNotFoundError, NotADirectoryError):
         return cannot_run(env, _("{command}: command not found").format(command=shown(command[0], 200)), NOT_FOUND)
     except OSError as exc:  # not executable, a folder, not a program this system runs
-        reason = exc.strerror or exc.__class__.__name__
-        return cannot_run(env, f"{shown(command[0], 200)}: {reason}", NOT_EXECUTABLE)
+        return cannot_run(env, f"{shown(command[0], 200)}: {os_reason(exc)}", NOT_EXECUTABLE)
 
 
 def cannot_run(env: Env, message: str, code: int) -> int:

@@ -65,7 +65,7 @@ def build_authorize_url(
             )
     for scope in scopes:
         if not scope or any(ch.isspace() for ch in scope):
-            raise BadInput(_("A scope is one word such as metrika:read; got an empty or spaced value."))
+            raise BadInput(_("A scope is one word such as metrika:read; got an empty value or one with spaces."))
     if scopes:
         params["scope"] = " ".join(dict.fromkeys(scopes))
     if login_hint:
@@ -199,6 +199,20 @@ def token_problem(value: str, client_id: str | None = None) -> str | None:
 
 def describe_problem(problem: str) -> str:
     return _(PROBLEMS[problem])
+
+
+# Where a token came from (Token.source), as messages name it after "from".
+SOURCES = {
+    "env:METRIKA_TOKEN": "METRIKA_TOKEN",
+    "env:METRIKA_TOKEN_FILE": N_("the file named by METRIKA_TOKEN_FILE"),
+    "keyring": N_("the keyring"),
+    "file": N_("the plain-text credentials file"),
+    "login": N_("the pasted text"),
+}
+
+
+def describe_source(source: str) -> str:
+    return _(SOURCES[source]) if source in SOURCES else source
 
 
 def parse_pasted_token(text: str, client_id: str | None = None) -> PastedToken:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .errors import Diagnosis, Interrupted, MetrikaError
 from .i18n import _
+from .os_errors import os_reason
 from .store import SERVICE, backend_id, backend_path
 from .text import escape_controls, fingerprint
 
@@ -112,7 +113,7 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
         return exc
     if output_is_full(exc):
         env.silence_stdout()
-        return MetrikaError(_("Cannot write the output: {error}.").format(error=exc.strerror))
+        return MetrikaError(_("Cannot write the output: {error}.").format(error=os_reason(exc)))
     if isinstance(exc, KeyboardInterrupt):
         env.stderr.write("\n")
         return Interrupted(_("Interrupted."))

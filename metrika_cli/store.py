@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from .errors import ConfigError, MetrikaError, StoreUnavailable
 from .i18n import N_, _
+from .os_errors import os_reason
 
 SERVICE = "metrika-cli"
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
@@ -99,7 +100,7 @@ def read_toml(path: Path, secret: bool = False) -> dict[str, Any]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            _("Cannot read {path}: {error}").format(path=path, error=os_reason(exc)),
+            _("Cannot read {path}: {error}.").format(path=path, error=os_reason(exc)),
             fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
         ) from None
     try:
@@ -138,7 +139,7 @@ def write_toml(path: Path, data: dict[str, Any]) -> None:
             raise
     except OSError as exc:
         raise ConfigError(
-            _("Cannot write {path}: {error}").format(path=path, error=os_reason(exc)),
+            _("Cannot write {path}: {error}.").format(path=path, error=os_reason(exc)),
             fix=[_("Make the folder writable, or point METRIKA_CONFIG_DIR at one that is.")],
         ) from None
 
@@ -154,7 +155,7 @@ def ensure_dir(path: Path) -> None:
         ensure_dir(path)
     except OSError as exc:
         raise ConfigError(
-            _("Cannot create the folder {path}: {error}").format(path=path, error=os_reason(exc)),
+            _("Cannot create the folder {path}: {error}.").format(path=path, error=os_reason(exc)),
             fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
         ) from None
 
@@ -168,12 +169,12 @@ def check_private(path: Path, secret: bool) -> None:
         return
     except OSError as exc:
         raise ConfigError(
-            _("Cannot read {path}: {error}").format(path=path, error=os_reason(exc)),
+            _("Cannot read {path}: {error}.").format(path=path, error=os_reason(exc)),
             fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
         ) from None
     if info.st_uid != os.geteuid():
         raise ConfigError(
-            _("{path} belongs to another user (uid {uid}); metrika uses only what is yours.").format(
+            _("{path} belongs to another user (uid {uid}); metrika only uses files and folders you own.").format(
                 path=path, uid=info.st_uid
             ),
             fix=[
@@ -190,10 +191,6 @@ def check_private(path: Path, secret: bool) -> None:
             ),
             fix=[_("Close it: `chmod {mode} {path}`.").format(mode="700" if path.is_dir() else "600", path=path)],
         )
-
-
-def os_reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or exc.__class__.__name__
 
 
 # ---- keyring ---------------------------------------------------------------------------
@@ -377,7 +374,7 @@ class Keyring:
         if value is None or isinstance(value, str):
             return value
         raise StoreUnavailable(
-            _("The keyring answered something that is not text for profile {profile}.").format(profile=profile),
+            _("The keyring returned something other than text for profile {profile}.").format(profile=profile),
             fix=_no_keyring_fix(),
         )
 
@@ -588,7 +585,7 @@ class ProfileLock:
             os.fchmod(self.fd, 0o600)
         except OSError as exc:
             raise ConfigError(
-                _("Cannot open the lock file {path}: {error}").format(path=self.path, error=os_reason(exc)),
+                _("Cannot open the lock file {path}: {error}.").format(path=self.path, error=os_reason(exc)),
                 fix=[_("Remove it if it is not a plain file (a symlink is never followed), then try again.")],
             ) from None
         deadline = time.monotonic() + self.timeout

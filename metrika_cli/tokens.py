@@ -10,7 +10,8 @@ from pathlib import Path
 from .env import Env
 from .errors import BadInput, MetrikaError, NoToken, TokenMalformed
 from .i18n import _
-from .store import PROFILE_PATTERN, Profile, os_reason
+from .os_errors import os_reason
+from .store import PROFILE_PATTERN, Profile
 from .text import fingerprint, looks_like_token, shown
 
 MAX_TOKEN_FILE = 64 * 1024
@@ -30,7 +31,7 @@ def checked_profile(name: str) -> str:
     """A profile name as the store accepts it; a token given by mistake is named only by fingerprint."""
     if not PROFILE_PATTERN.fullmatch(name) or looks_like_token(name):
         raise BadInput(
-            _("A profile name is letters, digits, '.', '_', '-' or '@', up to 64; got {name!r}.").format(
+            _("A profile name is up to 64 letters, digits, '.', '_', '-' or '@'; got {name!r}.").format(
                 name=shown(name, 80)
             )
         )
@@ -109,14 +110,18 @@ def read_token_file(path: Path) -> str:
         fd = os.open(path.expanduser(), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise BadInput(_("METRIKA_TOKEN_FILE ({path}) is not a regular file.").format(path=path))
+                raise BadInput(
+                    _("The token file {path} (from METRIKA_TOKEN_FILE) is not a regular file.").format(path=path)
+                )
             data = handle.read(MAX_TOKEN_FILE + 1)
         if len(data) > MAX_TOKEN_FILE:
-            raise BadInput(_("METRIKA_TOKEN_FILE ({path}) is larger than a token file can be.").format(path=path))
+            raise BadInput(
+                _("The token file {path} (from METRIKA_TOKEN_FILE) is too large to hold a token.").format(path=path)
+            )
         return data.decode("utf-8").removeprefix("\ufeff").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(
-            _("Cannot read the token file named by METRIKA_TOKEN_FILE ({path}): {error}").format(
+            _("Cannot read the token file {path} (from METRIKA_TOKEN_FILE): {error}.").format(
                 path=path, error=os_reason(exc)
             )
         ) from None
@@ -153,7 +158,7 @@ def token_in_use(env: Env, name: str) -> tuple[Token | None, Profile]:
 def usable_token(env: Env, name: str) -> tuple[Token, Profile]:
     """The token in use for a command that hands it on (token, exec, api): there must be one,
     and it must be able to be a token."""
-    from .oauth import describe_problem, token_problem
+    from .oauth import describe_problem, describe_source, token_problem
 
     token, profile = token_in_use(env, checked_profile(name))
     if token is None:
@@ -163,8 +168,8 @@ def usable_token(env: Env, name: str) -> tuple[Token, Profile]:
     problem = token_problem(token.value)
     if problem:
         raise TokenMalformed(
-            _("The token from {source} cannot be a token: {reason}.").format(
-                source=token.source, reason=describe_problem(problem)
+            _("The value from {source} cannot be a token: {reason}.").format(
+                source=describe_source(token.source), reason=describe_problem(problem)
             )
         )
     return token, profile

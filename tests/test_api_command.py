@@ -410,7 +410,7 @@ def test_a_quota_429_from_the_fake_s_own_quota_is_retried(fake, metrika):
     assert len(fake.requests_to("/management/v1/counter/101")) == 4  # the call and 3 retries
     assert result.code == 6
     assert result.stderr.endswith(
-        "rate_limited: Metrika refused for now: the limit of parallel requests per user (3 at once) is used up.\n"
+        "rate_limited: Metrika refused the request: the limit of parallel requests per user (3 at once) was exceeded.\n"
         "What to do:\n  1. Retry in 0 s, as the server asks (Retry-After).\n"
     )
     assert json.loads(result.stdout)["errors"][0]["error_type"] == "quota_parallel_requests"
@@ -421,7 +421,7 @@ def test_a_429_that_does_not_pass_runs_the_diagnosis(fake, metrika):
     result = metrika("api", "/management/v1/counter/101", env=as_token())
     assert result.code == 6
     assert len(fake.requests_to("/management/v1/counter/101")) == 4
-    assert "rate_limited: Metrika refused for now: the daily limit of requests per user" in result.stderr
+    assert "rate_limited: Metrika refused the request: the daily limit of requests per user" in result.stderr
     assert json.loads(result.stdout)["errors"][0]["error_type"] == "quota_requests_by_uid"
 
 
@@ -436,7 +436,7 @@ def test_a_429_the_checks_do_not_explain_says_what_metrika_answered(fake, metrik
     result = metrika("api", "/management/v1/counter/101", env=as_token())
     assert result.code == 6
     assert "Metrika refused this call: HTTP 429 quota_requests_by_counter_id (Quota exceeded)" in result.stderr
-    assert "the limit of requests per counter is used up" in result.stderr
+    assert "the limit of requests per counter was exceeded" in result.stderr
     assert "Retry in 0 s" in result.stderr
 
 

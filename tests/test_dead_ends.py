@@ -165,7 +165,7 @@ def test_a_full_stdout_is_a_clear_message_and_exit_1(fake, args):
             timeout=60,
         )
     assert completed.returncode == 1, completed.stderr
-    assert completed.stderr == "error: Cannot write the output: No space left on device.\n"
+    assert completed.stderr == "error: Cannot write the output: no space left on the device.\n"
 
 
 # ---- a config of the wrong shape -------------------------------------------------------
@@ -213,7 +213,7 @@ def test_a_keyring_answering_something_other_than_text_exits_7(fake, metrika, is
     for args in (("token",), ("whoami",), ("check-access", "--json")):
         result = metrika(*args, env=backend_env(backend))
         assert result.code == 7, (args, result.output)
-        assert "not text" in result.output and "Traceback" not in result.output
+        assert "other than text" in result.output and "Traceback" not in result.output
         assert "BytesToken" not in result.output
     assert fake.requests == []
 

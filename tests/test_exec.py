@@ -167,7 +167,7 @@ def test_a_command_that_is_not_executable_is_126(tmp_path):
     for target in (script, tmp_path):
         result = run_metrika("exec", "--", str(target), env={"METRIKA_TOKEN": TOKEN})
         assert result.code == 126, target
-        assert result.stderr.startswith(f"error: {target}: ") and "Permission denied" in result.stderr
+        assert result.stderr.startswith(f"error: {target}: ") and "permission denied" in result.stderr
 
 
 def test_without_a_token_the_command_never_runs(tmp_path):

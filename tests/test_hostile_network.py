@@ -65,7 +65,7 @@ def test_a_gzip_bomb_is_refused_past_16_mib_and_memory_stays_sane():
     process.returncode = os.waitstatus_to_exitcode(status)
     document = json.loads(stdout)
     assert (process.returncode, document["diagnosis"]) == (1, "unexpected_response")
-    assert "more than 16 MiB" in document["summary"] and "Metrika" in document["summary"]
+    assert "larger than 16 MiB" in document["summary"] and "Metrika" in document["summary"]
     assert usage.ru_maxrss < 300 * 1024, f"{usage.ru_maxrss // 1024} MiB"  # ru_maxrss is in KiB; 2 GiB inflated
     print(f"max RSS {usage.ru_maxrss // 1024} MiB")
 
@@ -77,7 +77,7 @@ def test_a_100_mb_body_is_refused_without_being_read_to_the_end(metrika):
         sent = server.bytes_sent
     document = json.loads(result.stdout)
     assert (result.code, document["diagnosis"]) == (1, "unexpected_response")
-    assert "more than 16 MiB" in document["summary"]
+    assert "larger than 16 MiB" in document["summary"]
     # whoami reads two Metrika answers at once (the counters and the accounts list), each cut
     # off past 16 MiB: far from the 200 MiB the server would send to two readers to the end.
     assert 16 * 1024 * 1024 < sent < 70 * 1024 * 1024, sent

@@ -105,6 +105,56 @@ def test_translations_keep_commands_options_variables_and_addresses_verbatim():
         assert sorted(VERBATIM.findall(entry.msgstr[0])) == sorted(VERBATIM.findall(entry.msgid)), entry.msgid
 
 
+# The services' names in Latin, where Russian names them «Метрика», «Яндекс Метрика», «Яндекс ID»...
+LATIN_NAME = re.compile(r"Metri[kc]a|Yandex")
+# ...but for the places Latin belongs: commands in backticks, addresses, host names, variables.
+LATIN_PLACES = re.compile(r"`[^`]*`|https?://\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+\b|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b")
+
+
+def latin_service_names(text: str) -> list[str]:
+    return LATIN_NAME.findall(LATIN_PLACES.sub(" ", text))
+
+
+def test_the_latin_name_check_tells_a_name_in_prose_from_a_command_an_address_or_a_host():
+    assert latin_service_names("Сервис Metrika отклонил запрос") == ["Metrika"]
+    assert latin_service_names("в Yandex ID и «Yandex.Metrica»") == ["Yandex", "Yandex", "Metrica"]
+    assert latin_service_names("`metrika login`, https://metrika.yandex.ru/list, api-metrika.yandex.net") == []
+    assert latin_service_names("METRIKA_TOKEN, `Authorization: OAuth <token>`, metrika:read, metrika") == []
+
+
+def test_russian_names_metrika_and_yandex_in_cyrillic():
+    latin = {entry.msgid: text for entry in ru_entries() for text in entry.msgstr if latin_service_names(text)}
+    assert latin == {}
+    translated = {entry.msgid: entry.msgstr[0] for entry in ru_entries()}
+    assert (translated["Metrika"], translated["Yandex ID"]) == ("Яндекс Метрика", "Яндекс ID")
+
+
+def test_a_russian_network_error_names_the_service_in_cyrillic(fake, metrika):
+    from conftest import closed_port
+
+    nowhere = {"METRIKA_API_URL": f"http://127.0.0.1:{closed_port()}", "METRIKA_TOKEN": TOKEN}
+    result = metrika("check-access", "--json", env={**RUSSIAN, **nowhere})
+    summary = json.loads(result.stdout)["summary"]
+    assert (result.code, summary.split(":")[0]) == (6, "Сетевая ошибка при обращении к сервису Яндекс Метрика")
+    english = json.loads(metrika("check-access", "--json", env=nowhere).stdout)["summary"]
+    assert english.startswith("Network error talking to Metrika: ")
+
+
+@pytest.mark.parametrize(
+    "language, error, warning", [("en", "error: ", "warning: "), ("ru", "ошибка: ", "предупреждение: ")]
+)
+def test_usage_errors_and_metrika_s_own_errors_and_warnings_have_one_prefix(metrika, language, error, warning):
+    environ = {"METRIKA_LANG": language}
+    usage = metrika("whoami", "--bogus", env=environ)  # worded by click
+    app = metrika("--profile", "a b", "whoami", env=environ)  # by metrika, in the app
+    lean = metrika("token", env=environ)  # by metrika, on the lean path
+    assert (usage.code, app.code, lean.code) == (2, 2, 3)
+    assert usage.stderr.splitlines()[-1].startswith(error + ("No such option" if language == "en" else "Нет такого"))
+    assert app.stderr.startswith(error) and lean.stderr.startswith(error)
+    warned = metrika("logout", env={**environ, "METRIKA_TOKEN": TOKEN})
+    assert warned.code == 0 and warned.stderr.splitlines()[-1].startswith(warning)
+
+
 def test_translations_are_russian_and_name_the_russian_interface():
     translated = {entry.msgid: entry.msgstr[0] for entry in ru_entries()}
     english_only = [msgid for msgid, text in translated.items() if not CYRILLIC.search(text)]
@@ -343,12 +393,12 @@ def test_help_in_a_russian_locale_has_no_english_from_click_or_typer(metrika):
             [
                 "Использование: metrika login",
                 "Справка: 'metrika login --help'.",
-                "Ошибка: Нет такого параметра '--bogus'.",
+                "ошибка: Нет такого параметра '--bogus'.",
             ],
         ),
-        (("check-access", "--need"), ["Ошибка: Параметру '--need' нужно значение."]),
-        (("login", "extra"), ["Ошибка: Лишний аргумент (extra)"]),
-        (("logn",), ["Ошибка: Нет такой команды 'logn'. (Возможно, вы имели в виду одно из: 'login', 'logout'?)"]),
+        (("check-access", "--need"), ["ошибка: Параметру '--need' нужно значение."]),
+        (("login", "extra"), ["ошибка: Лишний аргумент (extra)"]),
+        (("logn",), ["ошибка: Нет такой команды 'logn'. (Возможно, вы имели в виду одно из: 'login', 'logout'?)"]),
     ],
 )
 def test_usage_errors_in_a_russian_locale_are_russian_with_exit_code_2(metrika, args, russian):
@@ -374,7 +424,7 @@ def test_metrika_lang_en_keeps_click_and_typer_in_english(metrika):
     error = metrika("login", "--bogus", env=english)
     assert error.code == 2
     assert "Try 'metrika login --help' for help." in error.output
-    assert "Error: No such option '--bogus'." in error.output
+    assert "error: No such option '--bogus'." in error.output
     assert not CYRILLIC.search(error.output)
     suggestion = metrika("logn", env=english)
     assert suggestion.output.count("Did you mean") == 1  # click's suggestion, not Typer's too

@@ -58,7 +58,7 @@ def test_switch_with_nothing_stored(metrika):
 
 def test_switch_warns_when_metrika_profile_overrides_it(three, metrika):
     result = metrika("switch", "acme", env={"METRIKA_PROFILE": "beta"})
-    assert result.code == 0 and "METRIKA_PROFILE is set to beta and takes precedence" in result.stderr
+    assert result.code == 0 and "METRIKA_PROFILE is set to beta; it takes precedence" in result.stderr
 
 
 def profile_used(metrika, *args: str, env: dict[str, str] | None = None) -> str:

@@ -124,7 +124,7 @@ def test_disk_full_at_the_commit_keeps_the_keyring_token_and_leaves_no_plain_tex
     free_disk = disk_full_at(monkeypatch, "config.toml")
     result = metrika(*INSECURE, input=BOB)
     assert result.code == 1, result.output
-    assert "No space left on device" in result.stderr and str(isolated / "config.toml") in result.stderr
+    assert "no space left on the device" in result.stderr and str(isolated / "config.toml") in result.stderr
     assert "Traceback" not in result.output
     assert FileKeyring.entries() == {ENTRY: ALICE}
     assert "default" not in credentials(isolated)
@@ -142,7 +142,7 @@ def test_disk_full_at_the_commit_takes_the_new_token_back_out_of_the_keyring(
     free_disk = disk_full_at(monkeypatch, "config.toml")
     result = metrika(*LOGIN, input=BOB)
     assert result.code == 1, result.output
-    assert "No space left on device" in result.stderr
+    assert "no space left on the device" in result.stderr
     free_disk()
     assert FileKeyring.entries() == {}  # bob is not left in the keyring
     assert credentials(isolated) == {"default": {"token": ALICE}}

@@ -18,14 +18,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import typer
 
-from ..diagnose import NETWORK, QUOTAS, Reply
+from ..diagnose import NETWORK, QUOTAS, Reply, service_name
 from ..env import Env
 from ..errors import BadInput
 from ..i18n import _
+from ..os_errors import os_reason
 from ..output import pretty_json, progress, render_verdict, say, steps, warn
 from ..pacing import PARALLEL, Pacer
 from ..probe import collect
-from ..store import Profile, os_reason
+from ..store import Profile
 from ..text import escape_controls, fingerprint, shown
 from ..tokens import Token, checked_profile, profile_name, usable_token
 from .options import ProfileOption
@@ -115,9 +116,9 @@ def build_call(
 ) -> Call:
     verb = method.upper()
     if verb not in METHODS:
-        raise BadInput(_("-X is GET, POST, PUT or DELETE; got {value!r}.").format(value=shown(method, 20)))
+        raise BadInput(_("-X takes GET, POST, PUT or DELETE; got {value!r}.").format(value=shown(method, 20)))
     if paginate and verb != "GET":
-        raise BadInput(_("--paginate follows pages of a GET; got -X {method}.").format(method=verb))
+        raise BadInput(_("--paginate works with GET only; got -X {method}.").format(method=verb))
     url, under, query = target(env, path)
     pairs = [parse_field(item) for item in fields]
     body = read_input(env, input_file) if input_file is not None else None
@@ -212,7 +213,7 @@ def read_input(env: Env, name: str) -> bytes:
             with Path(name).expanduser().open("rb") as handle:
                 data = handle.read(MAX_INPUT + 1)
     except (OSError, UnicodeError) as exc:
-        raise BadInput(_("Cannot read --input {file}: {error}").format(file=name, error=os_reason(exc))) from None
+        raise BadInput(_("Cannot read --input {file}: {error}.").format(file=name, error=os_reason(exc))) from None
     if len(data) > MAX_INPUT:
         raise BadInput(_("--input {file} is larger than 16 MiB.").format(file=name))
     try:
@@ -258,7 +259,7 @@ def run(env: Env, name: str, call: Call) -> int:
         error(
             env,
             _(
-                "Stopped after {pages} pages, although the server's total goes on; the next page starts at "
+                "Stopped after {pages} pages, although the server's total says there is more; the next page starts at "
                 "offset {offset} (-f offset={offset}, or ask for larger pages)."
             ).format(pages=MAX_PAGES, offset=more_from),
         )
@@ -450,10 +451,10 @@ def explain(env: Env, token: Token, saved: Profile, call: Call, reply: Reply) ->
     """A failed call's message and exit code: 401, 403 and 429 through check-access's diagnosis."""
     if reply.network:
         what = answered(env, reply)
-        error(env, _("Network error talking to {service}: {what}.").format(service="Metrika", what=what))
+        error(env, _("Network error talking to {service}: {what}.").format(service=service_name("Metrika"), what=what))
         return 6
     if reply.detail == "too_large":
-        error(env, _("Metrika answered with more than 16 MiB."))
+        error(env, _("Metrika's answer is larger than 16 MiB."))
         steps(env, [_("Ask for less: a smaller -f limit (or -f per_page) with --paginate.")])
         return 1
     if reply.status in (401, 403, 429):
@@ -491,7 +492,13 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
     if reply.status == 429:
         quota = reply.error_type or ""
         what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
-        say(env, "  " + _("{service} refused for now: {what} is used up.").format(service="Metrika", what=what))
+        say(
+            env,
+            "  "
+            + _("{service} refused the request: {what} was exceeded.").format(
+                service=service_name("Metrika"), what=what
+            ),
+        )
     steps(env, refusal_hints(call, reply, need))
     return {401: 4, 403: 5}.get(reply.status or 0, 6)
 

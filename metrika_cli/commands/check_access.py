@@ -41,7 +41,7 @@ def check_access(
     env: Env = ctx.obj
     name = checked_profile(profile_name(env, profile))
     if need not in ("read", "write"):
-        raise BadInput(_("--need is read or write; got {value!r}.").format(value=shown(need, 20)))
+        raise BadInput(_("--need takes read or write; got {value!r}.").format(value=shown(need, 20)))
     if login_name is not None and looks_like_token(login_name.strip()):
         raise BadInput(
             _(

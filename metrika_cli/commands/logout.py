@@ -39,5 +39,5 @@ def run(env: Env, profile: str, all_profiles: bool) -> int:
         ),
     )
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
-        warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set and is still used."))
+        warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set, and metrika still uses it."))
     return 0

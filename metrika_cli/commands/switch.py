@@ -46,9 +46,9 @@ def run(env: Env, name: str | None) -> int:
     if overriding and overriding != name:
         warn(
             env,
-            _("METRIKA_PROFILE is set to {value} and takes precedence over the switched profile.").format(
-                value=overriding
-            ),
+            _(
+                "METRIKA_PROFILE is set to {value}; it takes precedence over the profile chosen with `metrika switch`."
+            ).format(value=overriding),
         )
     return 0
 
