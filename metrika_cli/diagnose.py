@@ -537,11 +537,11 @@ def _no_counter_access(ev: Evidence, v: Checks, ids: list[int], who: str) -> Ver
         summary = _("{login} has no access to counters {ids}, or they do not exist.")
         check = _("Check the counter numbers: https://metrika.yandex.ru/list shows the counters {login} can see.")
         grant = _(
-            "Ask the owner of each of counters {ids} to grant access: https://metrika.yandex.ru/settings?id=<counter> "
-            '→ "Access" → "Add user", login {login}, level {level}.'
+            "Ask the owner of each of counters {ids} to grant access on its settings page "
+            '(https://metrika.yandex.ru/settings?id={id} for the first): "Access" → "Add user", login {login}, '
+            "level {level}."
         )
-    listed = _counter_list(ids)
-    words = {"login": who, "id": listed, "ids": listed, "level": level}
+    words = {"login": who, "id": str(ids[0]), "ids": _counter_list(ids), "level": level}
     return v.result(
         Diagnosis.NO_COUNTER_ACCESS,
         summary.format(**words),
@@ -563,14 +563,13 @@ def _insufficient(ev: Evidence, v: Checks, counters: list[CounterResult], who: s
     else:
         summary = _('{login} can only read counters {ids} ({permissions}); changing them needs "edit" or owner access.')
         ask = _(
-            "Ask the owner of each of counters {ids} to raise the access level: "
-            'https://metrika.yandex.ru/settings?id=<counter> → "Access" → {login} → "Edit".'
+            "Ask the owner of each of counters {ids} to raise the access level on its settings page "
+            '(https://metrika.yandex.ru/settings?id={id} for the first): "Access" → {login} → "Edit".'
         )
-    listed = _counter_list([r.id for r in counters])
     words = {
         "login": who,
-        "id": listed,
-        "ids": listed,
+        "id": str(counters[0].id),
+        "ids": _counter_list([r.id for r in counters]),
         "permission": counters[0].permission,
         "permissions": ", ".join(dict.fromkeys(f'"{r.permission}"' for r in counters)),
     }
