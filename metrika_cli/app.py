@@ -111,12 +111,22 @@ _register(
 )
 
 
+def wants_json(exc: click.UsageError, args: list[str]) -> bool:
+    """--json given to a command that takes it (`token --json` is the usage error itself), before
+    any `--` (after it, the words belong to the command `exec` runs)."""
+    options = args[: args.index("--")] if "--" in args else args
+    if "--json" not in options:
+        return False
+    # click names no command for some errors (an option without its value): --json then counts
+    return exc.ctx is None or any("--json" in param.opts for param in exc.ctx.command.params)
+
+
 def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
     """Exit 2 with click's words, where any argument that looks like a token shows as its fingerprint."""
     for arg in args:
         if looks_like_token(arg.strip()):
             env.secrets.add(arg)
-    if "--json" in args:
+    if wants_json(exc, args):
         emit_json(env, base_document(Diagnosis.BAD_INPUT, shown(profile_name(env), 80), exc.format_message(), []))
     else:
         text = io.StringIO()

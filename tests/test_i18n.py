@@ -360,7 +360,7 @@ def test_usage_errors_in_a_russian_locale_are_russian_with_exit_code_2(metrika, 
 
 
 def test_a_json_usage_error_summary_is_russian_too(metrika):
-    result = metrika("login", "--json", "--bogus", env=RUSSIAN)
+    result = metrika("whoami", "--json", "--bogus", env=RUSSIAN)
     assert result.code == 2
     assert json.loads(result.stdout)["summary"].startswith("Нет такого параметра")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import CLIENT_ID, TOKEN
+from conftest import CLIENT_ID, TOKEN, run_metrika
 
 ANSI = "\x1b["
 INSECURE = ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID)
@@ -293,6 +293,25 @@ def test_json_for_bad_usage_is_one_object_with_exit_2(fake, metrika, args):
     result = metrika(*args)
     document = one_json_object(result.stdout)
     assert (result.code, document["diagnosis"], document["exit_code"]) == (2, "bad_input", 2)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("token", "--json"), "No such option '--json'."),
+        (("token", "--header", "--json"), "No such option '--json'."),
+        (("token", "--header", "--bogus"), "No such option '--bogus'."),
+        (("--version", "--json"), "No such option '--json'."),
+        (("exec", "--json", "--", "true"), "No such option '--json'."),
+        (("exec", "--bogus", "--", "echo", "--json"), "No such option '--bogus'."),
+        (("logout", "--json"), "No such option '--json'."),
+    ],
+)
+def test_an_option_the_command_does_not_take_is_a_usage_error_even_when_it_is_json(args, words):
+    result = run_metrika(*args, env={"METRIKA_TOKEN": TOKEN})  # a real process: the lean path too
+    assert (result.code, result.stdout) == (2, "")
+    assert f"Error: {words}" in result.stderr and "Usage: metrika" in result.stderr
+    assert TOKEN not in result.output
 
 
 @pytest.mark.parametrize("command", ["whoami", "check-access"])
