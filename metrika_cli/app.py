@@ -25,7 +25,6 @@ from .tokens import profile_name
 app = typer.Typer(
     name="metrika",
     help=_("Get, keep and diagnose Yandex Metrika API OAuth tokens."),
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,  # a pretty traceback would show local variables: tokens
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -150,6 +149,10 @@ def run(args: list[str], env: Env) -> int:
         from typer._completion_classes import completion_init
 
         completion_init()
+    elif not args:
+        # Bare `metrika` asks for nothing, so nothing failed: its help on stdout and exit 0, as gh
+        # does (click's no_args_is_help exits 2). An option without a command stays a usage error.
+        args = ["--help"]
     try:
         result = command.main(args, prog_name="metrika", standalone_mode=False, obj=env)
     except click.UsageError as exc:

@@ -353,3 +353,17 @@ def test_exit_codes_follow_the_spec(fake, metrika, args, env, stdin, code):
     result = metrika(*args, input=stdin, env=env)
     assert result.code == code, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bare_metrika_prints_its_help_on_stdout_and_exits_0():
+    result = run_metrika()
+    assert (result.code, result.stderr) == (0, "")
+    assert "Usage: metrika [OPTIONS] COMMAND [ARGS]..." in result.stdout
+    assert "check-access" in result.stdout and "completion" in result.stdout
+    assert result.stdout == run_metrika("--help").stdout
+
+
+def test_an_option_without_a_command_is_still_a_usage_error():
+    result = run_metrika("--profile", "work")
+    assert (result.code, result.stdout) == (2, "")
+    assert "Error: Missing command." in result.stderr
