@@ -137,7 +137,21 @@ def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
 @functools.cache
 def click_command() -> click.Command:
     """The app as click sees it: built once a process (it costs more than most commands take)."""
-    return typer.main.get_command(app)
+    command = typer.main.get_command(app)
+    assert isinstance(command, click.Group)
+    restore_argument_help(command)
+    return command
+
+
+def restore_argument_help(group: click.Group) -> None:
+    """Typer sets an argument's help, then newer click (whose Argument takes a help of its own)
+    sets it to None, so `--help` showed COUNTER_ID, NAME, PATH… with no words: put Typer's back."""
+    for info in app.registered_commands:
+        declared = typer.utils.get_params_from_function(info.callback)  # type: ignore[arg-type]
+        for param in group.commands[str(info.name)].params:
+            meta = declared.get(param.name or "")
+            if isinstance(param, click.Argument) and meta and isinstance(meta.default, typer.models.ArgumentInfo):
+                param.help = meta.default.help
 
 
 def run(args: list[str], env: Env) -> int:
