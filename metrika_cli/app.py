@@ -25,7 +25,6 @@ from .tokens import profile_name
 app = typer.Typer(
     name="metrika",
     help=_("Get, keep and diagnose Yandex Metrika API OAuth tokens."),
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,  # a pretty traceback would show local variables: tokens
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -111,12 +110,22 @@ _register(
 )
 
 
+def wants_json(exc: click.UsageError, args: list[str]) -> bool:
+    """--json given to a command that takes it (`token --json` is the usage error itself), before
+    any `--` (after it, the words belong to the command `exec` runs)."""
+    options = args[: args.index("--")] if "--" in args else args
+    if "--json" not in options:
+        return False
+    # click names no command for some errors (an option without its value): --json then counts
+    return exc.ctx is None or any("--json" in param.opts for param in exc.ctx.command.params)
+
+
 def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
     """Exit 2 with click's words, where any argument that looks like a token shows as its fingerprint."""
     for arg in args:
         if looks_like_token(arg.strip()):
             env.secrets.add(arg)
-    if "--json" in args:
+    if wants_json(exc, args):
         emit_json(env, base_document(Diagnosis.BAD_INPUT, shown(profile_name(env), 80), exc.format_message(), []))
     else:
         text = io.StringIO()
@@ -128,7 +137,21 @@ def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
 @functools.cache
 def click_command() -> click.Command:
     """The app as click sees it: built once a process (it costs more than most commands take)."""
-    return typer.main.get_command(app)
+    command = typer.main.get_command(app)
+    assert isinstance(command, click.Group)
+    restore_argument_help(command)
+    return command
+
+
+def restore_argument_help(group: click.Group) -> None:
+    """Typer sets an argument's help, then newer click (whose Argument takes a help of its own)
+    sets it to None, so `--help` showed COUNTER_ID, NAME, PATH… with no words: put Typer's back."""
+    for info in app.registered_commands:
+        declared = typer.utils.get_params_from_function(info.callback)  # type: ignore[arg-type]
+        for param in group.commands[str(info.name)].params:
+            meta = declared.get(param.name or "")
+            if isinstance(param, click.Argument) and meta and isinstance(meta.default, typer.models.ArgumentInfo):
+                param.help = meta.default.help
 
 
 def run(args: list[str], env: Env) -> int:
@@ -140,6 +163,10 @@ def run(args: list[str], env: Env) -> int:
         from typer._completion_classes import completion_init
 
         completion_init()
+    elif not args:
+        # Bare `metrika` asks for nothing, so nothing failed: its help on stdout and exit 0, as gh
+        # does (click's no_args_is_help exits 2). An option without a command stays a usage error.
+        args = ["--help"]
     try:
         result = command.main(args, prog_name="metrika", standalone_mode=False, obj=env)
     except click.UsageError as exc:

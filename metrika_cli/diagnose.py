@@ -388,10 +388,8 @@ def rule_wrong_account(ev: Evidence, c: Checks) -> Verdict | None:
     )
 
 
-def rule_counters(ev: Evidence, c: Checks) -> Verdict | None:
-    """Every counter asked for is checked and listed; the first that fails decides."""
-    owner = (identity_data(ev) or {}).get("login")
-    failure: Verdict | None = None
+def rule_counter_checks(ev: Evidence, c: Checks) -> None:
+    """Every counter asked for is checked and listed, passed or failed; the two rules after it decide."""
     for cid in ev.counter_ids:
         counter = ev.counters.get(cid)
         permission = counter.get("permission") if counter else None
@@ -400,15 +398,35 @@ def rule_counters(ev: Evidence, c: Checks) -> Verdict | None:
         key = f"counter:{cid}"
         if allowed:
             c.passed(key, detail=str(permission))
-        elif permission is None:
-            c.failed(key, _("no access"))
-            failure = failure or _no_counter_access(ev, c, cid, owner)
         else:
-            c.failed(key, str(permission))
-            failure = failure or _insufficient(ev, c, cid, owner, permission)
-    if failure:
-        failure.checks, failure.counters = list(c.checks.values()), c.counters
-    return failure
+            c.failed(key, str(permission) if permission else _("no access"))
+
+
+def rule_no_counter_access(ev: Evidence, c: Checks) -> Verdict | None:
+    """Counters the owner cannot see at all, all named; any it can only read are named too."""
+    missing = [r.id for r in c.counters if r.permission is None]
+    if not missing:
+        return None
+    verdict = _no_counter_access(ev, c, missing, _owner(ev))
+    read_only = _read_only(c)
+    if read_only:
+        also = _insufficient(ev, c, read_only, _owner(ev))
+        verdict.summary = f"{verdict.summary} {also.summary}"
+        verdict.fix.insert(2, also.fix[0])  # after the grant, before logging in as another account
+    return verdict
+
+
+def rule_insufficient_permission(ev: Evidence, c: Checks) -> Verdict | None:
+    read_only = _read_only(c)
+    return _insufficient(ev, c, read_only, _owner(ev)) if read_only else None
+
+
+def _owner(ev: Evidence) -> str:
+    return str((identity_data(ev) or {}).get("login") or _("the token's owner"))
+
+
+def _read_only(c: Checks) -> list[CounterResult]:
+    return [r for r in c.counters if r.permission is not None and not r.ok]
 
 
 def rule_expiring(ev: Evidence, c: Checks) -> Verdict | None:
@@ -476,7 +494,9 @@ RULES: list[Rule] = [
     rule_identity_unknown,
     rule_write_scope,
     rule_wrong_account,
-    rule_counters,
+    rule_counter_checks,
+    rule_no_counter_access,
+    rule_insufficient_permission,
     rule_expiring,
     rule_ok,
 ]
@@ -494,39 +514,72 @@ def diagnose(ev: Evidence, rules: list[Rule] | None = None) -> Verdict:
     raise AssertionError("rule_ok always decides")
 
 
-def _no_counter_access(ev: Evidence, v: Checks, cid: int, owner: str | None) -> Verdict:
-    who = owner or _("the token's owner")
+LISTED_COUNTERS = 10  # a verdict names this many counters, then says how many more
+
+
+def _counter_list(ids: list[int]) -> str:
+    """`101`, `101 and 202`, `101, 202 and 303`; past ten, `101, …, 1010 and 5 more`."""
+    names = [str(cid) for cid in ids[:LISTED_COUNTERS]]
+    if len(ids) > LISTED_COUNTERS:
+        return _("{ids} and {count} more").format(ids=", ".join(names), count=len(ids) - LISTED_COUNTERS)
+    if len(names) == 1:
+        return names[0]
+    return _("{ids} and {last}").format(ids=", ".join(names[:-1]), last=names[-1])
+
+
+def _no_counter_access(ev: Evidence, v: Checks, ids: list[int], who: str) -> Verdict:
     level = _('"View"') if ev.need == "read" else _('"Edit"')
+    if len(ids) == 1:
+        summary = _("{login} has no access to counter {id}, or the counter does not exist.")
+        check = _("Check the counter number: https://metrika.yandex.ru/list shows the counters {login} can see.")
+        grant = _(
+            "Ask the counter's owner to grant access: https://metrika.yandex.ru/settings?id={id} → "
+            '"Access" → "Add user", login {login}, level {level}.'
+        )
+    else:
+        summary = _("{login} has no access to counters {ids}, or they do not exist.")
+        check = _("Check the counter numbers: https://metrika.yandex.ru/list shows the counters {login} can see.")
+        grant = _(
+            "Ask the owner of each of counters {ids} to grant access on its settings page "
+            '(https://metrika.yandex.ru/settings?id={id} for the first): "Access" → "Add user", login {login}, '
+            "level {level}."
+        )
+    words = {"login": who, "id": str(ids[0]), "ids": _counter_list(ids), "level": level}
     return v.result(
         Diagnosis.NO_COUNTER_ACCESS,
-        _("{login} has no access to counter {id}, or the counter does not exist.").format(login=who, id=cid),
+        summary.format(**words),
         [
-            _("Check the counter number: https://metrika.yandex.ru/list shows the counters {login} can see.").format(
-                login=who
-            ),
-            _(
-                "Ask the counter's owner to grant access: https://metrika.yandex.ru/settings?id={id} → "
-                '"Access" → "Add user", login {login}, level {level}.'
-            ).format(id=cid, login=who, level=level),
+            check.format(**words),
+            grant.format(**words),
             _("Or log in as an account that has access: `metrika login --force-confirm`."),
         ],
     )
 
 
-def _insufficient(ev: Evidence, v: Checks, cid: int, owner: str | None, permission: str) -> Verdict:
-    who = owner or _("the token's owner")
+def _insufficient(ev: Evidence, v: Checks, counters: list[CounterResult], who: str) -> Verdict:
+    if len(counters) == 1:
+        summary = _('{login} has "{permission}" access to counter {id}; changing it needs "edit" or owner access.')
+        ask = _(
+            "Ask the counter's owner to raise the access level: https://metrika.yandex.ru/settings?id={id} → "
+            '"Access" → {login} → "Edit".'
+        )
+    else:
+        summary = _('{login} can only read counters {ids} ({permissions}); changing them needs "edit" or owner access.')
+        ask = _(
+            "Ask the owner of each of counters {ids} to raise the access level on its settings page "
+            '(https://metrika.yandex.ru/settings?id={id} for the first): "Access" → {login} → "Edit".'
+        )
+    words = {
+        "login": who,
+        "id": str(counters[0].id),
+        "ids": _counter_list([r.id for r in counters]),
+        "permission": counters[0].permission,
+        "permissions": ", ".join(dict.fromkeys(f'"{r.permission}"' for r in counters)),
+    }
     return v.result(
         Diagnosis.INSUFFICIENT_PERMISSION,
-        _('{login} has "{permission}" access to counter {id}; changing it needs "edit" or owner access.').format(
-            login=who, permission=permission, id=cid
-        ),
-        [
-            _(
-                "Ask the counter's owner to raise the access level: https://metrika.yandex.ru/settings?id={id} → "
-                '"Access" → {login} → "Edit".'
-            ).format(id=cid, login=who),
-            _("Or use `--need read` if you only read statistics."),
-        ],
+        summary.format(**words),
+        [ask.format(**words), _("Or use `--need read` if you only read statistics.")],
     )
 
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlencode
 
 from .errors import BadInput
-from .i18n import N_, _
+from .i18n import N_, _, ngettext
 from .text import fingerprint, looks_like_token
 
+CLIENT_ID_LENGTH = 32
 CLIENT_ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 # RFC 6750 b64token: every token Yandex has issued fits it ([A-Za-z0-9_-] seen so far).
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 PREFIX_PATTERN = re.compile(r"(?:authorization\s*:\s*)?(?:oauth|bearer)\s+(.*)", re.IGNORECASE | re.DOTALL)
@@ -37,13 +39,32 @@ def validate_client_id(value: str) -> str:
     if CLIENT_ID_PATTERN.fullmatch(candidate):
         return candidate.lower()
     raise BadInput(
-        _("That is not a ClientID: a ClientID is 32 hexadecimal characters (0-9, a-f); this value has {count}.").format(
-            count=len(candidate)
-        ),
+        client_id_problem(candidate),
         fix=[
             _("Copy the ClientID from your app's page at https://oauth.yandex.ru/ (it is shown under the app's name).")
         ],
     )
+
+
+def client_id_problem(candidate: str) -> str:
+    """What is wrong with a value given as a ClientID, in counts only: it may be a token."""
+    problems = [_("That is not a ClientID: a ClientID is 32 hexadecimal characters (0-9, a-f).")]
+    if len(candidate) != CLIENT_ID_LENGTH:
+        problems.append(
+            ngettext("This one has {count} character.", "This one has {count} characters.", len(candidate)).format(
+                count=len(candidate)
+            )
+        )
+    other = sum(1 for char in candidate if char not in HEX_DIGITS)
+    if other:
+        problems.append(
+            ngettext(
+                "{count} character in it is not a hexadecimal digit.",
+                "{count} characters in it are not hexadecimal digits.",
+                other,
+            ).format(count=other)
+        )
+    return " ".join(problems)
 
 
 def build_authorize_url(

@@ -530,6 +530,14 @@ def test_a_report_on_a_counter_without_access_names_the_counter(fake, metrika):
     assert "no_counter_access: vasya has no access to counter 999" in result.stderr
 
 
+def test_a_report_on_several_counters_without_access_names_each(fake, metrika):
+    ids = "ids=101,998,202,999"
+    result = metrika("api", "/stat/v1/data", "-f", ids, "-f", "metrics=ym:s:visits", env=as_token())
+    assert result.code == 5
+    assert "no_counter_access: vasya has no access to counters 998 and 999, or they do not exist." in result.stderr
+    assert "Ask the owner of each of counters 998 and 999 to grant access" in result.stderr
+
+
 def test_a_write_on_a_counter_with_view_access_is_insufficient_permission(fake, metrika):
     result = metrika(
         "api", "-X", "POST", "/management/v1/counter/202/goals", "--input", "-", input=json.dumps(GOAL), env=as_token()

@@ -204,7 +204,7 @@ def test_json_failure_reports_api_status_error_type_and_unreachable_counters(fak
 
 def test_json_counters_say_which_are_ok_for_write(fake, metrika):
     document = run_json(metrika, "101", "202", "999", "--need", "write", env=as_token())
-    assert document["diagnosis"] == "insufficient_permission"
+    assert document["diagnosis"] == "no_counter_access"  # no access at all decides over view-only access
     assert document["counters"] == [
         {"id": 101, "name": "Shop", "permission": "own", "ok": True},
         {"id": 202, "name": "Blog", "permission": "view", "ok": False},
@@ -344,3 +344,36 @@ def test_header_rejected_names_the_configured_api_host_not_yandexs(fake, metrika
     fix = " ".join(document["fix"])
     assert "between you and 127.0.0.1: it must keep" in fix  # the host of METRIKA_API_URL, the fake
     assert "api-metrika.yandex.net" not in fix
+
+
+def test_every_failing_counter_is_named_in_the_verdict_and_the_fix(fake, metrika):
+    result = metrika("check-access", "101", "200", "202", "303", "500", "--need", "write", env=as_token())
+    assert result.code == 5
+    verdict = next(line for line in result.stdout.splitlines() if line.startswith("no_counter_access: "))
+    assert "vasya has no access to counters 200 and 500, or they do not exist." in verdict
+    assert 'vasya has "view" access to counter 202; changing it needs "edit" or owner access.' in verdict
+    assert "Ask the owner of each of counters 200 and 500 to grant access" in result.stdout
+    assert "settings?id=202" in result.stdout and "raise the access level" in result.stdout
+
+    document = run_json(metrika, "101", "200", "202", "303", "500", "--need", "write", env=as_token())
+    assert document["diagnosis"] == "no_counter_access"
+    assert document["summary"] == verdict.removeprefix("no_counter_access: ")
+    assert any("counters 200 and 500" in step for step in document["fix"])
+    assert any("settings?id=202" in step for step in document["fix"])
+    assert [(c["id"], c["ok"]) for c in document["counters"]] == [
+        (101, True),
+        (200, False),
+        (202, False),
+        (303, True),
+        (500, False),
+    ]
+
+
+def test_every_counter_with_view_access_only_is_named_when_write_is_needed(fake, metrika):
+    fake.accounts[TOKEN].counters.append({"id": 404, "name": "Stats", "permission": "view"})
+    document = run_json(metrika, "202", "303", "404", "--need", "write", env=as_token())
+    assert document["diagnosis"] == "insufficient_permission" and document["exit_code"] == 5
+    assert document["summary"] == (
+        'vasya can only read counters 202 and 404 ("view"); changing them needs "edit" or owner access.'
+    )
+    assert "Ask the owner of each of counters 202 and 404 to raise the access level" in document["fix"][0]

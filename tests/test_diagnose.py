@@ -137,6 +137,22 @@ TABLE = [
         ['"view" access to counter 202', "--need read"],
         id="insufficient_permission-view",
     ),
+    pytest.param(
+        evidence(counter_ids=[101, 200, 303, 500]),
+        "no_counter_access",
+        [
+            "vasya has no access to counters 200 and 500, or they do not exist.",
+            "Check the counter numbers",
+            "Ask the owner of each of counters 200 and 500 to grant access",
+        ],
+        id="no_counter_access-names-every-counter",
+    ),
+    pytest.param(
+        evidence(counter_ids=[101, 202, 303, 404], need="write"),
+        "insufficient_permission",
+        ['vasya can only read counters 202 and 404 ("view", "analyst")', "each of counters 202 and 404", "--need read"],
+        id="insufficient_permission-names-every-counter",
+    ),
     pytest.param(evidence(counter_ids=[404, 505]), "ok", ["read every counter"], id="ok-new-permissions-read"),
     pytest.param(
         evidence(counter_ids=[404], need="write"),
@@ -353,10 +369,33 @@ def test_checks_for_counters_pass_and_fail_one_by_one_and_list_every_counter():
     ]
 
 
-def test_the_first_failing_counter_decides_but_all_are_reported():
-    diagnosis = diagnose(evidence(counter_ids=[202, 999], need="write"))
-    assert diagnosis.code == "insufficient_permission" and "counter 202" in diagnosis.summary
-    assert statuses(diagnosis)["counter:999"] == "failed"
+def test_no_access_decides_over_read_only_access_whatever_the_order_and_both_are_named():
+    for ids in ([202, 999, 404, 998], [999, 202, 998, 404]):
+        diagnosis = diagnose(evidence(counter_ids=ids, need="write"))
+        assert diagnosis.code == "no_counter_access"
+        assert "no access to counters 999 and 998, or they do not exist." in diagnosis.summary
+        assert 'can only read counters 202 and 404 ("view", "analyst")' in diagnosis.summary
+        assert "\n" not in diagnosis.summary
+        raise_level = [step for step in diagnosis.fix if "raise the access level" in step]
+        assert len(raise_level) == 1 and "counters 202 and 404" in raise_level[0]
+        assert diagnosis.fix[-1].startswith("Or log in as an account that has access")
+        assert all(statuses(diagnosis)[f"counter:{cid}"] == "failed" for cid in ids)
+
+
+def test_a_long_list_of_counters_names_ten_then_says_how_many_more():
+    missing = list(range(1001, 1016))
+    diagnosis = diagnose(evidence(counter_ids=[101, *missing]))
+    named = ", ".join(str(cid) for cid in missing[:10])
+    assert f"no access to counters {named} and 5 more, or they do not exist." in diagnosis.summary
+    assert "1011" not in diagnosis.summary
+    assert [c.id for c in diagnosis.counters if not c.ok] == missing  # --json still lists each one
+
+
+def test_one_failing_counter_keeps_the_singular_words():
+    diagnosis = diagnose(evidence(counter_ids=[101, 999]))
+    assert diagnosis.summary == "vasya has no access to counter 999, or the counter does not exist."
+    assert diagnosis.fix[0].startswith("Check the counter number:")
+    assert "settings?id=999" in diagnosis.fix[1]
 
 
 def test_a_token_of_another_app_with_metrika_rights_is_ok_with_a_warning():

@@ -4,17 +4,21 @@ command's signals and exit status its own (the process is replaced, not forked).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import signal
 import subprocess
 import sys
+from unittest.mock import ANY
 
+import click
 import pytest
 from conftest import CLIENT_ID, TOKEN, run_metrika
 
 import metrika_cli.main as entry
+from metrika_cli.app import click_command
 from metrika_cli.env import Env
-from metrika_cli.main import lean_exec_args
+from metrika_cli.main import lean_exec_args, lean_token_args
 
 PIECES = {TOKEN[i : i + 8] for i in range(len(TOKEN) - 7)}
 TOKEN_SHA = hashlib.sha256(TOKEN.encode()).hexdigest()
@@ -121,6 +125,36 @@ def test_without_a_command_it_is_bad_usage(executed, metrika):
 )
 def test_the_lean_path_takes_only_plain_calls(args, parsed):
     assert lean_exec_args(args) == parsed
+
+
+def click_reads(args: list[str]) -> tuple[str, str | None, dict] | None:
+    """(command, profile, the command's parameters) as the app would read `args`; None for an error."""
+    group = click_command()
+    try:
+        ctx = group.make_context("metrika", list(args))
+        name, command, rest = group.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+        params = command.make_context(name, rest, parent=ctx).params
+    except (click.UsageError, click.exceptions.Exit):
+        return None
+    return name or "", params.get("profile") or ctx.params.get("profile"), params
+
+
+def test_the_lean_path_reads_every_call_it_takes_as_the_app_would():
+    """Any option the lean path does not know (`token --json`) goes to the app, which refuses it."""
+    words = ["token", "exec", "--header", "--profile", "--profile=p", "p", "--json", "--", "--env", "--env=E", "-h"]
+    taken = 0
+    for size in range(1, 5):
+        for args in map(list, itertools.product(words, repeat=size)):
+            token, run = lean_token_args(args), lean_exec_args(args)
+            if token:
+                assert click_reads(args) == ("token", token[0], {"profile": ANY, "header": token[1]}), args
+            elif run:
+                profile, names, command = run
+                read = click_reads(args)
+                assert read is not None and read[:2] == ("exec", profile), args
+                assert (list(read[2]["env_names"] or []), list(read[2]["command"])) == (names, command), args
+            taken += bool(token or run)
+    assert taken > 500
 
 
 # ---- a real process ----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import re
 import string
 import subprocess
@@ -410,7 +411,7 @@ def test_usage_errors_in_a_russian_locale_are_russian_with_exit_code_2(metrika, 
 
 
 def test_a_json_usage_error_summary_is_russian_too(metrika):
-    result = metrika("login", "--json", "--bogus", env=RUSSIAN)
+    result = metrika("whoami", "--json", "--bogus", env=RUSSIAN)
     assert result.code == 2
     assert json.loads(result.stdout)["summary"].startswith("Нет такого параметра")
 
@@ -428,3 +429,45 @@ def test_metrika_lang_en_keeps_click_and_typer_in_english(metrika):
     assert not CYRILLIC.search(error.output)
     suggestion = metrika("logn", env=english)
     assert suggestion.output.count("Did you mean") == 1  # click's suggestion, not Typer's too
+
+
+# Every command's --help as the app renders it, in the language the process starts in, with
+# the app's own view of it: each argument's help, and every metavar click shows.
+HELP_WALK = """
+import contextlib, io, json, os, click
+from metrika_cli.app import click_command
+from metrika_cli.env import Env
+from metrika_cli.main import main
+group = click_command()
+walk = {}
+for name, command in {"": group, **group.commands}.items():
+    env = Env.for_test(os.environ)
+    with contextlib.redirect_stdout(env.stdout):
+        code = main([name, "--help"] if name else ["--help"], env=env)
+    walk[name] = {
+        "code": code,
+        "shown": env.stdout.getvalue(),
+        "hidden": command.hidden,
+        "arguments": [p.help for p in command.params if isinstance(p, click.Argument)],
+        "metavars": [p.make_metavar(click.Context(command)) for p in command.params if not getattr(p, "is_flag", 0)],
+    }
+print(json.dumps(walk))
+"""
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_every_help_shows_each_argument_s_help_no_backticks_and_no_one_letter_metavar(language):
+    environ = {**os.environ, "METRIKA_LANG": language}
+    run = subprocess.run([sys.executable, "-c", HELP_WALK], env=environ, capture_output=True, text=True, check=True)
+    walk = json.loads(run.stdout)
+    assert {"", "login", "token", "check-access", "switch", "api", "exec", "completion"} <= set(walk)
+    for name, command in walk.items():
+        shown = flat(command["shown"])
+        assert command["code"] == 0 and shown.startswith(("Usage: metrika", "Использование: metrika")), name
+        assert "`" not in shown, (name, shown)
+        for help_text in command["arguments"]:
+            assert help_text, f"an argument of {name or 'metrika'} has no help"
+            assert " ".join(help_text.split()) in shown, (name, help_text)
+        for metavar in command["metavars"]:
+            assert all(len(word) > 1 for word in re.findall("[A-Za-z]+", metavar)), (name, metavar)
+    assert "--scope SCOPE" in flat(walk["login"]["shown"]) and "--login-hint LOGIN" in flat(walk["login"]["shown"])

@@ -75,6 +75,15 @@ def test_a_client_id_that_is_not_32_hex_exits_2(fake, metrika, isolated):
     assert stored_files(isolated) == {}
 
 
+@pytest.mark.parametrize("where", ["--client-id", "METRIKA_CLIENT_ID"])
+def test_a_client_id_typo_given_without_a_prompt_says_how_many_characters_and_exits_2(fake, metrika, isolated, where):
+    args, env = ((where, "abc1234"), {}) if where == "--client-id" else ((), {where: "abc1234"})
+    result = metrika(*INSECURE, *args, input=TOKEN, env=env)
+    assert result.code == 2
+    assert "This one has 7 characters." in result.stderr and "ClientID of your app" not in result.stderr
+    assert stored_files(isolated) == {} and fake.requests == []
+
+
 @pytest.mark.parametrize(
     "make_bad, code, diagnosis",
     [

@@ -45,6 +45,35 @@ def test_a_client_id_that_is_not_32_hex_is_refused_without_echoing_it(value):
 
 
 @pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("abc1234", ["This one has 7 characters."]),
+        ("a", ["This one has 1 character."]),
+        ("g" * 32, ["32 characters in it are not hexadecimal digits."]),
+        (CLIENT_ID[:31] + "x", ["1 character in it is not a hexadecimal digit."]),
+        (CLIENT_ID[:20] + " " + CLIENT_ID[20:], ["This one has 33 characters.", "1 character in it is not"]),
+    ],
+)
+def test_a_wrong_client_id_is_told_in_counts_of_characters(value, words):
+    with pytest.raises(BadInput) as caught:
+        validate_client_id(value)
+    message = caught.value.message
+    assert message.startswith("That is not a ClientID: a ClientID is 32 hexadecimal characters (0-9, a-f).")
+    for word in words:
+        assert word in message
+    if len(value.strip()) == 32:
+        assert "This one has" not in message  # the length is right: only the characters are named
+
+
+def test_a_token_given_as_a_client_id_is_described_not_echoed():
+    with pytest.raises(BadInput) as caught:
+        validate_client_id(TOKEN)
+    message = caught.value.message
+    assert f"This one has {len(TOKEN)} characters." in message
+    assert TOKEN not in message and TOKEN[:8] not in message
+
+
+@pytest.mark.parametrize(
     "pasted",
     [
         TOKEN,

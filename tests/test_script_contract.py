@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import CLIENT_ID, TOKEN
+from conftest import CLIENT_ID, TOKEN, run_metrika
 
 ANSI = "\x1b["
 INSECURE = ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID)
@@ -295,6 +295,25 @@ def test_json_for_bad_usage_is_one_object_with_exit_2(fake, metrika, args):
     assert (result.code, document["diagnosis"], document["exit_code"]) == (2, "bad_input", 2)
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("token", "--json"), "No such option '--json'."),
+        (("token", "--header", "--json"), "No such option '--json'."),
+        (("token", "--header", "--bogus"), "No such option '--bogus'."),
+        (("--version", "--json"), "No such option '--json'."),
+        (("exec", "--json", "--", "true"), "No such option '--json'."),
+        (("exec", "--bogus", "--", "echo", "--json"), "No such option '--bogus'."),
+        (("logout", "--json"), "No such option '--json'."),
+    ],
+)
+def test_an_option_the_command_does_not_take_is_a_usage_error_even_when_it_is_json(args, words):
+    result = run_metrika(*args, env={"METRIKA_TOKEN": TOKEN})  # a real process: the lean path too
+    assert (result.code, result.stdout) == (2, "")
+    assert f"Error: {words}" in result.stderr and "Usage: metrika" in result.stderr
+    assert TOKEN not in result.output
+
+
 @pytest.mark.parametrize("command", ["whoami", "check-access"])
 def test_json_when_the_network_fails_is_one_object_with_exit_6(logged_in, metrika, command):
     url = closed_port_url()
@@ -334,3 +353,17 @@ def test_exit_codes_are_the_documented_ones(fake, metrika, args, env, stdin, cod
     result = metrika(*args, input=stdin, env=env)
     assert result.code == code, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bare_metrika_prints_its_help_on_stdout_and_exits_0():
+    result = run_metrika()
+    assert (result.code, result.stderr) == (0, "")
+    assert "Usage: metrika [OPTIONS] COMMAND [ARGS]..." in result.stdout
+    assert "check-access" in result.stdout and "completion" in result.stdout
+    assert result.stdout == run_metrika("--help").stdout
+
+
+def test_an_option_without_a_command_is_still_a_usage_error():
+    result = run_metrika("--profile", "work")
+    assert (result.code, result.stdout) == (2, "")
+    assert "Error: Missing command." in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -39,9 +40,47 @@ def test_without_a_client_id_the_prompt_first_explains_how_to_register_the_app(f
     child.expect("oauth.yandex.ru/client/new")
     child.expect("verification_code")
     child.expect("ClientID of your app: ")
-    child.sendline("not-hex")
-    child.expect("32 hexadecimal")
+    for _try in range(3):
+        child.sendline("not-hex")
+        child.expect("32 hexadecimal")
     assert finish(child) == 2
+    assert not (isolated / "config.toml").exists()
+
+
+def test_a_client_id_typo_at_the_prompt_is_explained_and_asked_again(fake, real_keyring, isolated: Path):
+    child = spawn("login", "--no-browser")
+    child.logfile_read = transcript = io.StringIO()
+    child.expect("ClientID of your app: ")
+    child.sendline("abc1234")
+    child.expect(r"This one has 7 characters\.")
+    child.expect("ClientID of your app: ")
+    child.sendline("")  # an empty answer asks again, and is not one of the three tries
+    child.expect("ClientID of your app: ")
+    child.sendline("z" * 32)
+    child.expect(r"32 characters in it are not hexadecimal digits\.")
+    child.expect("ClientID of your app: ")
+    child.sendline(CLIENT_ID.upper())
+    child.expect("response_type=token")
+    child.expect("Paste the token")
+    child.sendline(TOKEN)
+    child.expect("Logged in as vasya")
+    assert finish(child) == 0
+    assert transcript.getvalue().count("First, register an app") == 1
+    assert f'client_id = "{CLIENT_ID}"' in (isolated / "config.toml").read_text()
+
+
+def test_three_client_id_typos_at_the_prompt_exit_2_with_the_guide_shown_once(fake, isolated: Path):
+    child = spawn("login", "--no-browser")
+    child.logfile_read = transcript = io.StringIO()
+    for answer in ("abc1234", "0" * 31, "g" * 32):
+        child.expect("ClientID of your app: ")
+        child.sendline(answer)
+    child.expect(r"32 characters in it are not hexadecimal digits\.")
+    assert finish(child) == 2
+    text = transcript.getvalue()
+    assert text.count("First, register an app") == 1 and text.count("ClientID of your app: ") == 3
+    assert "This one has 7 characters." in text and "This one has 31 characters." in text
+    assert "Traceback" not in text
     assert not (isolated / "config.toml").exists()
 
 

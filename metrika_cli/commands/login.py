@@ -148,13 +148,25 @@ def _check_input_is_possible(env: Env, opts: LoginOptions) -> None:
         )
 
 
+CLIENT_ID_TRIES = 3
+
+
 def _ask_client_id(env: Env) -> str:
-    """The registration guide, then the ClientID; an empty answer asks again."""
+    """The registration guide once, then the ClientID: an empty answer asks again, and so does a
+    typo, saying what is wrong with it, up to three times in all."""
     registration_guide(env)
+    tries = 0
     while True:
         answer = env.ask(_("ClientID of your app: ")).strip()
-        if answer:
-            return answer
+        if not answer:
+            continue
+        tries += 1
+        try:
+            return oauth.validate_client_id(answer)
+        except BadInput as problem:
+            if tries == CLIENT_ID_TRIES:
+                raise
+            say(env, problem.message, style="yellow")
 
 
 def registration_guide(env: Env) -> None:

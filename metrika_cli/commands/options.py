@@ -49,10 +49,11 @@ ClientIdOption = Annotated[
 ]
 ScopeOption = Annotated[
     Optional[list[str]],
-    typer.Option("--scope", metavar="S", help=_("Ask for this right only, e.g. metrika:read (repeatable).")),
+    typer.Option("--scope", metavar="SCOPE", help=_("Ask for this right only, e.g. metrika:read (repeatable).")),
 ]
 LoginHintOption = Annotated[
-    Optional[str], typer.Option("--login-hint", metavar="L", help=_("Pre-fill this Yandex login on the consent page."))
+    Optional[str],
+    typer.Option("--login-hint", metavar="LOGIN", help=_("Pre-fill this Yandex login on the consent page.")),
 ]
 ForceConfirmOption = Annotated[
     bool, typer.Option("--force-confirm", help=_("Always show the consent page (lets you switch account)."))

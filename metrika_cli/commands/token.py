@@ -14,6 +14,8 @@ from .options import ProfileOption
 def token(
     ctx: typer.Context,
     profile: ProfileOption = None,
-    header: Annotated[bool, typer.Option("--header", help=_("Print `Authorization: OAuth <token>`."))] = False,
+    header: Annotated[
+        bool, typer.Option("--header", help=_("Print it as an HTTP header: Authorization: OAuth <token>."))
+    ] = False,
 ) -> int:
     return print_token(ctx.obj, profile_name(ctx.obj, profile), header)
