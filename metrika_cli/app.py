@@ -159,10 +159,10 @@ def run(args: list[str], env: Env) -> int:
     command = click_command()
     if "_METRIKA_COMPLETE" in os.environ:
         # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
-        # app sets add_completion=False, so Typer's completion classes are registered here.
-        from typer._completion_classes import completion_init
+        # app sets add_completion=False, so the completion classes are registered here.
+        from .commands.completion import register_shells
 
-        completion_init()
+        register_shells()
     elif not args:
         # Bare `metrika` asks for nothing, so nothing failed: its help on stdout and exit 0, as gh
         # does (click's no_args_is_help exits 2). An option without a command stays a usage error.

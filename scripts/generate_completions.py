@@ -3,8 +3,8 @@
     python scripts/generate_completions.py          # rewrite the four files
     python scripts/generate_completions.py --check  # exit 1 if a committed file differs
 
-Each script is what `metrika completion <shell>` prints: Typer's templates on click's
-completion machinery. The scripts ask `metrika` for candidates at each Tab, so the
+Each script is what `metrika completion <shell>` prints: Typer's templates (fish's is
+metrika's own) on click's completion machinery. The scripts ask `metrika` for candidates at each Tab, so the
 commands and options offered always match the installed version; hidden commands (the
 `check` alias) are never offered. Output is deterministic: no paths, dates or versions.
 """

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -131,3 +132,27 @@ def test_an_unknown_shell_is_a_usage_error(metrika) -> None:
 
 def test_need_completes_to_read_and_write() -> None:
     assert bash_complete("check-access", "--need", "") == ["read", "write"]
+
+
+def powershell_answer(line: str, word: str) -> list[str]:
+    """The candidates metrika gives PowerShell's completer (no PowerShell on Debian: the protocol)."""
+    env = {
+        **os.environ,
+        "_METRIKA_COMPLETE": "complete_powershell",
+        "_TYPER_COMPLETE_ARGS": line,
+        "_TYPER_COMPLETE_WORD_TO_COMPLETE": word,
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "metrika_cli"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert completed.returncode == 0 and completed.stderr == "", completed.stderr
+    return [row.split(":::")[0] for row in completed.stdout.splitlines() if row]
+
+
+def test_powershell_gets_profile_names_and_read_or_write(fake, metrika) -> None:
+    for name in ("wolf", "work"):
+        assert metrika("login", "--with-token", "--insecure-storage", "--profile", name, input=TOKEN).code == 0
+    assert powershell_answer("metrika switch w", "w") == ["wolf", "work"]
+    assert powershell_answer("metrika whoami --profile", "") == ["wolf", "work"]
+    assert powershell_answer("metrika whoami --profile=wo", "--profile=wo") == ["--profile=wolf", "--profile=work"]
+    assert powershell_answer("metrika check-access --need", "") == ["read", "write"]

@@ -8,10 +8,12 @@ same scripts, written by scripts/generate_completions.py.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
+from click.shell_completion import CompletionItem
+from typer import _completion_classes as typer_shells
 
 from ..env import Env
 from ..i18n import _
@@ -26,6 +28,66 @@ if [[ $zsh_eval_context[-1] == loadautofunc ]]; then
 else
   compdef _metrika_completion metrika
 fi"""
+# One call a Tab (Typer's asks twice: whether there are candidates, then which), and file
+# names where metrika has nothing to offer.
+FISH_SOURCE = """\
+function %(complete_func)s
+    set -l response (env %(autocomplete_var)s=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args \\
+        _TYPER_COMPLETE_ARGS=(commandline -cp) %(prog_name)s)
+    if string length --quiet -- $response
+        printf '%%s\\n' $response
+    else
+        __fish_complete_path (commandline -ct)
+    end
+end
+
+complete --command %(prog_name)s --no-files --arguments "(%(complete_func)s)"
+"""
+
+
+class WholeOptionWord(click.shell_completion.ShellComplete):
+    """`--profile=wo<Tab>`: click completes the value after "=", but zsh, fish and PowerShell
+    replace the whole word, so each candidate carries the option back in front."""
+
+    def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem[Any]]:
+        items = super().get_completions(args, incomplete)
+        option, equals, _value = incomplete.partition("=")
+        if not (equals and option.startswith("-")):
+            return items
+        return [CompletionItem(f"{option}={item.value}", type=item.type, help=item.help) for item in items]
+
+
+class BashComplete(typer_shells.BashComplete):
+    """Bash splits `--profile=wo` at the "=" (COMP_WORDBREAKS) and completes only `wo`: join
+    the word back for click, and answer the value alone."""
+
+    def get_completion_args(self) -> tuple[list[str], str]:
+        args, incomplete = super().get_completion_args()
+        if incomplete == "=" and args and args[-1].startswith("-"):
+            return args[:-1], args[-1] + "="
+        if len(args) >= 2 and args[-1] == "=" and args[-2].startswith("-"):
+            return args[:-2], f"{args[-2]}={incomplete}"
+        return args, incomplete
+
+
+class ZshComplete(WholeOptionWord, typer_shells.ZshComplete):
+    pass
+
+
+class FishComplete(WholeOptionWord, typer_shells.FishComplete):
+    source_template = FISH_SOURCE
+
+
+class PowerShellComplete(WholeOptionWord, typer_shells.PowerShellComplete):
+    pass
+
+
+def register_shells() -> None:
+    """Typer's completion classes (its scripts and `_TYPER_COMPLETE_ARGS`), with the fixes above."""
+    typer_shells.completion_init()
+    for shell in (BashComplete, ZshComplete, FishComplete, PowerShellComplete):
+        click.shell_completion.add_completion_class(shell, shell.name)
+    click.shell_completion.add_completion_class(PowerShellComplete, "pwsh")
 
 
 class Shell(StrEnum):
@@ -49,9 +111,8 @@ def completion(
 def script(shell: str, command: click.Command) -> str:
     """The script for `shell`, from the app's own command tree; `#compdef` stays first for zsh."""
     from click.shell_completion import get_completion_class
-    from typer._completion_classes import completion_init
 
-    completion_init()
+    register_shells()
     completer = get_completion_class(shell)
     assert completer is not None
     body = completer(command, {}, "metrika", "_METRIKA_COMPLETE").source().strip("\n")
