@@ -310,7 +310,7 @@ def test_json_for_bad_usage_is_one_object_with_exit_2(fake, metrika, args):
 def test_an_option_the_command_does_not_take_is_a_usage_error_even_when_it_is_json(args, words):
     result = run_metrika(*args, env={"METRIKA_TOKEN": TOKEN})  # a real process: the lean path too
     assert (result.code, result.stdout) == (2, "")
-    assert f"Error: {words}" in result.stderr and "Usage: metrika" in result.stderr
+    assert f"error: {words}" in result.stderr and "Usage: metrika" in result.stderr
     assert TOKEN not in result.output
 
 
@@ -366,4 +366,4 @@ def test_bare_metrika_prints_its_help_on_stdout_and_exits_0():
 def test_an_option_without_a_command_is_still_a_usage_error():
     result = run_metrika("--profile", "work")
     assert (result.code, result.stdout) == (2, "")
-    assert "Error: Missing command." in result.stderr
+    assert "error: Missing command." in result.stderr
