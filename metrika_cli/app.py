@@ -152,6 +152,11 @@ def restore_argument_help(group: click.Group) -> None:
             meta = declared.get(param.name or "")
             if isinstance(param, click.Argument) and meta and isinstance(meta.default, typer.models.ArgumentInfo):
                 param.help = meta.default.help
+                # Typer's help panel names an argument by its Python name (`counter_ids`) beside its
+                # metavar: show the name as the usage line does (PATH), or the metavar alone when it
+                # says more ([COUNTER_ID]...).
+                named = param.metavar is None or param.metavar == (param.name or "").upper()
+                param.opts = [(param.name or "").upper()] if named else []
 
 
 def run(args: list[str], env: Env) -> int:

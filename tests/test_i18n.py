@@ -449,6 +449,7 @@ for name, command in {"": group, **group.commands}.items():
         "shown": env.stdout.getvalue(),
         "hidden": command.hidden,
         "arguments": [p.help for p in command.params if isinstance(p, click.Argument)],
+        "names": [p.name for p in command.params if isinstance(p, click.Argument)],
         "metavars": [p.make_metavar(click.Context(command)) for p in command.params if not getattr(p, "is_flag", 0)],
     }
 print(json.dumps(walk))
@@ -468,6 +469,8 @@ def test_every_help_shows_each_argument_s_help_no_backticks_and_no_one_letter_me
         for help_text in command["arguments"]:
             assert help_text, f"an argument of {name or 'metrika'} has no help"
             assert " ".join(help_text.split()) in shown, (name, help_text)
+        for python_name in command["names"]:  # the help shows COUNTER_ID or PATH, never counter_ids or path
+            assert not re.search(rf"(?<![\w-]){python_name} +[A-Z\[-]", shown), (name, python_name)
         for metavar in command["metavars"]:
             assert all(len(word) > 1 for word in re.findall("[A-Za-z]+", metavar)), (name, metavar)
     assert "--scope SCOPE" in flat(walk["login"]["shown"]) and "--login-hint LOGIN" in flat(walk["login"]["shown"])
