@@ -574,7 +574,7 @@ def _insufficient(ev: Evidence, v: Checks, counters: list[CounterResult], who: s
         "id": str(counters[0].id),
         "ids": _counter_list([r.id for r in counters]),
         "permission": counters[0].permission,
-        "permissions": ", ".join(dict.fromkeys(f'"{r.permission}"' for r in counters)),
+        "permissions": ", ".join(dict.fromkeys(_('"{permission}"').format(permission=r.permission) for r in counters)),
     }
     return v.result(
         Diagnosis.INSUFFICIENT_PERMISSION,

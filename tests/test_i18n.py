@@ -141,6 +141,13 @@ def test_a_russian_network_error_names_the_service_in_cyrillic(fake, metrika):
     assert english.startswith("Network error talking to Metrika: ")
 
 
+def test_a_russian_verdict_quotes_permissions_in_russian_quotes(fake, metrika):
+    fake.accounts[TOKEN].counters.append({"id": 404, "name": "Stats", "permission": "view"})
+    result = metrika("check-access", "202", "404", "--need", "write", "--json", env={**RUSSIAN, "METRIKA_TOKEN": TOKEN})
+    summary = json.loads(result.stdout)["summary"]
+    assert "доступ только на чтение («view»)" in summary and '"' not in summary
+
+
 @pytest.mark.parametrize(
     "language, error, warning", [("en", "error: ", "warning: "), ("ru", "ошибка: ", "предупреждение: ")]
 )
