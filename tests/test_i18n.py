@@ -166,7 +166,10 @@ def test_usage_errors_and_metrika_s_own_errors_and_warnings_have_one_prefix(metr
 def test_translations_are_russian_and_name_the_russian_interface():
     translated = {entry.msgid: entry.msgstr[0] for entry in ru_entries()}
     english_only = [msgid for msgid, text in translated.items() if not CYRILLIC.search(text)]
-    assert english_only == ["Redirect URI: {uri}"]  # the field is called so in the Russian oauth.yandex.ru too
+    # "Redirect URI": the field is called so in the Russian oauth.yandex.ru too; a permission in
+    # quotes is Metrika's word (view, edit) in Russian quotes.
+    assert sorted(english_only) == sorted(['"{permission}"', "Redirect URI: {uri}"])
+    assert translated['"{permission}"'] == "«{permission}»"
     assert (
         "«Разрешить»"
         in translated['Open this address, sign in as the account whose counters you need, and press "Allow":']
