@@ -4,9 +4,10 @@ used by login (to verify), whoami and check-access."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from . import oauth
 from .diagnose import Evidence, Verdict, diagnose
@@ -17,6 +18,19 @@ from .pacing import Pacer
 from .store import Profile
 from .text import shown
 from .tokens import Token
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def blocking(function: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, R]:
+    """The coroutine function `function` as a plain call: it runs in an event loop of its own."""
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return asyncio.run(function(*args, **kwargs))
+
+    return run
 
 
 def configured_client_id(
@@ -54,23 +68,6 @@ class Options:
     transport: Any = None
 
 
-def collect(
-    env: Env,
-    token: Token | None,
-    profile: Profile,
-    counter_ids: list[int],
-    need: str,
-    expected_login: str | None,
-    all_pages: bool,
-    client_id: str | None = None,
-    options: Options | None = None,
-) -> tuple[Verdict, Evidence]:
-    """Gather the evidence for a token (concurrently) and diagnose it."""
-    return asyncio.run(
-        collect_async(env, token, profile, counter_ids, need, expected_login, all_pages, client_id, options)
-    )
-
-
 async def collect_async(
     env: Env,
     token: Token | None,
@@ -96,6 +93,10 @@ async def collect_async(
             env, token.value, ask
         )
     return diagnose(evidence), evidence
+
+
+# Gather the evidence for a token (concurrently) and diagnose it: login, whoami, check-access, api.
+collect = blocking(collect_async)
 
 
 def prepare(
