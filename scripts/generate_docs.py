@@ -16,16 +16,16 @@ of the day or versions end up in the files.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 # The language is chosen once, when metrika_cli is first imported: English, before any import of it.
 os.environ["METRIKA_LANG"] = "en"
@@ -206,7 +206,8 @@ class Example:
 
         full = {**self.environ, **environ}
         env = Env.for_test(full, stdin=input, clock=lambda: NOW)
-        with process_environment(full):
+        # httpx (proxies) and keyring read os.environ themselves: it is the example's for the duration.
+        with mock.patch.dict(os.environ, full, clear=True):
             code = main(list(args), env=env)
         return code, env.stdout.getvalue()
 
@@ -216,19 +217,6 @@ class Example:
         code, _ = self.run(*args, *options, input=pasted)
         if code != 0:
             raise SystemExit(f"the example login of {profile} failed with exit {code}")
-
-
-@contextlib.contextmanager
-def process_environment(environ: dict[str, str]) -> Iterator[None]:
-    """httpx (proxies) and keyring read os.environ themselves: it is the example's for the duration."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(environ)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 def yandex() -> Any:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from fake_yandex import FakeYandex
@@ -137,17 +138,9 @@ def run_metrika(*args: str, input: str | None = None, env: dict[str, str] | None
     return Result(completed.returncode, completed.stdout, completed.stderr)
 
 
-@contextlib.contextmanager
-def process_environment(environ: dict[str, str]) -> Iterator[None]:
+def process_environment(environ: dict[str, str]) -> contextlib.AbstractContextManager[object]:
     """os.environ as `environ` for the duration: httpx (proxies) and keyring read it themselves."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(environ)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return mock.patch.dict(os.environ, environ, clear=True)
 
 
 def call_metrika(
