@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -41,23 +40,13 @@ sys.path.insert(0, str(BENCH))
 
 from fake_yandex import FakeYandex  # noqa: E402
 from startup import TOKEN as KEYRING_TOKEN  # noqa: E402
+from startup import clean_environ, yandex_at  # noqa: E402
 from startup import environment as keyring_environment  # noqa: E402
 
 TOKEN = "y0__xBenchTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijklmn"
 PER_PAGE = 10
 TARGET_PAGES = 1.2
 TARGET_EXEC = 1.2
-CLEARED = (
-    "HTTPS_PROXY",
-    "HTTP_PROXY",
-    "ALL_PROXY",
-    "https_proxy",
-    "http_proxy",
-    "all_proxy",
-    "METRIKA_PROFILE",
-    "METRIKA_TOKEN_FILE",
-    "METRIKA_DEBUG",
-)
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -74,13 +63,11 @@ def pages_case(options: argparse.Namespace) -> float:
     with FakeYandex(quota=True) as fake, tempfile.TemporaryDirectory() as config:
         counters = [{"id": 1_000_000 + n, "permission": "own"} for n in range(options.pages * PER_PAGE)]
         fake.add_token(TOKEN, login="bench", counters=counters)
-        env = {key: value for key, value in os.environ.items() if key not in CLEARED}
+        env = clean_environ()
         env.update(
+            yandex_at(fake.url),
             METRIKA_TOKEN=TOKEN,
             METRIKA_CONFIG_DIR=config,
-            METRIKA_API_URL=fake.url,
-            METRIKA_LOGIN_URL=fake.url,
-            METRIKA_OAUTH_URL=fake.url,
             METRIKA_LANG="en",
             PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
         )

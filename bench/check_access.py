@@ -16,7 +16,6 @@ Target: <= 1.3.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_yandex import FakeYandex  # noqa: E402
+from startup import clean_environ, yandex_at  # noqa: E402
 
 TOKEN = "y0__xBenchTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijklmn"
 CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
@@ -57,28 +57,14 @@ def main() -> int:
             TOKEN, login="bench", client_id=CLIENT_ID, counters=[{"id": int(cid), "permission": "own"} for cid in ids]
         )
         env = {
-            **os.environ,
+            **clean_environ(),
+            **yandex_at(fake.url),
             "METRIKA_TOKEN": TOKEN,
             "METRIKA_CLIENT_ID": CLIENT_ID,
             "METRIKA_CONFIG_DIR": config,
-            "METRIKA_API_URL": fake.url,
-            "METRIKA_LOGIN_URL": fake.url,
-            "METRIKA_OAUTH_URL": fake.url,
             "METRIKA_LANG": "en",
             "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
         }
-        for name in (
-            "HTTPS_PROXY",
-            "HTTP_PROXY",
-            "ALL_PROXY",
-            "https_proxy",
-            "http_proxy",
-            "all_proxy",
-            "METRIKA_PROFILE",
-            "METRIKA_TOKEN_FILE",
-            "METRIKA_DEBUG",
-        ):
-            env.pop(name, None)
         run(["check-access"], env)  # warm the disk cache and byte-code
         print(
             f"latency {options.latency:g} s per request, {options.runs} runs per case, "

@@ -27,13 +27,25 @@ TOKEN = "y0__xBenchTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijk"
 BASELINE = "import keyring; keyring.get_password('metrika-cli', 'default')"
 
 
-def environment(folder: Path) -> dict[str, str]:
-    env = {
+def clean_environ() -> dict[str, str]:
+    """This process's environment less what would change what is measured: metrika's own
+    variables, proxies, PYTHONPATH and the D-Bus session. Every bench/ script starts from it."""
+    return {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("METRIKA_", "_METRIKA"))
         and key not in ("PYTHONPATH", "DBUS_SESSION_BUS_ADDRESS", "PYTHONDONTWRITEBYTECODE")
+        and not key.lower().endswith("_proxy")
     }
+
+
+def yandex_at(url: str) -> dict[str, str]:
+    """The three base URLs (Metrika, Yandex ID, OAuth), all at the loopback fake's `url`."""
+    return {"METRIKA_API_URL": url, "METRIKA_LOGIN_URL": url, "METRIKA_OAUTH_URL": url}
+
+
+def environment(folder: Path) -> dict[str, str]:
+    env = clean_environ()
     env.update(
         PYTHONPATH=str(BENCH),
         PYTHON_KEYRING_BACKEND="file_keyring.Keyring",

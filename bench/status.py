@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_yandex import FakeYandex  # noqa: E402
+from startup import clean_environ, yandex_at  # noqa: E402
 
 from metrika_cli.text import fingerprint  # noqa: E402
 
@@ -55,13 +55,7 @@ def profile_names(count: int) -> list[str]:
 
 def environment(folder: Path, count: int, fake_url: str | None) -> dict[str, str]:
     """`count` profiles kept in the file keyring, in the default config folder under `folder`."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("METRIKA_", "_METRIKA"))
-        and key not in ("PYTHONPATH", "DBUS_SESSION_BUS_ADDRESS", "PYTHONDONTWRITEBYTECODE")
-        and not key.lower().endswith("_proxy")
-    }
+    env = clean_environ()
     env.update(
         PYTHONPATH=str(BENCH),
         PYTHON_KEYRING_BACKEND="file_keyring.Keyring",
@@ -70,7 +64,7 @@ def environment(folder: Path, count: int, fake_url: str | None) -> dict[str, str
         METRIKA_LANG="en",
     )
     if fake_url:
-        env.update(METRIKA_API_URL=fake_url, METRIKA_LOGIN_URL=fake_url, METRIKA_OAUTH_URL=fake_url)
+        env.update(yandex_at(fake_url))
     expires = (datetime.now(UTC) + timedelta(days=300)).isoformat(timespec="seconds")
     profiles, secrets = {}, {}
     for number, name in enumerate(profile_names(count)):
