@@ -19,6 +19,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"bash": "bash", "zsh": "zsh", "fish": "fish"}
 BASH_COMPLETION = Path("/usr/share/bash-completion/bash_completion")
+# What Tab offers after `metrika `: every command, never the hidden alias `check`.
+COMMANDS = [
+    "api",
+    "auth-url",
+    "check-access",
+    "completion",
+    "exec",
+    "login",
+    "logout",
+    "status",
+    "switch",
+    "token",
+    "whoami",
+]
 # zsh: a widget that completes the line, then writes what the completion system offered (every
 # compadd also records its matches, after zsh's own matching) and the line it left; then it
 # empties the line and says it is done. compadd calls that only ask (-O, -A, -D) pass through.

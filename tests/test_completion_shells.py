@@ -11,23 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import TOKEN
 from keyring_backends import backend_env
-from real_shells import bash_tab, fish_tab, shell_env, zsh_tab
+from real_shells import COMMANDS, bash_tab, fish_tab, shell_env, zsh_tab
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPLETIONS = ROOT / "completions"  # what `metrika completion SHELL` prints (test_completions.py)
-COMMANDS = [
-    "api",
-    "auth-url",
-    "check-access",
-    "completion",
-    "exec",
-    "login",
-    "logout",
-    "status",
-    "switch",
-    "token",
-    "whoami",
-]
 PROFILES = ["default", "wolf", "work"]
 # (what is typed before Tab, what the shell must offer)
 CASES = [

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import TOKEN
+from real_shells import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -80,19 +81,7 @@ def test_bash_completes_login_with_to_with_token() -> None:
 
 def test_bash_offers_every_command_but_never_the_hidden_check_alias() -> None:
     offered = bash_complete("")
-    assert sorted(offered) == [
-        "api",
-        "auth-url",
-        "check-access",
-        "completion",
-        "exec",
-        "login",
-        "logout",
-        "status",
-        "switch",
-        "token",
-        "whoami",
-    ]
+    assert sorted(offered) == COMMANDS
 
 
 def test_bash_offers_the_json_option_of_check_access() -> None:
