@@ -90,6 +90,14 @@ def config_dir(environ: Mapping[str, str]) -> Path:
 # ---- files -----------------------------------------------------------------------------
 
 
+def unreadable(path: Path, exc: BaseException) -> ConfigError:
+    """A config file or folder that cannot be read (or stat'ed), and why."""
+    return ConfigError(
+        _("Cannot read {path}: {error}.").format(path=path, error=os_reason(exc)),
+        fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
+    )
+
+
 def read_toml(path: Path, secret: bool = False) -> dict[str, Any]:
     """The file's tables, {} when it does not exist; a clear error naming file and line."""
     check_private(path.parent, secret=True)
@@ -99,10 +107,7 @@ def read_toml(path: Path, secret: bool = False) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            _("Cannot read {path}: {error}.").format(path=path, error=os_reason(exc)),
-            fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
-        ) from None
+        raise unreadable(path, exc) from None
     try:
         return tomllib.loads(text)
     except RecursionError:
@@ -168,10 +173,7 @@ def check_private(path: Path, secret: bool) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise ConfigError(
-            _("Cannot read {path}: {error}.").format(path=path, error=os_reason(exc)),
-            fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
-        ) from None
+        raise unreadable(path, exc) from None
     if info.st_uid != os.geteuid():
         raise ConfigError(
             _("{path} belongs to another user (uid {uid}); metrika only uses files and folders you own.").format(
