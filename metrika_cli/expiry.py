@@ -35,7 +35,12 @@ def days_left(expires_at: str | None, now: datetime) -> int | None:
     moment = expiry_moment(expires_at)
     if moment is None:
         return None
-    return math.ceil((moment - now).total_seconds() / 86400)
+    return whole_days((moment - now).total_seconds())
+
+
+def whole_days(seconds: float) -> int:
+    """Days as metrika counts them, rounded up: one hour left is 1 day left."""
+    return math.ceil(seconds / 86400)
 
 
 def expires_in(expires_at: str | None, now: datetime) -> str | None:
@@ -46,7 +51,7 @@ def expires_in(expires_at: str | None, now: datetime) -> str | None:
         return None
     seconds = (moment - now).total_seconds()
     if seconds >= 86400:
-        days = math.ceil(seconds / 86400)
+        days = whole_days(seconds)
         return ngettext("in {count} day", "in {count} days", days).format(count=days)
     if seconds >= 3600:
         hours = int(seconds // 3600)
