@@ -533,16 +533,14 @@ def test_latency_lets_concurrent_requests_overlap(fake):
             statuses.append(http.get(path, headers=oauth()).status_code)
 
     threads = [threading.Thread(target=call, args=(p,)) for p in ("/info?format=json", "/management/v1/counters")]
-    began = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert statuses == [200, 200]
     first, second = fake.requests
-    assert first.started < second.finished and second.started < first.finished
+    assert first.started < second.finished and second.started < first.finished  # in parallel
     assert first.finished - first.started >= 0.3
-    assert time.monotonic() - began < 0.55  # in parallel, not one after the other
 
 
 # -- quotas ----------------------------------------------------------------------------
