@@ -271,7 +271,7 @@ def test_a_fifo_as_the_token_file_exits_2_at_once(metrika, tmp_path):
     threading.Thread(target=unblock, daemon=True).start()
     started = time.monotonic()
     result = metrika("token", env={"METRIKA_TOKEN_FILE": str(fifo)})
-    assert time.monotonic() - started < 1, "metrika waited for a writer"
+    assert time.monotonic() - started < 4, "metrika waited for a writer"  # who comes after 5 s
     assert result.code == 2 and "not a regular file" in result.stderr, result.output
     assert stat.S_ISFIFO(fifo.stat().st_mode)
 
@@ -280,6 +280,6 @@ def test_a_fifo_as_the_token_file_exits_2_at_once(metrika, tmp_path):
 def test_a_device_or_folder_as_the_token_file_exits_2_at_once(metrika, path):
     started = time.monotonic()
     result = metrika("check-access", "--json", env={"METRIKA_TOKEN_FILE": path})
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 4  # not reading an endless device, nor waiting on one
     assert result.code == 2, result.output
     assert json.loads(result.stdout)["diagnosis"] == "bad_input"

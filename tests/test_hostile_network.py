@@ -32,7 +32,7 @@ def test_a_server_that_drips_its_body_is_cut_off_at_metrika_timeout(metrika):
         result = metrika("check-access", "--json", env={**on(server), "METRIKA_TIMEOUT": "1"})
         elapsed = time.monotonic() - started
         assert server.bytes_sent > 0  # it did start answering, byte by byte
-    assert elapsed < 2.5, elapsed
+    assert elapsed < 5, elapsed  # the whole answer would drip for 200 s
     document = json.loads(result.stdout)
     assert (result.code, document["diagnosis"]) == (6, "network_error")
     assert "did not answer within 1 s" in document["summary"]
@@ -45,7 +45,7 @@ def test_a_dripping_server_at_login_stores_nothing(metrika, isolated):
             "login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID,
             input=TOKEN, env={**on(server), "METRIKA_TOKEN": "", "METRIKA_TIMEOUT": "0.5"},
         )  # fmt: skip
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # the whole answer would drip for 200 s
     assert result.code == 6 and "Nothing was stored" in result.stderr
     assert not (isolated / "credentials.toml").exists()
 
