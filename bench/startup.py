@@ -44,7 +44,8 @@ def yandex_at(url: str) -> dict[str, str]:
     return {"METRIKA_API_URL": url, "METRIKA_LOGIN_URL": url, "METRIKA_OAUTH_URL": url}
 
 
-def environment(folder: Path) -> dict[str, str]:
+def file_keyring_environ(folder: Path) -> dict[str, str]:
+    """clean_environ, with the keyring a JSON file and the config folder under `folder`, in English."""
     env = clean_environ()
     env.update(
         PYTHONPATH=str(BENCH),
@@ -53,6 +54,11 @@ def environment(folder: Path) -> dict[str, str]:
         XDG_CONFIG_HOME=str(folder),
         METRIKA_LANG="en",
     )
+    return env
+
+
+def environment(folder: Path) -> dict[str, str]:
+    env = file_keyring_environ(folder)
     (folder / "keyring.json").write_text(json.dumps({"metrika-cli/default": TOKEN}))
     (folder / "metrika-cli").mkdir(mode=0o700)
     (folder / "metrika-cli" / "config.toml").write_text('[profiles.default]\nstorage = "keyring"\n')

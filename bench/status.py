@@ -36,7 +36,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_yandex import FakeYandex  # noqa: E402
-from startup import clean_environ, yandex_at  # noqa: E402
+from startup import file_keyring_environ, yandex_at  # noqa: E402
 
 from metrika_cli.text import fingerprint  # noqa: E402
 
@@ -55,14 +55,7 @@ def profile_names(count: int) -> list[str]:
 
 def environment(folder: Path, count: int, fake_url: str | None) -> dict[str, str]:
     """`count` profiles kept in the file keyring, in the default config folder under `folder`."""
-    env = clean_environ()
-    env.update(
-        PYTHONPATH=str(BENCH),
-        PYTHON_KEYRING_BACKEND="file_keyring.Keyring",
-        BENCH_KEYRING_FILE=str(folder / "keyring.json"),
-        XDG_CONFIG_HOME=str(folder),
-        METRIKA_LANG="en",
-    )
+    env = file_keyring_environ(folder)
     if fake_url:
         env.update(yandex_at(fake_url))
     expires = (datetime.now(UTC) + timedelta(days=300)).isoformat(timespec="seconds")
