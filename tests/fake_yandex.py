@@ -26,6 +26,7 @@ scripted with :meth:`FakeYandex.fail`. Standard library only.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 import socket
@@ -433,6 +434,13 @@ class FakeYandex:
                 for r in self.requests
                 if r.path.startswith(path_prefix) and (method is None or r.method == method.upper())
             ]
+
+    def most_in_flight(self, requests: list[Recorded] | None = None) -> int:
+        """The most of ``requests`` (default: all answered ones) the fake was answering at one moment."""
+        with self._lock:
+            answered = [r for r in (self.requests if requests is None else requests) if r.finished is not None]
+        events = sorted([(r.started, 1) for r in answered] + [(r.finished or 0.0, -1) for r in answered])
+        return max(itertools.accumulate(change for _moment, change in events), default=0)
 
     # -- life cycle --------------------------------------------------------------------
 

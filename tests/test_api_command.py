@@ -364,12 +364,7 @@ def test_paginate_sends_three_at_a_time_under_the_quotas(fake, metrika):
     assert result.code == 0, result.stderr
     assert len(result.stdout.splitlines()) == 11 and len(fake.requests) == 11
     assert fake.quota_rejections == []
-    events = sorted([(r.started, 1) for r in fake.requests] + [(r.finished, -1) for r in fake.requests])
-    in_flight, most = 0, 0
-    for _moment, step in events:
-        in_flight += step
-        most = max(most, in_flight)
-    assert most == 3
+    assert fake.most_in_flight() == 3
 
 
 def test_a_page_that_fails_stops_the_rest_and_is_explained(fake, metrika):

@@ -530,6 +530,7 @@ def test_latency_lets_concurrent_requests_overlap(fake):
     first, second = fake.requests[2:]  # after each thread's quick /info
     assert first.started < second.finished and second.started < first.finished  # in parallel
     assert first.finished - first.started >= 0.3
+    assert fake.most_in_flight([first, second]) == 2 and fake.most_in_flight([first]) == 1
 
 
 # -- quotas ----------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import json
 import os
 import time
@@ -54,12 +53,6 @@ def store_profiles(directory: Path, profiles: dict[str, dict[str, Any]], active:
         path.chmod(0o600)
 
 
-def most_in_flight(requests: list) -> int:
-    """The most of these requests the fake was answering at one moment."""
-    events = sorted([(r.started, 1) for r in requests] + [(r.finished, -1) for r in requests])
-    return max(itertools.accumulate(change for _moment, change in events))
-
-
 def metrika_requests(fake) -> list:
     return [r for r in fake.requests if r.path.startswith(("/management/", "/stat/"))]
 
@@ -105,7 +98,7 @@ def test_200_profiles_finish_at_the_quota_with_no_429_in_one_process(fake, isola
     assert not fake.requests_to("/management/v1/accounts", method="PUT")
     # Profiles are checked side by side: requests are in flight together. How fast the whole
     # run is, against the quota's R/30 s, is bench/status.py's to measure.
-    assert most_in_flight(asked) >= 2
+    assert fake.most_in_flight(asked) >= 2
     assert TOKEN not in result.output and token_for(7) not in result.output
 
 
