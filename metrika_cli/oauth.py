@@ -189,6 +189,11 @@ def _error_message(error: str, description: str) -> BadInput:
     return BadInput(message, fix=fix)
 
 
+def authorize_error(error: str, description: str = "") -> BadInput:
+    """What an `error=` from the authorize page means (access_denied, unauthorized_client…)."""
+    return _error_message(error, description)
+
+
 def _parse_address(value: str, codes: bool = False) -> PastedToken | PastedCode:
     fragment = value.split("#", 1)[1] if "#" in value else ""
     before_fragment = value.split("#", 1)[0]

@@ -145,3 +145,8 @@ def test_powershell_gets_profile_names_and_read_or_write(fake, metrika) -> None:
     assert powershell_answer("metrika whoami --profile", "") == ["wolf", "work"]
     assert powershell_answer("metrika whoami --profile=wo", "--profile=wo") == ["--profile=wolf", "--profile=work"]
     assert powershell_answer("metrika check-access --need", "") == ["read", "write"]
+
+
+def test_login_flow_completes_its_three_flows() -> None:
+    assert sorted(bash_complete("login", "--flow", "")) == ["code", "device", "token"]
+    assert bash_complete("login", "--flow", "d") == ["device"]
