@@ -336,3 +336,31 @@ def test_at_a_terminal_the_secret_is_asked_and_kept_with_consent(keyring_file, m
     assert app_secret(env, CLIENT_ID, ask=True) == SECRET
     assert FileKeyring.entries() == {f"metrika-cli/client-secret:{CLIENT_ID}": SECRET}
     assert SECRET not in env.stderr.getvalue()
+
+
+def test_when_the_refresh_token_cannot_be_put_back_the_token_stays_new_so_the_mismatch_shows(keyring_file, monkeypatch):
+    from metrika_cli import store as store_module
+    from metrika_cli.errors import ConfigError
+    from metrika_cli.text import fingerprint
+
+    store = store_env().store
+    store.save("work", TOKEN, Profile(), False, refresh_token=REFRESH)
+    real_set, real_write = FileKeyring.set_password, store_module.write_toml
+
+    def refuse_putting_back(self, service, username, password):
+        if password == REFRESH:
+            raise RuntimeError("the keyring broke")
+        real_set(self, service, username, password)
+
+    def disk_full(path, data):
+        if path.name == "config.toml":
+            raise ConfigError("disk full")
+        real_write(path, data)
+
+    monkeypatch.setattr(FileKeyring, "set_password", refuse_putting_back)
+    monkeypatch.setattr(store_module, "write_toml", disk_full)
+    with pytest.raises(ConfigError):
+        store.save("work", OTHER_TOKEN, Profile(), False, refresh_token="new-refresh-token-0123456789")
+    # never the old token (which config.toml describes) beside a refresh token that is not its own
+    assert FileKeyring.entries()["metrika-cli/work"] == OTHER_TOKEN
+    assert store.profile("work").fingerprint == fingerprint(TOKEN)
