@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -489,3 +490,48 @@ def test_the_apps_secret_typed_in_a_real_terminal_is_hidden_and_kept_on_request(
     assert finish(child) == 0
     assert SECRET not in transcript.getvalue()
     assert FileKeyring.entries()[f"metrika-cli/client-secret:{CLIENT_ID}"] == SECRET
+
+
+def test_a_device_code_that_stays_pending_ends_on_the_clock_whatever_the_interval(fake, metrika, isolated):
+    fake.device_interval, fake.device_lifetime = 0, 1  # polls as fast as it may: the clock still ends it
+    result = metrika(*DEVICE, env={"METRIKA_CLIENT_SECRET": SECRET})
+    assert result.code == 2 and "expired" in result.stderr
+
+
+CTRL_D = Interrupted("Interrupted; nothing was stored.")
+
+
+@pytest.mark.parametrize(
+    "args, answers, fake_setup",
+    [
+        (LOGIN, [the_code, CTRL_D], "require_secret"),  # at "continue with the token flow?"
+        (LOGIN, [the_code, "", CTRL_D], "require_secret"),  # at the token flow's paste prompt
+        (DEVICE, [CTRL_D], ""),  # at the app's secret
+        (DEVICE, ["", "", CTRL_D], ""),  # empty answers ask again; then Ctrl-D
+        (DEVICE, [SECRET, CTRL_D], ""),  # at "keep it in the keyring?"
+        (DEVICE, [SECRET, KeyboardInterrupt()], ""),
+    ],
+)
+def test_ctrl_d_or_ctrl_c_at_each_question_stores_nothing(
+    fake, monkeypatch, isolated, keyring_file, waits, args, answers, fake_setup
+):
+    if fake_setup:
+        fake.app(CLIENT_ID, require_secret=True)
+    keyring_file.write_text(json.dumps({"metrika-cli/default": TOKEN}))
+    before = stored(isolated)
+    result = at_terminal(monkeypatch, Person(answers), *args)
+    assert result.code == 130, result.stderr
+    assert stored(isolated) == before and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_while_waiting_for_the_browser_stores_nothing_and_frees_the_port(fake, isolated, keyring_file):
+    port = free_port()
+    redirect = f"http://127.0.0.1:{port}/cb"
+    with metrika_process("login", "--client-id", CLIENT_ID, "--redirect-uri", redirect) as process:
+        read_until_url(process)
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 130 and "nothing was stored" in err.lower()
+    assert stored(isolated) == {"keyring": {}}
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
