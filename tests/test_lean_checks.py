@@ -75,6 +75,20 @@ def test_the_lean_path_reads_every_call_it_takes_as_the_app_would():
 @pytest.mark.parametrize(
     "args",
     [
+        ["check-access", "\udcff"],  # a byte that is not UTF-8, as Python hands it over
+        ["check-access", "--login", "\udcff", "--need=a=b"],
+        ["--profile", "é", "whoami", "--profile="],
+        ["check-access", "", "--expiring-within", "99999999999999999999999"],
+        ["check", "--", "--json", "-h", "--need"],
+    ],
+)
+def test_odd_words_are_read_as_the_app_reads_them(args):
+    assert lean_check_args(args) is not None and lean_check_args(args) == click_reads(args)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
         ["check-access", "--help"],
         ["check", "-h"],
         ["whoami", "--bogus"],
@@ -116,6 +130,8 @@ CALLS = [
     ("whoami",),
     ("whoami", "--json", "--expiring-within=400"),
     ("--profile=a b", "whoami", "--json"),
+    ("check-access", "--expiring-within", "99999999999999999999999"),
+    ("check-access", "\udcff", "--json"),
 ]
 
 
