@@ -338,6 +338,17 @@ def test_a_redirect_uri_that_is_not_loopback_with_a_port_is_exit_2(fake, metrika
     assert result.code == 2 and "loopback" in result.stderr and fake.requests == []
 
 
+@pytest.mark.parametrize("flow", ["token", "device"])
+def test_a_redirect_uri_goes_with_the_code_flow_only(fake, metrika, isolated, flow):
+    result = metrika("login", "--flow", flow, "--client-id", CLIENT_ID, "--redirect-uri", "http://127.0.0.1:8765/cb")
+    assert result.code == 2 and "--flow code" in result.stderr and fake.requests == []
+
+
+def test_an_unknown_flow_is_a_usage_error(fake, metrika, isolated):
+    result = metrika("login", "--flow", "implicit", "--client-id", CLIENT_ID)
+    assert result.code == 2 and "implicit" in result.stderr and fake.requests == []
+
+
 def test_the_loopback_flow_gives_up_when_the_browser_never_comes_back(fake, metrika, isolated, monkeypatch):
     monkeypatch.setattr(flows, "LOOPBACK_TIMEOUT", 0.3)
     redirect = f"http://127.0.0.1:{free_port()}/cb"
@@ -365,6 +376,7 @@ def test_the_device_flow_works_without_a_terminal_and_honours_slow_down(fake, me
     fake.device_approve_after = 3
     result = metrika(*DEVICE, env={"METRIKA_CLIENT_SECRET": SECRET})
     assert result.code == 0, result.stderr
+    assert result.stdout == ""  # messages, the code to type included, go to stderr
     grant = next(iter(fake.device_codes.values()))
     assert "https://ya.ru/device" in result.stderr and grant.user_code in result.stderr
     assert waits == [5, 10, 10]
