@@ -28,7 +28,6 @@ from .i18n import _
 from .loopback import Listener, check_redirect_uri
 from .output import say
 
-FLOWS = ("code", "token", "device")
 LOOPBACK_TIMEOUT = 180.0  # seconds to wait for the browser to come back (tests make it short)
 SLOW_DOWN = 5  # seconds added to the device flow's interval on `slow_down`
 sleep: Callable[[float], None] = time.sleep  # the device flow's wait (tests replace it)
