@@ -6,9 +6,10 @@ from __future__ import annotations
 import errno
 import html
 import socket
+import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -50,8 +51,13 @@ def check_redirect_uri(uri: str) -> Target:
     return Target(uri.strip(), LOOPBACK_HOSTS[host], port, parts.path or "/")
 
 
-class _Server(HTTPServer):
+class _Server(ThreadingHTTPServer):
+    """Each connection in a thread of its own: a browser's idle preconnection must not hold up the callback."""
+
+    daemon_threads = True
+    block_on_close = False
     outcome: dict[str, str]
+    lock: threading.Lock
     target: Target
     state: str
 
@@ -65,6 +71,7 @@ class _Server6(_Server):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    timeout = 10  # seconds a connection may stay silent
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: the URL carries the code
@@ -75,8 +82,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._page(404, _("Nothing here."))
             return
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-        self.server.outcome, status, text = _judge(query, self.server.state)
-        self._page(status, text)
+        outcome, status, text = _judge(query, self.server.state)
+        with self.server.lock:
+            first = not self.server.outcome
+            if first:
+                self.server.outcome = outcome
+        if first:
+            self._page(status, text)
+        else:
+            self._page(404, _("Nothing here."))
 
     def _page(self, status: int, text: str) -> None:
         body = (
@@ -130,6 +144,7 @@ class Listener:
         except OSError as exc:
             raise _cannot_listen(self.target, exc) from None
         server.outcome, server.target, server.state = {}, self.target, self.state
+        server.lock = threading.Lock()
         self.server = server
         return self
 

@@ -296,7 +296,9 @@ def test_the_loopback_flow_catches_the_code_with_no_paste_and_no_terminal(fake, 
     with metrika_process(*args, env={"METRIKA_LANG": lang}) as process:
         url, _lines = read_until_url(process)
         assert parse_qs(urlsplit(url).query)["redirect_uri"] == [redirect]
+        idle = socket.create_connection(("127.0.0.1", urlsplit(redirect).port))  # a browser's preconnection
         landing = httpx.get(url, follow_redirects=True, timeout=10)  # the browser, sent back to metrika
+        idle.close()
         _out, err = process.communicate(timeout=30)
     assert landing.status_code == 200 and page in landing.text
     assert str(landing.url).startswith(redirect + "?code=")
