@@ -40,6 +40,24 @@ def _hidden_prompt(question: str, stream: IO[str]) -> str:
         signal.signal(signal.SIGTERM, previous)
 
 
+def restore_for_exec(core_limit: tuple[int, int] | None) -> None:
+    """Undo what Python changed in this process: it ignores SIGPIPE and SIGXFSZ (an ignored signal
+    stays ignored across exec, so `yes | head -1` would end in "Broken pipe"); main.py lowered the
+    core limit. Handlers of caught signals (SIGINT) are reset by exec itself."""
+    import signal
+
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(number, signal.SIG_DFL)
+    if core_limit is not None:
+        with contextlib.suppress(ImportError, OSError, ValueError):
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CORE, core_limit)
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -76,6 +94,7 @@ class Env:
     lock_timeout: float = LOCK_TIMEOUT
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
     secrets: set[str] = field(default_factory=set)  # tokens this run has seen: never printed
+    core_limit: tuple[int, int] | None = None  # RLIMIT_CORE as found at start, for `metrika exec`
 
     @classmethod
     def from_process(cls) -> Env:
@@ -115,8 +134,18 @@ class Env:
 
     def exec(self, file: str, argv: list[str], environ: Mapping[str, str]) -> int:
         """Replace this process with `file` (looked up on environ's PATH): returns only where a
-        test has swapped this method; raises OSError when the file cannot be run."""
-        os.execvpe(file, argv, environ)
+        test has swapped this method; raises OSError when the file cannot be run. The command gets
+        the process as a shell would give it: default signal dispositions, the core limit found."""
+        restore_for_exec(self.core_limit)
+        try:
+            os.execvpe(file, argv, environ)
+        except BaseException:  # not run: this process goes on, as Python had it
+            import signal
+
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            if self.core_limit is not None:
+                restore_for_exec((0, self.core_limit[1]))
+            raise
 
     def ask(self, question: str, hidden: bool = False) -> str:
         """One line from the person at the terminal (hidden: not echoed); Ctrl-D cancels."""
