@@ -17,11 +17,14 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
+from .text import Secrets
+
 if TYPE_CHECKING:
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
 LOCK_TIMEOUT = 10.0  # seconds to wait behind another metrika changing the profiles
+SECRET_VARIABLES = ("METRIKA_TOKEN", "METRIKA_CLIENT_SECRET")
 
 
 def _hidden_prompt(question: str, stream: IO[str]) -> str:
@@ -93,8 +96,12 @@ class Env:
     keyring_timeout: float = KEYRING_TIMEOUT
     lock_timeout: float = LOCK_TIMEOUT
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
-    secrets: set[str] = field(default_factory=set)  # tokens this run has seen: never printed
+    secrets: Secrets = field(default_factory=Secrets)  # what this run knows: never printed
     core_limit: tuple[int, int] | None = None  # RLIMIT_CORE as found at start, for `metrika exec`
+
+    def __post_init__(self) -> None:
+        for name in SECRET_VARIABLES:  # known before any command runs: a usage error cannot echo them
+            self.secrets.add(self.environ.get(name))
 
     @classmethod
     def from_process(cls) -> Env:
@@ -171,8 +178,10 @@ class Env:
     def store(self) -> Store:
         from .store import Store, config_dir
 
+        folder = config_dir(self.environ)
+        self.secrets.allow(str(folder))  # a long folder name is shown in messages as it is
         return Store(
-            config_dir(self.environ),
+            folder,
             self.environ.get("PYTHON_KEYRING_BACKEND"),
             self.keyring_timeout,
             self.lock_timeout,
@@ -189,11 +198,14 @@ class Env:
                 raise ValueError
         except ValueError:
             from .errors import BadInput
+            from .text import shown
 
             raise BadInput(
-                _("METRIKA_TIMEOUT must be a number of seconds between 0 and 600; got {value!r}.").format(
-                    value=raw_timeout[:20]
-                )
+                _(
+                    "METRIKA_TIMEOUT is the time limit of each request in seconds: more than 0 and at most 600, "
+                    "fractions allowed (e.g. 30 or 2.5); got {value!r}."
+                ).format(value=shown(raw_timeout, 20)),
+                fix=[_("Set it to such a number, or unset it for the default of 10 seconds.")],
             ) from None
         return Endpoints(
             api_url=self._base_url("METRIKA_API_URL", Endpoints.api_url),
