@@ -220,7 +220,7 @@ class Env:
 
         from .errors import BadInput
         from .i18n import _
-        from .text import hide_userinfo, is_loopback
+        from .text import hide_userinfo, is_loopback, shown
 
         value = (self.environ.get(variable) or default).rstrip("/")
         try:
@@ -235,6 +235,6 @@ class Env:
             _(
                 "{variable} must be an https:// address without a user or password (plain http only to this "
                 "machine); got {url}. Nothing was sent."
-            ).format(variable=variable, url=hide_userinfo(value)[:200]),
+            ).format(variable=variable, url=shown(hide_userinfo(value), 200)),  # cut after redaction
             fix=[_("Correct {variable}, or unset it to use {default}.").format(variable=variable, default=default)],
         )

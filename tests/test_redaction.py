@@ -207,3 +207,11 @@ def test_no_piece_of_a_known_secret_in_any_output_and_json_always_parses(
     if "--json" in args[: args.index("--") if "--" in args else None] and result.stdout:
         assert isinstance(json.loads(result.stdout), dict), (args, result)
     assert "Traceback" not in result.output and "Unexpected error" not in result.output, (args, result)
+
+
+def test_a_token_in_a_refused_base_url_is_hidden_before_the_url_is_cut(metrika):
+    lower = "zyxwvutsrqponmlk9876543210zyxwvutsrqponm"  # nobody knows it; no capitals
+    url = "ftp://api-metrika.yandex.net/" + "p/" * 80 + lower  # the token straddles character 200
+    result = metrika("whoami", env={"METRIKA_API_URL": url, "METRIKA_TOKEN": TOKEN})
+    assert result.code == 2 and "METRIKA_API_URL" in result.stderr
+    assert lower[:8] not in result.output
