@@ -91,7 +91,9 @@ def obtain(env: Env, app_id: str, request: Request, paste: Callable[[], str]) ->
 
 
 def show_url(env: Env, url: str, no_browser: bool) -> None:
-    """Always print the address (stderr); open it in a browser where one can be seen."""
+    """Always print the address (stderr); open it in a browser where one can be seen. Its long runs
+    (the challenge, the state, the device_id) are no secrets: shown as they are."""
+    env.secrets.allow(url)
     say(env, _('Open this address, sign in as the account whose counters you need, and press "Allow":'))
     say(env, url, style="bold")
     if can_open_browser(env, no_browser):
@@ -119,7 +121,7 @@ def can_open_browser(env: Env, no_browser: bool) -> bool:
 def token_flow(env: Env, app_id: str, request: Request, paste: Callable[[], str]) -> Grant:
     """The implicit flow: the Yandex page shows the token, the user pastes it."""
     url = oauth.build_authorize_url(
-        env.endpoints.oauth_url, app_id, request.scopes, request.login_hint, request.force_confirm
+        env.endpoints.oauth_url, app_id, request.scopes, request.login_hint, request.force_confirm, env.secrets
     )
     show_url(env, url, request.no_browser)
     pasted = oauth.parse_pasted_token(paste(), app_id)
@@ -156,6 +158,7 @@ def code_url(env: Env, app_id: str, request: Request, pkce: Pkce) -> str:
         request.scopes,
         request.login_hint,
         request.force_confirm,
+        env.secrets,
         response_type="code",
         code_challenge=pkce.challenge,
         device_id=pkce.device_id,

@@ -199,8 +199,8 @@ def test_a_pasted_code_or_code_address_is_a_code(pasted):
         "y0_AgAAAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfGhIjKlMnO",
         "AQAAAAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456",
         "0123456789abcdef0123456789abcdef",
-        "y0_AgAAAAx",
-        "abcdefgh12",
+        "y0_agaaaaxlowercaseonly",
+        "abcdefghijklmnopqrst",
     ],
 )
 def test_a_pasted_token_or_token_address_is_still_a_token(token):

@@ -134,6 +134,7 @@ def run(env: Env, opts: LoginOptions) -> int:
     new.device_id = grant.device_id
     if grant.expires_in:
         new.expires_at = (now + timedelta(seconds=grant.expires_in)).isoformat(timespec="seconds")
+    issued_to = None
     if not opts.no_verify:
         verdict, evidence = collect(env, Token(grant.token, "login"), new, [], "read", None, all_pages=False)
         if not verdict.ok:
@@ -145,9 +146,11 @@ def run(env: Env, opts: LoginOptions) -> int:
         identity = evidence.identity.data if evidence.identity and evidence.identity.ok else {}
         new.login, new.uid = identity.get("login"), identity.get("id")
         new.client_id = app_id or identity.get("client_id")
+        issued_to = identity.get("client_id")
     say_replaced(env, opts.profile, saved, new)
     env.store.save(opts.profile, grant.token, new, insecure=plain_text, refresh_token=grant.refresh_token)
-    say(env, logged_in_line(env, opts.profile, new, grant.token, not opts.no_verify), style="green")
+    line = logged_in_line(env, opts.profile, new, grant.token, not opts.no_verify, issued_to)
+    say(env, line, style="green")
     return 0
 
 
@@ -280,9 +283,12 @@ def _choose_storage(env: Env, insecure_storage: bool) -> bool:
     raise no_keyring_error()
 
 
-def logged_in_line(env: Env, name: str, profile: Profile, token: str, verified: bool) -> str:
-    """Who logged in, or (--no-verify) that nobody knows yet; until when; where the token went."""
-    values = {"profile": name, "fp": fingerprint(token), "app": profile.client_id or _("unknown")}
+def logged_in_line(
+    env: Env, name: str, profile: Profile, token: str, verified: bool, issued_to: str | None = None
+) -> str:
+    """Who logged in, or (--no-verify) that nobody knows yet; with the app the token was issued to
+    (Yandex ID's word, else the ClientID given); until when; where the token went."""
+    values = {"profile": name, "fp": fingerprint(token), "app": issued_to or profile.client_id or _("unknown")}
     if verified:
         line = _("Logged in as {login} with app {app} (profile {profile}, token {fp}).").format(
             login=profile.login or _("an account Yandex ID did not name"), **values
