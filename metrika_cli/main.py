@@ -62,8 +62,9 @@ def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list
         return run_with_token(env, name, names, command)
     except BaseException as exc:
         from .output import report_failure
+        from .tokens import fix_profile
 
-        return report_failure(env, exc, name, as_json=False)
+        return report_failure(env, exc, name, as_json=False, implicit=fix_profile(env))
 
 
 def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
@@ -75,8 +76,9 @@ def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
         return print_token(env, name, header)
     except BaseException as exc:
         from .output import report_failure
+        from .tokens import fix_profile
 
-        return report_failure(env, exc, name, as_json=False)
+        return report_failure(env, exc, name, as_json=False, implicit=fix_profile(env))
 
 
 def run_app(args: list[str], env: Env) -> int:
