@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -193,15 +194,19 @@ HOSTILE_NAMES = ["evil\nname", "red\x1b[31mname", "tab\tname", "bidi\u202ename"]
 
 
 def test_hand_edited_profile_names_are_shown_escaped_by_switch_and_status(metrika, isolated):
-    store_profiles(isolated, {name: {"token": TOKEN} for name in HOSTILE_NAMES} | {"plain": {"token": TOKEN}})
+    soon = (datetime.now(UTC) + timedelta(days=5)).isoformat(timespec="seconds")  # named in status's warning
+    hostile = {name: {"token": TOKEN, "expires_at": soon} for name in HOSTILE_NAMES}
+    store_profiles(isolated, hostile | {"plain": {"token": TOKEN}, "gone\x1b]0;x\x07": {"login": "kolya"}})
     listing = metrika("switch")
     status = metrika("status", "--offline")
-    for output in (listing.stdout, status.stdout):
-        for raw in HOSTILE_NAMES:
+    assert "expire within 14 days" in status.stderr
+    assert "metrika whoami --profile 'gone\\x1b]0;x\\x07'" in status.stderr  # the one that fails: pointed at
+    for output in (listing.output, status.output):
+        for raw in [*HOSTILE_NAMES, "gone\x1b]0;x\x07"]:
             assert raw not in output
             assert shown_name(raw) in output
         assert "\x1b" not in output and "\t" not in output and "\u202e" not in output
-    assert len(listing.stdout.splitlines()) == 5
+    assert len(listing.stdout.splitlines()) == 6
 
 
 def test_completion_offers_no_hand_edited_name_that_profile_would_refuse(metrika, isolated, monkeypatch):

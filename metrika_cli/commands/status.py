@@ -287,7 +287,7 @@ def expiring_warning(env: Env, reports: list[whoami.Report]) -> None:
     for report in reports:
         days = report.days_left(now)
         if days is not None and days <= WARN_DAYS and report.verdict.code is not Diagnosis.TOKEN_INVALID:
-            soon.append((report.name, report.expires_at or ""))
+            soon.append((shown_name(report.name), report.expires_at or ""))
     if not soon:
         return
     listed = ", ".join(f"{name} ({date[:10]})" for name, date in soon[:5])
