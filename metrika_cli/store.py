@@ -453,9 +453,13 @@ class Store:
         return read_toml(self.config_path)
 
     def profiles(self) -> dict[str, Profile]:
+        from .text import shown_name  # a hand-edited name is named escaped in an error
+
         tables = _table(self.config(), "profiles", self.config_path)
         return {
-            name: Profile.from_toml(_table(tables, name, self.config_path), f"{self.config_path}: profiles.{name}")
+            name: Profile.from_toml(
+                _table(tables, name, self.config_path), f"{self.config_path}: profiles.{shown_name(name)}"
+            )
             for name in tables
         }
 

@@ -247,3 +247,10 @@ def test_a_broken_active_profile_leaves_the_ways_out_open(metrika, isolated):
     assert metrika("token", env={"METRIKA_TOKEN": ODD_TOKENS[0]}).stdout == ODD_TOKENS[0] + "\n"
     assert metrika("switch", "acme").code == 0
     assert metrika("token").stdout == TOKEN + "\n"
+
+
+def test_a_hand_edited_name_in_a_config_error_is_shown_escaped(metrika, isolated):
+    store_profiles(isolated, {"evil\nname\x1b[2J": {"token": TOKEN, "login": 42}})
+    result = metrika("status", "--offline")
+    assert result.code == 1
+    assert "profiles.evil\\nname\\x1b[2J.login has a value of the wrong type" in result.stderr
