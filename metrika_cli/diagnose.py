@@ -689,9 +689,9 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
 
 
 def _rate_limit_reset(quota: str, now: datetime, retry_after: float | None = None) -> str:
-    if retry_after is not None:
+    if quota != "quota_requests_by_uid" and retry_after is not None:
         return _("Retry in {seconds} s, as the server asks (Retry-After).").format(seconds=math.ceil(retry_after))
-    if quota == "quota_requests_by_uid":
+    if quota == "quota_requests_by_uid":  # a daily quota: whatever a Retry-After says, it resets at midnight
         midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         left = midnight - now
         hours, minutes = int(left.total_seconds() // 3600), int(left.total_seconds() % 3600 // 60)

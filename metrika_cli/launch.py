@@ -7,14 +7,14 @@ from __future__ import annotations
 import re
 
 from .env import Env
-from .errors import BadInput
+from .errors import BadInput, ExitCode
 from .i18n import _
 from .os_errors import os_reason
 from .text import shown
 from .tokens import usable_token
 
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-NOT_FOUND, NOT_EXECUTABLE = 127, 126  # what shells answer
+NOT_FOUND, NOT_EXECUTABLE = ExitCode.NOT_FOUND, ExitCode.CANNOT_EXECUTE  # what shells answer
 
 
 def checked_names(names: list[str]) -> list[str]:
