@@ -708,6 +708,7 @@ NETWORK = {
     "proxy": N_("the proxy {proxy} did not connect to {host}"),
     "timeout": N_("{host} did not answer within {timeout:g} s"),
     "cut": N_("the connection to {host} broke in the middle of the answer"),
+    "deadline": N_("METRIKA_DEADLINE ran out before {host} answered"),
     "other": N_("cannot reach {host}"),
 }
 
@@ -728,6 +729,8 @@ def _network_fix(reply: Reply, ev: Evidence) -> list[str]:
         ]
     if reply.network == "timeout":
         return [_("Retry; on a slow network raise METRIKA_TIMEOUT (now {timeout:g} s).").format(timeout=ev.timeout)]
+    if reply.network == "deadline":
+        return [_("Retry with a longer METRIKA_DEADLINE, or unset it.")]
     if reply.network == "tls":
         return [
             _(

@@ -17,7 +17,6 @@ import pytest
 from conftest import CLIENT_ID, TOKEN, Result, closed_port, process_environment, run_metrika
 
 import metrika_cli.api as client
-import metrika_cli.commands.api as api_command
 from metrika_cli.env import Env
 from metrika_cli.main import main
 

@@ -44,6 +44,25 @@ FULL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 COUNTER_IN_PATH = re.compile(r"/counter/(\d+)(?:/|$)")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
+FormOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--form",
+        "-F",
+        metavar="KEY=VALUE|KEY=@FILE",
+        help=_("A multipart/form-data field, or a file to upload with @ (CSV uploads); repeatable."),
+    ),
+]
+OutputOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help=_("Write the body to FILE as it arrives, with no size limit ('-': standard output)."),
+    ),
+]
+
 
 @dataclass
 class Call:
@@ -86,15 +105,7 @@ def api(
         Optional[str],
         typer.Option("--input", metavar="FILE", help=_("Send the JSON in FILE as the body ('-': standard input).")),
     ] = None,
-    form: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--form",
-            "-F",
-            metavar="KEY=VALUE|KEY=@FILE",
-            help=_("A multipart/form-data field, or a file to upload with @ (CSV uploads); repeatable."),
-        ),
-    ] = None,
+    form: FormOption = None,
     paginate: Annotated[
         bool, typer.Option("--paginate", help=_("Fetch every page of a list or report: one JSON line per page."))
     ] = False,
@@ -104,15 +115,7 @@ def api(
     include: Annotated[
         bool, typer.Option("--include", "-i", help=_("Print the status line and headers (on stderr) first."))
     ] = False,
-    output: Annotated[
-        Optional[str],
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            help=_("Write the body to FILE as it arrives, with no size limit ('-': standard output)."),
-        ),
-    ] = None,
+    output: OutputOption = None,
     profile: ProfileOption = None,
 ) -> int:
     env: Env = ctx.obj
