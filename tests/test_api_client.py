@@ -396,3 +396,37 @@ def test_no_exit_code_literal_outside_the_enum():
         for literal in ("= 141", "= 127, 126", "return 6", "return 1\n", "return 5", "return 4"):
             assert literal not in text, (name, literal)
     assert os.path.exists(source / "errors.py")
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """The network as it is, counting the requests that reach it."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.sent = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_status_over_a_dead_host_gives_every_profile_the_network_error_after_the_first_failures(isolated):
+    from test_status import store_profiles, token_for
+
+    from metrika_cli.commands.status import AT_ONCE
+    from metrika_cli.main import main
+
+    count = 40
+    store_profiles(isolated, {f"p{n:02d}": {"token": token_for(n), "login": f"l{n}"} for n in range(count)})
+    transport = CountingTransport()
+    env = Env.for_test(dict(os.environ), transport=transport)
+    code = main(["status", "--json"], env=env)
+    document = json.loads(env.stdout.getvalue())
+    assert code == 6
+    assert {item["diagnosis"] for item in document["profiles"]} == {"network_error"}
+    assert all("refused" in item["summary"] for item in document["profiles"])
+    # the first profiles' requests were on their way together; after them, none reached the network
+    assert transport.sent <= 3 * AT_ONCE + api.DEAD_AFTER < 3 * count
