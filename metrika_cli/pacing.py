@@ -1,4 +1,4 @@
-"""Metrika's quotas, kept on our side (yandex-api.md §3 as the docs state them): requests a
+"""Metrika's quotas, kept on our side (as Yandex documents them): requests a
 second from this IP (all tokens together), requests in flight per user, Reports API requests
 (`/stat/v1/*`) per 5 minutes per user, and requests a second to the Logs API. A command that
 sends many requests (check-access with thousands of counters, status over hundreds of

@@ -50,7 +50,7 @@ REPORTS_WINDOW = 300.0  # seconds: Metrika allows 200 Reports API requests per u
 # The 5-minute Reports quota's error_type is not documented: this one is the fake's own.
 REPORTS_QUOTA = "quota_requests_by_uid_reports"
 LOG_PART = re.compile(r"^/management/v1/counter/(\d+)/logrequest/(\d+)/part/(\d+)/download$")
-UPLOAD_PATHS = (  # multipart/form-data uploads with a CSV `file` part (yandex-api.md §3)
+UPLOAD_PATHS = (  # multipart/form-data uploads with a CSV `file` part (as Yandex documents them)
     "offline_conversions/upload",
     "offline_conversions/upload_calls",
     "expense/upload",

@@ -469,8 +469,7 @@ async def download(env: Env, http: Client, call: Call) -> Reply | None:
         if call.include:
             show_headers(env, reply)
         if not succeeded(reply):
-            write_bytes(env, reply.raw) if reply.raw else None
-            return reply
+            return reply  # stdout stays empty: the message on stderr says what Metrika answered
         keep()
     return None
 
