@@ -205,10 +205,7 @@ class Client:
         started = loop.time()
         total = max(policy.longest_total, self.endpoints.timeout)
         for attempt in range(policy.tries):
-            left = min(total - (loop.time() - started), self.env.time_left())
-            if left <= 0:
-                return self._failed(service, urlsplit(url).hostname or url, "deadline", "deadline")
-            reply = await self._attempt(service, method, url, outgoing, left)
+            reply = await self._within_deadline(service, method, url, outgoing, total - (loop.time() - started))
             wait = retry_wait(policy, method, reply, attempt, loop.time() - started)
             if wait is None or wait >= self.env.time_left():
                 return reply
@@ -216,6 +213,17 @@ class Client:
                 on_retry(reply, wait, attempt)
             await asyncio.sleep(wait)
         raise AssertionError("the last attempt always returns")
+
+    async def _within_deadline(self, service: str, method: str, url: str, outgoing: Outgoing, left: float) -> Reply:
+        """One attempt, the pacer's wait included, cut off when METRIKA_DEADLINE runs out."""
+        remaining = self.env.time_left()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            attempt = self._attempt(service, method, url, outgoing, left)
+            return await (attempt if remaining == float("inf") else asyncio.wait_for(attempt, remaining))
+        except TimeoutError:
+            return self._failed(service, urlsplit(url).hostname or url, "deadline", "METRIKA_DEADLINE")
 
     async def _attempt(self, service: str, method: str, url: str, outgoing: Outgoing, left: float) -> Reply:
         if service != "Metrika":
@@ -225,19 +233,18 @@ class Client:
 
     async def send(self, service: str, method: str, url: str, outgoing: Outgoing, left: float | None = None) -> Reply:
         """One request, bounded from start to end by METRIKA_TIMEOUT (a server that drips bytes
-        included; with a sink, each wait for data instead) and in size by MAX_BODY after
-        decompression; never raises for the network."""
+        included; with a sink, each wait for data instead) and by `left` seconds, and in size by
+        MAX_BODY after decompression; never raises for the network."""
         host = urlsplit(url).hostname or url
-        limit = self.endpoints.timeout if left is None else min(self.endpoints.timeout, left)
-        deadline = "deadline" if left is not None and left < self.endpoints.timeout else "timeout"
+        limit = self.endpoints.timeout if left is None else max(0.001, min(self.endpoints.timeout, left))
         try:
             if outgoing.sink is not None:
-                status, headers, content = await self._exchange(method, url, outgoing, limit)
+                status, headers, content = await self._exchange(method, url, outgoing, self.endpoints.timeout)
             else:
                 status, headers, content = await asyncio.wait_for(self._exchange(method, url, outgoing, None), limit)
         except (TimeoutError, httpx.TimeoutException) as exc:
             kind = classify_network_error(exc, url) if isinstance(exc, httpx.TimeoutException) else "timeout"
-            return self._failed(service, host, deadline if kind == "timeout" else kind, "deadline")
+            return self._failed(service, host, kind, "timeout")
         except httpx.HTTPError as exc:
             return self._failed(service, host, classify_network_error(exc, url), exc.__class__.__name__)
         except BodyTooLarge:

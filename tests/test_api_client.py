@@ -430,3 +430,25 @@ def test_status_over_a_dead_host_gives_every_profile_the_network_error_after_the
     assert all("refused" in item["summary"] for item in document["profiles"])
     # the first profiles' requests were on their way together; after them, none reached the network
     assert transport.sent <= 3 * AT_ONCE + api.DEAD_AFTER < 3 * count
+
+
+def test_one_call_and_its_retries_end_within_the_policy_total():
+    sent = []
+
+    def retrying(request: httpx.Request) -> httpx.Response:
+        sent.append(time.monotonic())
+        return httpx.Response(
+            429, headers={"Retry-After": "0.2"}, json={"errors": [{"error_type": "quota_requests_by_ip"}]}
+        )
+
+    policy = api.RetryPolicy("test", tries=100, longest_wait=1.0, longest_total=0.5, backoff=(0.2,))
+    env = mock_env(retrying, METRIKA_TIMEOUT="0.3")
+
+    async def go() -> Reply:
+        async with Client(env, TOKEN, Pacer(per_second=10_000)) as client:
+            return await client.request("GET", "https://api.test/management/v1/counters", policy)
+
+    started = time.monotonic()
+    reply = asyncio.run(go())
+    assert reply.status == 429 and len(sent) == 3  # at 0, 0.2 and 0.4 s: a fourth would start past 0.5 s
+    assert time.monotonic() - started < 0.5
