@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -81,7 +82,7 @@ class RetryPolicy:
     and waits included, ends within `longest_total` seconds (or METRIKA_TIMEOUT, if longer)."""
 
     name: str
-    statuses: frozenset[int] = frozenset({429})
+    statuses: frozenset[int] = frozenset({429, 420})  # 420: the English quota page's word for 429
     safe_statuses: frozenset[int] = frozenset()
     network: frozenset[str] = frozenset()
     tries: int = 3
@@ -262,18 +263,19 @@ class Client:
     ) -> tuple[int, httpx.Headers, bytes]:
         extensions = {"metrika_form": outgoing.form} if outgoing.form else None
         timeout = httpx.Timeout(read_timeout) if read_timeout is not None else httpx.USE_CLIENT_DEFAULT
-        request = self.http.build_request(
-            method,
-            url,
-            params=outgoing.params,
-            content=outgoing.content,
-            data=outgoing.form,
-            files=outgoing.files() if outgoing.uploads or outgoing.fields else None,
-            headers=outgoing.headers or None,
-            timeout=timeout,
-            extensions=extensions,
-        )
-        response = await self.http.send(request, stream=True)
+        with contextlib.ExitStack() as opened:
+            request = self.http.build_request(
+                method,
+                url,
+                params=outgoing.params,
+                content=outgoing.content,
+                data=outgoing.form,
+                files=outgoing.files(opened) if outgoing.uploads or outgoing.fields else None,
+                headers=outgoing.headers or None,
+                timeout=timeout,
+                extensions=extensions,
+            )
+            response = await self.http.send(request, stream=True)
         try:
             decoder = Decoder(response.headers.get("content-encoding"))
             sink = outgoing.sink if outgoing.sink is not None and 200 <= response.status_code < 300 else None
@@ -403,10 +405,11 @@ class Outgoing:
     sink: Sink | None = None
     expect_json: bool = True  # False: a 200 that is not JSON is fine unless it says it is JSON
 
-    def files(self) -> list[tuple[str, Any]]:
-        """Multipart parts for httpx: the files opened afresh for each attempt, then the fields."""
+    def files(self, opened: contextlib.ExitStack) -> list[tuple[str, Any]]:
+        """Multipart parts for httpx: the files opened afresh for each attempt (closed with
+        `opened`), then the fields."""
         parts: list[tuple[str, Any]] = [
-            (key, (path.name, path.open("rb"), "text/csv" if path.suffix.lower() == ".csv" else None))
+            (key, (path.name, opened.enter_context(path.open("rb")), "text/csv" if path.suffix == ".csv" else None))
             for key, path in self.uploads
         ]
         return parts + [(key, (None, value)) for key, value in self.fields]

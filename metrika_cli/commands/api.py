@@ -643,7 +643,7 @@ def explain(env: Env, token: Token, saved: Profile, call: Call, reply: Reply) ->
         )
     if reply.status is None or (reply.broken and reply.status == 200):
         raise body_trouble(reply)
-    if reply.status in (401, 403, 429):
+    if reply.status in (401, 403, 420, 429):
         diagnose_refusal(env, token, saved, call, reply)
     diagnosis = Diagnosis.SERVICE_UNAVAILABLE if reply.status >= 500 else Diagnosis.UNEXPECTED_RESPONSE
     fix = [retry_after_hint(reply)] if reply.retry_after is not None else []
@@ -708,7 +708,7 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
         fix = [step for step in verdict.fix if "--need" not in step]
         raise Failed(verdict.code, f"{verdict.code}: {verdict.summary}", fix, [*verdict.evidence, *verdict.warnings])
     details = [_("check-access finds nothing wrong with the token: {summary}").format(summary=verdict.summary)]
-    if reply.status == 429:
+    if reply.status in (420, 429):
         quota = reply.error_type or ""
         what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
         details.append(
@@ -727,7 +727,7 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
 
 def refusal_hints(env: Env, call: Call, reply: Reply, need: str) -> list[str]:
     """What to do about a refusal that the token's checks do not explain."""
-    if reply.status == 429:
+    if reply.status in (420, 429):
         return [rate_limit_reset(reply.error_type or "", env.now(), reply.retry_after)]
     hints = []
     if call.ulogin:
