@@ -453,3 +453,19 @@ def test_one_call_and_its_retries_end_within_the_policy_total():
     reply = asyncio.run(go())
     assert reply.status == 429 and len(sent) == 3  # at 0, 0.2 and 0.4 s: a fourth would start past 0.5 s
     assert time.monotonic() - started < 0.5
+
+
+def test_output_shows_a_progress_bar_with_bytes_and_rate_on_a_terminal_only(fake, tmp_path):
+    from conftest import process_environment
+
+    from metrika_cli.main import main
+
+    fake.log_part_size = 3 * 1024 * 1024
+    environ = {**os.environ, **as_token()}
+    for tty in (True, False):
+        streams = Env.for_test(environ, stderr_tty=tty)
+        with process_environment(environ):
+            code = main(["api", PART, "--output", str(tmp_path / f"part-{tty}.tsv")], env=streams)
+        assert code == 0 and (tmp_path / f"part-{tty}.tsv").stat().st_size == 3 * 1024 * 1024
+        shown = streams.stderr.getvalue()
+        assert ("MB" in shown and "/s" in shown) if tty else shown == ""
