@@ -352,12 +352,12 @@ def run(env: Env, name: str, call: Call) -> int:
     return int(ExitCode.OK)
 
 
-def outgoing_of(call: Call, params: list[tuple[str, str]] | None = None) -> Outgoing:
+def outgoing_of(call: Call) -> Outgoing:
     from ..api import Outgoing
 
     headers = {"Content-Type": "application/json"} if call.body is not None else {}
     return Outgoing(
-        params=call.params if params is None else params,
+        params=call.params,
         content=call.body,
         fields=call.form,
         uploads=call.uploads,
@@ -446,7 +446,7 @@ def pages_outcome(env: Env, pager: Pager, rows_key: str) -> Reply | None:
 
 def refuse_token_in_request(token: str, call: Call) -> None:
     """The token goes in the Authorization header only: never in a URL, a query or a body."""
-    in_params = any(token in key or token in value for key, value in call.params)
+    in_params = any(token in key or token in value for key, value in [*call.params, *call.form])
     if token in call.url or in_params or (call.body is not None and token.encode() in call.body):
         raise BadInput(
             _(
