@@ -516,7 +516,7 @@ class Pager:
     async def _rest(self, offset: int, total: int | None, exact: bool) -> AsyncIterator[Reply]:
         pending: deque[tuple[int, asyncio.Task[Reply]]] = deque()
         planned = offset
-        last = total if total is not None else offset + self.size * (self.ahead - 1)
+        last = total if total is not None else offset  # without a total, one page at a time
         stop = min(last, self.start + MAX_PAGES * self.size - 1) if exact else self.start + MAX_PAGES * self.size - 1
         try:
             while True:
@@ -533,7 +533,7 @@ class Pager:
                 if verdict != "more":
                     break
                 if not pending and planned > last:
-                    last = planned + self.size * (self.ahead - 1)  # the total was short: read on
+                    last = planned  # past the (rounded) total and the pages still full: one more page
         finally:
             for _at, task in pending:
                 task.cancel()

@@ -469,3 +469,10 @@ def test_output_shows_a_progress_bar_with_bytes_and_rate_on_a_terminal_only(fake
         assert code == 0 and (tmp_path / f"part-{tty}.tsv").stat().st_size == 3 * 1024 * 1024
         shown = streams.stderr.getvalue()
         assert ("MB" in shown and "/s" in shown) if tty else shown == ""
+
+
+def test_past_a_rounded_total_pages_are_read_one_at_a_time():
+    handler, seen = report_server(rows=1000, claimed=500, rounded=True)
+    pages, pager = pages_of(mock_env(handler), [("limit", "100")])
+    assert sum(len(page.data["data"]) for page in pages) == 1000
+    assert len(seen) == 11  # ten full pages and the empty one that ends the list: none wasted
