@@ -477,3 +477,17 @@ def test_past_a_rounded_total_pages_are_read_one_at_a_time():
     pages, pager = pages_of(mock_env(handler), [("limit", "100")])
     assert sum(len(page.data["data"]) for page in pages) == 1000
     assert len(seen) == 11  # ten full pages and the empty one that ends the list: none wasted
+
+
+@pytest.mark.parametrize("command", ["check-access", "whoami", "status"])
+def test_a_bad_metrika_deadline_is_refused_by_every_command(fake, metrika, command):
+    bad = metrika(command, env=as_token(METRIKA_DEADLINE="-1"))
+    assert bad.code == 2 and "METRIKA_DEADLINE" in bad.stderr and fake.requests == []
+
+
+@pytest.mark.parametrize("command", ["check-access", "whoami"])
+def test_metrika_deadline_holds_for_the_checks_too(fake, metrika, command):
+    fake.fail("/management/", "hang", seconds=30)
+    started = time.monotonic()
+    result = metrika(command, env=as_token(METRIKA_DEADLINE="1.5"))
+    assert time.monotonic() - started < 8 and result.code == 6
