@@ -588,8 +588,8 @@ def show_headers(env: Env, reply: Reply) -> None:
         phrase = HTTPStatus(reply.status).phrase
     except ValueError:
         phrase = ""
-    lines = [f"HTTP {reply.status} {phrase}".rstrip(), *(f"{name}: {value}" for name, value in reply.headers)]
-    env.stderr.write(for_terminal(env, "\n".join(lines)) + "\n\n")
+    headers = [f"{for_terminal(env, name)}: {for_terminal(env, value)}" for name, value in reply.headers]
+    env.stderr.write("\n".join([f"HTTP {reply.status} {phrase}".rstrip(), *headers]) + "\n\n")
     env.stderr.flush()
 
 
