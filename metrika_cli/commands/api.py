@@ -28,10 +28,10 @@ from ..i18n import _
 from ..os_errors import os_reason
 from ..output import for_terminal, pretty_json, progress, say, transfer_progress, warn
 from ..pacing import PARALLEL, Pacer
-from ..probe import collect
+from ..probe import Options, collect
 from ..store import Profile
-from ..text import escape_controls, fingerprint, shown
-from ..tokens import Token, checked_profile, profile_name, usable_token
+from ..text import escape_controls, fingerprint, shown, with_profile
+from ..tokens import Token, checked_profile, fix_profile, profile_name, usable_token
 from .options import ProfileOption
 
 if TYPE_CHECKING:  # httpx is imported only when a call is sent
@@ -79,6 +79,7 @@ class Call:
     form: list[tuple[str, str]] = field(default_factory=list)  # --form KEY=VALUE
     uploads: list[tuple[str, Path]] = field(default_factory=list)  # --form KEY=@FILE
     output: str | None = None  # --output FILE ('-': stdout)
+    profile: str = "default"  # whose token: the commands a failure names carry it
 
 
 def api(
@@ -345,6 +346,7 @@ def check_pages(call: Call) -> None:
 
 def run(env: Env, name: str, call: Call) -> int:
     token, saved = usable_token(env, name)
+    call.profile = name
     refuse_token_in_request(token.value, call)
     failed = asyncio.run(perform(env, token.value, call))  # `| head`: report_failure ends it, 141
     if failed is not None:
@@ -702,7 +704,8 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
     need = "read" if call.method == "GET" else "write"
     ids = [] if call.ulogin else counter_ids_of(call)
     expected_login = saved.login if token.stored else None
-    verdict, _evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False)
+    options = Options(name=call.profile)
+    verdict, _evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False, options=options)
     if not verdict.ok:
         # check-access's `--need read` is no way out for a call that writes
         fix = [step for step in verdict.fix if "--need" not in step]
@@ -717,10 +720,11 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
     diagnosis = {401: Diagnosis.HEADER_REJECTED, 403: Diagnosis.INSUFFICIENT_PERMISSION}.get(
         reply.status or 0, Diagnosis.RATE_LIMITED
     )
+    implicit = fix_profile(env)
     raise Failed(
         diagnosis,
         _("Metrika refused this call: {what}.").format(what=answered(env, reply)),
-        refusal_hints(env, call, reply, need),
+        [with_profile(hint, call.profile, implicit) for hint in refusal_hints(env, call, reply, need)],
         details,
     )
 
