@@ -750,8 +750,20 @@ class SharedTransport(httpx.AsyncBaseTransport):
 
 async def oauth_post(env: Env, path: str, form: dict[str, str]) -> Reply:
     """A form POST to METRIKA_OAUTH_URL + `path` (the token endpoints): no Authorization header,
-    never sent twice (OAUTH); METRIKA_DEBUG traces the form with its secrets redacted."""
+    never sent twice (OAUTH); METRIKA_DEBUG traces the form with its secrets redacted. Every secret
+    sent or answered is registered on env.secrets; an OAuth error (`invalid_grant`…) is the error_type."""
+    for key in SECRET_FORM_FIELDS:
+        if form.get(key):
+            env.secrets.add(form[key])
     async with Client(env, None) as client:
-        return await client.request(
+        reply = await client.request(
             "POST", f"{env.endpoints.oauth_url}{path}", OAUTH, "Yandex OAuth", Outgoing(form=form)
         )
+    if isinstance(reply.data, dict):
+        for key in ("access_token", "refresh_token", "device_code"):
+            if isinstance(reply.data.get(key), str) and reply.data[key]:
+                env.secrets.add(reply.data[key])
+        error = reply.data.get("error")
+        if reply.status != 200 and isinstance(error, str) and error:
+            reply.error_type = error
+    return reply
