@@ -13,7 +13,20 @@ import click
 import typer
 
 from . import version_line
-from .commands import api, auth_url, check_access, completion, exec_, login, logout, status, switch, token, whoami
+from .commands import (
+    api,
+    auth_url,
+    check_access,
+    completion,
+    exec_,
+    login,
+    logout,
+    refresh,
+    status,
+    switch,
+    token,
+    whoami,
+)
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -84,6 +97,11 @@ _register(
 )
 _register("token", token.token, _("Print the stored token (the only command that ever prints it)."))
 _register("logout", logout.logout, _("Forget the stored token and the profile's metadata."))
+_register(
+    "refresh",
+    refresh.refresh,
+    _("Renew tokens before they expire, with their refresh tokens (the current profile, those named, or --all)."),
+)
 _register(
     "whoami", whoami.whoami, _("Who the token belongs to, which app issued it, where it is kept, when it expires.")
 )

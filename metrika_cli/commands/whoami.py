@@ -61,6 +61,12 @@ class Report:
         return days_left(self.expires_at, now)
 
     @property
+    def renewable(self) -> bool | None:
+        """Whether `metrika refresh` can renew the stored token (a refresh token was kept with
+        it); None for a token from the environment, or none at all."""
+        return bool(self.saved.renewable) if self.token and self.token.stored else None
+
+    @property
     def accounts(self) -> list[str] | None:
         """The logins of the accounts the token's owner represents; None when not known."""
         reply = self.evidence.accounts
@@ -130,6 +136,7 @@ def document(env: Env, report: Report) -> dict[str, Any]:
         client_id_matches=report.client_id_matches,
         expires_at=report.expires_at,
         days_left=report.days_left(env.now()),
+        renewable=report.renewable,
         storage=storage_document(env, report.saved.storage if report.token is None or report.token.stored else None),
         counters={"total": report.total, "by_permission": report.by_permission},
         accounts=report.accounts,
@@ -148,6 +155,17 @@ def expiry_words(expires_at: str | None, now: datetime) -> str:
     return f"{expires_at[:10]}, {left}"
 
 
+def renewal_words(report: Report) -> str:
+    """The `renewable` row: whether `metrika refresh` can renew it, and if not, what can."""
+    if report.renewable is None:
+        return _("not a stored token")
+    if report.renewable:
+        return _("yes, with `metrika refresh`")
+    return _("no (no refresh token): `metrika login --profile {profile}` gives a renewable one").format(
+        profile=report.name
+    )
+
+
 def show(env: Env, report: Report) -> None:
     token, identity, matches = report.token, report.identity, report.client_id_matches
     assert token is not None
@@ -163,6 +181,7 @@ def show(env: Env, report: Report) -> None:
         (_("app"), str(identity.get("client_id")) + app_note),
         (_("token"), f"{fingerprint(token.value)}, {where}"),
         (_("expires"), expiry_words(report.expires_at, env.now())),
+        (_("renewable"), renewal_words(report)),
         (
             _("counters"),
             ", ".join(f"{count} {perm}" for perm, count in sorted(report.by_permission.items())) or _("none"),
