@@ -373,3 +373,66 @@ class SharedTransport(httpx.AsyncBaseTransport):
     async def close(self) -> None:
         for pool in self.pools.values():
             await pool.aclose()
+
+
+OAUTH_SECRET_FIELDS = frozenset(
+    {"client_secret", "code", "code_verifier", "refresh_token", "access_token", "device_code"}
+)
+
+
+def redacted_form(form: Mapping[str, str]) -> str:
+    """A form body for the METRIKA_DEBUG trace: every secret field's value hidden."""
+    return "&".join(f"{key}={'[redacted]' if key in OAUTH_SECRET_FIELDS else value}" for key, value in form.items())
+
+
+async def oauth_post(env: Env, path: str, form: dict[str, str]) -> Reply:
+    """POST a form to Yandex OAuth (env.endpoints.oauth_url + path), no Authorization header,
+    bounded by METRIKA_TIMEOUT and MAX_BODY. Every secret sent or answered is registered on
+    env.secrets; never raises for the network. An OAuth error (`invalid_grant`…) is the error_type."""
+    url = env.endpoints.oauth_url + path
+    host = urlsplit(url).hostname or url
+    proxy_for(env.environ, url)
+    for key in OAUTH_SECRET_FIELDS & form.keys():
+        env.secrets.add(form[key])
+
+    def trace(line: str) -> None:
+        if env.debug:
+            env.stderr.write(redact(env, line) + "\n")
+            env.stderr.flush()
+
+    trace(f"metrika: > POST {url} form: {redacted_form(form)}")
+    started = time.monotonic()
+    try:
+        status, headers, content = await asyncio.wait_for(_post_form(env, url, form), env.endpoints.timeout)
+    except (TimeoutError, httpx.TimeoutException):
+        trace("metrika: ! Yandex OAuth: deadline")
+        return Reply("Yandex OAuth", host, network="timeout", detail="deadline")
+    except httpx.HTTPError as exc:
+        trace(f"metrika: ! Yandex OAuth: {exc.__class__.__name__}")
+        return Reply("Yandex OAuth", host, network=classify_network_error(exc, url), detail=exc.__class__.__name__)
+    except BodyTooLarge:
+        return Reply("Yandex OAuth", host, None, broken=True, detail="too_large")
+    trace(f"metrika: < {status} POST {url} ({(time.monotonic() - started) * 1000:.0f} ms)")
+    reply = parse_body("Yandex OAuth", host, status, headers, content)
+    if isinstance(reply.data, dict):
+        for key in ("access_token", "refresh_token", "device_code"):
+            if isinstance(reply.data.get(key), str) and reply.data[key]:
+                env.secrets.add(reply.data[key])
+        if status != 200 and isinstance(reply.data.get("error"), str):
+            reply.error_type = reply.data["error"]
+    return reply
+
+
+async def _post_form(env: Env, url: str, form: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+    headers = {"User-Agent": f"metrika-cli/{__version__}", "Accept": "application/json"}
+    async with (
+        httpx.AsyncClient(transport=env.transport, timeout=env.endpoints.timeout, follow_redirects=False) as http,
+        http.stream("POST", url, data=form, headers=headers) as response,
+    ):
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise BodyTooLarge
+            chunks.append(chunk)
+        return response.status_code, response.headers, b"".join(chunks)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, urlencode
 
@@ -23,10 +26,50 @@ DATA_ACCESS_URL = "https://id.yandex.ru/personal/data-access"  # where a user re
 METRIKA_SCOPES = ("metrika:read", "metrika:write")
 
 
+# A confirmation code as the verification_code page shows it: 16 letters and digits since 2025,
+# 7 digits before.
+CODE_PATTERN = re.compile(r"[A-Za-z0-9]{16}|[0-9]{7}")
+VERIFIER_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+DEVICE_NAME_LENGTH = 100
+
+
 @dataclass(frozen=True)
 class PastedToken:
     token: str
     expires_in: int | None = None
+
+
+@dataclass(frozen=True)
+class PastedCode:
+    """A confirmation code (code flow), pasted alone or in its verification_code address."""
+
+    code: str
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh PKCE verifier (64 characters of RFC 7636's alphabet) and its S256 challenge."""
+    verifier = "".join(secrets.choice(VERIFIER_ALPHABET) for _ in range(64))
+    return verifier, s256(verifier)
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def new_state() -> str:
+    """An unguessable `state` for one authorization: a callback without it is not ours."""
+    return secrets.token_urlsafe(24)
+
+
+def device_id(host: str, profile: str) -> str:
+    """The same for this machine and profile, 6-50 printable ASCII characters: `metrika-` + 32 hex."""
+    return "metrika-" + hashlib.sha256(f"{host}\0{profile}".encode()).hexdigest()[:32]
+
+
+def device_name(host: str, profile: str) -> str:
+    """How the token is named in the user's Yandex ID "Data access" list."""
+    return f"metrika on {host} ({profile})"[:DEVICE_NAME_LENGTH]
 
 
 def app_page_url(client_id: str) -> str:
@@ -73,9 +116,16 @@ def build_authorize_url(
     scopes: list[str] | tuple[str, ...] = (),
     login_hint: str | None = None,
     force_confirm: bool = False,
+    response_type: str = "token",
+    **extra: str | None,
 ) -> str:
-    """The implicit-flow URL: Yandex shows the token on its verification_code page."""
-    params = {"response_type": "token", "client_id": validate_client_id(client_id)}
+    """The authorize URL. The implicit flow (`token`): Yandex shows the token on its
+    verification_code page. The code flow (`code`): `extra` carries code_challenge, device_id,
+    device_name, state and redirect_uri (None: left out); the S256 method goes with a challenge."""
+    params = {"response_type": response_type, "client_id": validate_client_id(client_id)}
+    params.update({key: value for key, value in extra.items() if value})
+    if "code_challenge" in params:
+        params["code_challenge_method"] = "S256"
     for value in (*scopes, login_hint or ""):
         if looks_like_token(value.strip()):
             raise BadInput(
@@ -139,7 +189,7 @@ def _error_message(error: str, description: str) -> BadInput:
     return BadInput(message, fix=fix)
 
 
-def _parse_address(value: str) -> PastedToken:
+def _parse_address(value: str, codes: bool = False) -> PastedToken | PastedCode:
     fragment = value.split("#", 1)[1] if "#" in value else ""
     before_fragment = value.split("#", 1)[0]
     query = before_fragment.split("?", 1)[1] if "?" in before_fragment else ""
@@ -162,6 +212,8 @@ def _parse_address(value: str) -> PastedToken:
         # (three centuries) keep the expiry date within what datetime can hold.
         valid = expires.isascii() and expires.isdigit() and len(expires) <= 10
         return PastedToken(token, int(expires) if valid else None)
+    if first("code") and codes:
+        return _checked_code(first("code"))
     if first("code"):
         raise BadInput(
             _("This address carries a confirmation code (the ?code= flow), not a token."),
@@ -236,6 +288,28 @@ def describe_source(source: str) -> str:
     return _(SOURCES[source]) if source in SOURCES else source
 
 
+def _checked_code(code: str) -> PastedCode:
+    if not (code.isascii() and code.isalnum() and len(code) <= 64):
+        raise BadInput(
+            _("That cannot be a confirmation code: it has characters no code has."),
+            fix=[_("Paste the code alone (16 letters and digits), or the whole address of the page it is shown on.")],
+        )
+    return PastedCode(code)
+
+
+def parse_pasted(text: str, client_id: str | None = None) -> PastedToken | PastedCode:
+    """What was pasted at the code flow's prompt: a confirmation code (alone or in its
+    `…/verification_code?code=…` address), else a token as `parse_pasted_token` reads it."""
+    value = _strip_wrapping(text)
+    if value and _looks_like_address(value):
+        pasted = _parse_address(value, codes=True)
+        if isinstance(pasted, PastedCode):
+            return pasted
+    elif CODE_PATTERN.fullmatch(value):
+        return PastedCode(value)
+    return parse_pasted_token(text, client_id)
+
+
 def parse_pasted_token(text: str, client_id: str | None = None) -> PastedToken:
     """Recover the token from what a person pasted: the bare token, `OAuth <t>`, quotes,
     or the whole browser address; refuse, without echoing it, what cannot be a token."""
@@ -247,6 +321,7 @@ def parse_pasted_token(text: str, client_id: str | None = None) -> PastedToken:
         )
     if _looks_like_address(value):
         pasted = _parse_address(value)
+        assert isinstance(pasted, PastedToken)
     else:
         prefixed = PREFIX_PATTERN.fullmatch(value)
         pasted = PastedToken(_strip_wrapping(prefixed.group(1)) if prefixed else value)

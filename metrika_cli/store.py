@@ -22,6 +22,8 @@ from .i18n import N_, _
 from .os_errors import os_reason
 
 SERVICE = "metrika-cli"
+REFRESH_SUFFIX = "#refresh"  # keyring username of a profile's refresh token: NAME#refresh
+APP_SECRET_PREFIX = "client-secret:"  # keyring username of an app's secret: client-secret:CLIENTID
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
 T = TypeVar("T")
 
@@ -38,6 +40,8 @@ class Profile:
     expires_at: str | None = None
     scopes: list[str] = field(default_factory=list)
     fingerprint: str | None = None  # of the token this metadata belongs to: a mismatch is never used
+    renewable: bool = False  # a refresh token was stored beside the token
+    device_id: str | None = None  # the token was issued with one, so it can be revoked
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], where: str = "") -> Profile:
@@ -47,11 +51,10 @@ class Profile:
             if key not in data:
                 continue
             value = data[key]
-            ok = (
-                (isinstance(value, list) and all(isinstance(item, str) for item in value))
-                if key == "scopes"
-                else isinstance(value, str)
-            )
+            if key == "scopes":
+                ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+            else:
+                ok = isinstance(value, bool if key == "renewable" else str)
             if not ok:
                 raise ConfigError(
                     _("{where}.{key} has a value of the wrong type.").format(where=where, key=key),
@@ -61,7 +64,7 @@ class Profile:
         return cls(**known)
 
     def to_toml(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value not in (None, [])}
+        return {key: value for key, value in asdict(self).items() if value not in (None, [], False)}
 
 
 def config_dir(environ: Mapping[str, str]) -> Path:
@@ -489,15 +492,19 @@ class Store:
         value = _table(tables, name, self.credentials_path).get("token")
         return value if isinstance(value, str) and value else None
 
-    def save(self, name: str, token: str, profile: Profile, insecure: bool) -> Profile:
-        """Store the token and its metadata together, or leave the previous ones as they were."""
+    def save(
+        self, name: str, token: str, profile: Profile, insecure: bool, refresh_token: str | None = None
+    ) -> Profile:
+        """Store the token, its refresh token (None: an old one goes) and its metadata together,
+        or leave the previous ones as they were."""
         from .text import fingerprint
 
         with self.lock():
             config = self.config()
             previous = self.profiles().get(name)
             profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
-            undo = self._write_token(name, token, insecure)
+            profile.renewable = refresh_token is not None
+            undo = self._write_token(name, token, insecure, refresh_token)
             try:
                 config.setdefault("profiles", {})[name] = profile.to_toml()
                 write_toml(self.config_path, config)  # the commit
@@ -508,32 +515,80 @@ class Store:
                 self._remove_token(name, previous.storage)
         return profile
 
-    def _write_token(self, name: str, token: str, insecure: bool) -> Callable[[], None]:
-        """Write the token where it goes; returns how to put back what was there."""
+    def _write_token(
+        self, name: str, token: str, insecure: bool, refresh_token: str | None = None
+    ) -> Callable[[], None]:
+        """Write the token, then its refresh token, where they go; returns how to put back what was
+        there. The token first: whatever a kill leaves, config.toml's fingerprint no longer matches."""
         if insecure:
             credentials = read_toml(self.credentials_path, secret=True)
             before = copy.deepcopy(credentials)
-            credentials.setdefault("profiles", {})[name] = {"token": token}
+            entry = {"token": token} if refresh_token is None else {"token": token, "refresh_token": refresh_token}
+            credentials.setdefault("profiles", {})[name] = entry
             write_toml(self.credentials_path, credentials)
             return lambda: write_toml(self.credentials_path, before)
-        old = self.keyring.get(name)
-        try:
-            self.keyring.set(name, token)
-        except BaseException:
-            self._restore_keyring(name, old)
-            raise
-        return lambda: self._restore_keyring(name, old)
+        written: list[tuple[str, str | None]] = []
 
-    def _restore_keyring(self, name: str, old: str | None) -> None:
+        def undo() -> None:
+            for username, old in reversed(written):
+                self._restore_keyring(username, old)
+
+        try:
+            for username, value in ((name, token), (name + REFRESH_SUFFIX, refresh_token)):
+                old = self.keyring.get(username)
+                if value is None and old is None:
+                    continue
+                written.append((username, old))
+                if value is None:
+                    self.keyring.delete(username)
+                else:
+                    self.keyring.set(username, value)
+        except BaseException:
+            undo()
+            raise
+        return undo
+
+    def refresh_token(self, name: str) -> str | None:
+        """The profile's refresh token, from where its storage says the token is."""
+        if self.profile(name).storage == "file":
+            tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+            value = _table(tables, name, self.credentials_path).get("refresh_token")
+            return value if isinstance(value, str) and value else None
+        return self.keyring.get(name + REFRESH_SUFFIX)
+
+    def app_secret(self, client_id: str) -> str | None:
+        """The app's secret kept for this ClientID: in the keyring, or in credentials.toml where the
+        file store was chosen on purpose."""
+        if self.keyring.available():
+            value = self.keyring.get(APP_SECRET_PREFIX + client_id)
+            if value:
+                return value
+        secrets = _table(read_toml(self.credentials_path, secret=True), "client_secrets", self.credentials_path)
+        value = secrets.get(client_id)
+        return value if isinstance(value, str) and value else None
+
+    def keep_app_secret(self, client_id: str, secret: str, insecure: bool = False) -> None:
+        """Keep the app's secret for this ClientID: in the keyring, or (insecure) in credentials.toml."""
+        with self.lock():
+            if not insecure:
+                self.keyring.set(APP_SECRET_PREFIX + client_id, secret)
+                return
+            credentials = read_toml(self.credentials_path, secret=True)
+            _table(credentials, "client_secrets", self.credentials_path)
+            credentials.setdefault("client_secrets", {})[client_id] = secret
+            write_toml(self.credentials_path, credentials)
+
+    def _restore_keyring(self, username: str, old: str | None) -> None:
         with contextlib.suppress(MetrikaError):  # a keyring that fails now: the fingerprint tells later
             if old is None:
-                self.keyring.delete(name)
+                self.keyring.delete(username)
             else:
-                self.keyring.set(name, old)
+                self.keyring.set(username, old)
 
     def _remove_token(self, name: str, storage: str | None) -> bool:
-        """Delete the profile's token from one place; True when there was one."""
+        """Delete the profile's token (and refresh token) from one place; True when there was one."""
         if storage == "keyring":
+            self.keyring.delete(name + REFRESH_SUFFIX)
             return self.keyring.delete(name)
         credentials = read_toml(self.credentials_path, secret=True)
         if name not in _table(credentials, "profiles", self.credentials_path):
@@ -550,6 +605,7 @@ class Store:
             for name in names:
                 had = [self._remove_token(name, "file")]
                 if self.keyring.available():
+                    had.append(self.keyring.delete(name + REFRESH_SUFFIX))
                     had.append(self.keyring.delete(name))
                 config = self.config()
                 had.append(_table(config, "profiles", self.config_path).pop(name, None) is not None)

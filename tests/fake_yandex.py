@@ -13,7 +13,9 @@ documentation is silent, the way the services were seen to answer) for these end
 - ``GET`` and ``POST /management/v1/counter/{id}/goals``, ``DELETE .../goal/{goal_id}``:
   writing needs the ``metrika:write`` scope and permission ``own`` or ``edit``;
 - ``GET /stat/v1/data`` (Metrika Reporting API) with deterministic, pageable rows;
-- ``GET /authorize``: a small HTML page.
+- ``GET /authorize``: a small HTML page (``response_type=token``), or, with
+  ``response_type=code``, consent and a redirect with a code; ``POST /token``,
+  ``/device/code``, ``/revoke_token``: Yandex OAuth, played by :mod:`fake_oauth`.
 
 Other methods on these paths, and any method but GET on other paths, get 405. Request
 bodies are recorded. Metrika's quotas (requests a second per IP, parallel requests per
@@ -38,6 +40,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
+
+from fake_oauth import OAUTH_PATHS, OAuthFake
 
 PSUID = "1.AAceCw.tbHgw5DtJ9_zeqPrk-Ba2w.qPWSRC5v2t2IaksPJgnge"
 JSON_TYPE = "application/json; charset=utf-8"
@@ -314,7 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class FakeYandex:
+class FakeYandex(OAuthFake):
     """Yandex ID + Metrika Management and Reporting APIs + OAuth authorize page on one port.
 
     ``accounts`` maps a token to its :class:`Account`; ``requests`` records every request.
@@ -362,6 +366,7 @@ class FakeYandex:
         self._stop_event = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._init_oauth()
 
     # -- set-up ------------------------------------------------------------------------
 
@@ -559,11 +564,11 @@ class FakeYandex:
         parts = urlsplit(target)
         path = parts.path
         query = parse_qs(parts.query, keep_blank_values=True)
-        if path in ("/authorize", "/info"):
+        if path in OAUTH_PATHS:
+            return self._oauth(method, path, query, body)
+        if path == "/info":
             if method != "GET":
                 return self._error(405, "method_not_allowed")
-            if path == "/authorize":
-                return _authorize_page(query)
             return self._info(_read_authorization(headers.get("Authorization")))
         route = _metrika_route(path)
         if route is None:
