@@ -385,10 +385,11 @@ def redacted_form(form: Mapping[str, str]) -> str:
     return "&".join(f"{key}={'[redacted]' if key in OAUTH_SECRET_FIELDS else value}" for key, value in form.items())
 
 
-async def oauth_post(env: Env, path: str, form: dict[str, str]) -> Reply:
+async def oauth_post(env: Env, path: str, form: dict[str, str], transport: Any = None) -> Reply:
     """POST a form to Yandex OAuth (env.endpoints.oauth_url + path), no Authorization header,
     bounded by METRIKA_TIMEOUT and MAX_BODY. Every secret sent or answered is registered on
-    env.secrets; never raises for the network. An OAuth error (`invalid_grant`…) is the error_type."""
+    env.secrets; never raises for the network. An OAuth error (`invalid_grant`…) is the error_type.
+    `transport`: a pool shared by many calls (refresh --all), else env.transport."""
     url = env.endpoints.oauth_url + path
     host = urlsplit(url).hostname or url
     proxy_for(env.environ, url)
@@ -403,7 +404,7 @@ async def oauth_post(env: Env, path: str, form: dict[str, str]) -> Reply:
     trace(f"metrika: > POST {url} form: {redacted_form(form)}")
     started = time.monotonic()
     try:
-        status, headers, content = await asyncio.wait_for(_post_form(env, url, form), env.endpoints.timeout)
+        status, headers, content = await asyncio.wait_for(_post_form(env, url, form, transport), env.endpoints.timeout)
     except (TimeoutError, httpx.TimeoutException):
         trace("metrika: ! Yandex OAuth: deadline")
         return Reply("Yandex OAuth", host, network="timeout", detail="deadline")
@@ -423,10 +424,15 @@ async def oauth_post(env: Env, path: str, form: dict[str, str]) -> Reply:
     return reply
 
 
-async def _post_form(env: Env, url: str, form: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
+async def _post_form(
+    env: Env, url: str, form: dict[str, str], transport: Any = None
+) -> tuple[int, httpx.Headers, bytes]:
     headers = {"User-Agent": f"metrika-cli/{__version__}", "Accept": "application/json"}
+    client = httpx.AsyncClient(
+        transport=transport or env.transport, timeout=env.endpoints.timeout, follow_redirects=False
+    )
     async with (
-        httpx.AsyncClient(transport=env.transport, timeout=env.endpoints.timeout, follow_redirects=False) as http,
+        client as http,
         http.stream("POST", url, data=form, headers=headers) as response,
     ):
         chunks, size = [], 0

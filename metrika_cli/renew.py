@@ -17,13 +17,13 @@ from typing import Any
 
 from .diagnose import Evidence, Reply, Verdict, transport_trouble
 from .env import Env
-from .errors import Diagnosis, MetrikaError
+from .errors import Diagnosis, MetrikaError, NoToken
 from .expiry import days_left
 from .i18n import _
 from .oauth import app_page_url
 from .probe import Options, collect_async
 from .store import Profile
-from .tokens import Token
+from .tokens import Token, stored_token
 
 AT_ONCE = 16  # profiles renewed at the same time (their Metrika requests wait for the pacer anyway)
 
@@ -69,13 +69,16 @@ def not_due(name: str, profile: Profile, now: datetime) -> Outcome:
     return Outcome(name, False, Verdict(Diagnosis.OK, summary), profile.expires_at)
 
 
-def not_stored(name: str) -> Outcome:
-    verdict = Verdict(
-        Diagnosis.NO_TOKEN,
+def nothing_stored(name: str) -> NoToken:
+    return NoToken(
         _("No token is stored for profile {profile}.").format(profile=name),
         [_("Log in to store one: `{command}`.").format(command=login_command(name))],
     )
-    return Outcome(name, False, verdict)
+
+
+def not_stored(name: str) -> Outcome:
+    error = nothing_stored(name)
+    return Outcome(name, False, Verdict(error.diagnosis, error.message, error.fix))
 
 
 def not_renewable(name: str, profile: Profile) -> Outcome:
@@ -193,17 +196,26 @@ class Shared:
         self.writing = asyncio.Lock()
         self.hung: MetrikaError | None = None
 
-    async def refresh_token(self, name: str) -> str | None:
+    async def refresh_token(self, name: str, profile: Profile) -> str | None:
+        """The profile's refresh token, if its stored token is the one its metadata describes (a
+        mismatch an interrupted login left is never used: NoToken, as everywhere)."""
         async with self.reading:
             if self.hung:
                 raise self.hung
             started = time.monotonic()
             try:
-                value = await asyncio.to_thread(self.env.store.refresh_token, name)
+                return await asyncio.to_thread(self._read, name, profile)
             except MetrikaError as exc:
                 if time.monotonic() - started >= self.env.keyring_timeout / 2:
                     self.hung = exc
                 raise
+
+    def _read(self, name: str, profile: Profile) -> str | None:
+        token = stored_token(self.env, name, profile)
+        if token is None:
+            raise nothing_stored(name)
+        self.env.secrets.add(token.value)
+        value = self.env.store.refresh_token(name)
         if value:
             self.env.secrets.add(value)
         return value
@@ -236,7 +248,7 @@ async def renew_one(env: Env, shared: Shared, name: str, profile: Profile, secre
 
     client_id = profile.client_id or ""
     try:
-        refresh_token = await shared.refresh_token(name)
+        refresh_token = await shared.refresh_token(name, profile)
     except MetrikaError as exc:
         return failed(name, profile, exc)
     if not refresh_token:

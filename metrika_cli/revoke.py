@@ -60,9 +60,9 @@ def refused(env: Env, reply: Reply, name: str, client_id: str) -> Verdict:
         )
     return Verdict(
         Diagnosis.UNEXPECTED_RESPONSE,
-        _("Yandex OAuth refused to revoke the token of profile {profile} (HTTP {status} {error}); nothing was forgotten.")
-        .format(profile=name, status=reply.status, error=error)
-        .replace(" )", ")"),
+        _("Yandex OAuth refused to revoke the token of profile {profile} ({answer}); nothing was forgotten.").format(
+            profile=name, answer=f"HTTP {reply.status} {error}".strip()
+        ),
         by_hand(name),
     )
 
@@ -88,7 +88,8 @@ def send(env: Env, name: str, profile: Profile, token: Token) -> Verdict | None:
 
     client_id = profile.client_id or ""
     try:
-        secret = app_secret(env, client_id, ask=env.may_prompt)
+        why = _("Revoking the token of profile {profile} at Yandex.").format(profile=name)
+        secret = app_secret(env, client_id, ask=env.may_prompt, why=why)
     except MetrikaError as exc:
         return Verdict(exc.diagnosis, exc.message, [*exc.fix, *by_hand(name)])
     form = {"access_token": token.value, "client_id": client_id, "client_secret": secret}

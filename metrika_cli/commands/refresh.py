@@ -116,13 +116,15 @@ def app_secrets(env: Env, client_ids: list[str]) -> dict[str, str | MetrikaError
     found: dict[str, str | MetrikaError] = {}
     for client_id in dict.fromkeys(client_ids):
         try:
-            found[client_id] = app_secret(env, client_id, ask=env.may_prompt)
+            why = _("Refresh renews tokens of app {app} with their refresh tokens.").format(app=client_id)
+            found[client_id] = app_secret(env, client_id, ask=env.may_prompt, why=why)
         except MetrikaError as exc:
             found[client_id] = exc
     return found
 
 
 # ---- output ----------------------------------------------------------------------------
+
 
 def show(env: Env, outcomes: list[Outcome]) -> None:
     """One line a profile on stderr, what to do for the ones that failed, then a count."""
