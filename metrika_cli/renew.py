@@ -18,7 +18,7 @@ from typing import Any
 from .diagnose import Evidence, Reply, Verdict, transport_trouble
 from .env import Env
 from .errors import Diagnosis, MetrikaError, NoToken
-from .expiry import days_left
+from .expiry import days_left, expires_in
 from .i18n import _
 from .oauth import app_page_url
 from .probe import Options, collect_async
@@ -60,8 +60,8 @@ def is_due(profile: Profile, now: datetime, expiring_within: int | None) -> bool
 def not_due(name: str, profile: Profile, now: datetime) -> Outcome:
     left = days_left(profile.expires_at, now)
     summary = (
-        _("Not due: the token of profile {profile} expires on {date}, in {days} days.").format(
-            profile=name, date=(profile.expires_at or "")[:10], days=left
+        _("Not due: the token of profile {profile} expires on {date}, {left}.").format(
+            profile=name, date=(profile.expires_at or "")[:10], left=expires_in(profile.expires_at, now)
         )
         if left is not None
         else _("Not due: the expiry of the token of profile {profile} was not recorded.").format(profile=name)

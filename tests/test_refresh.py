@@ -372,3 +372,25 @@ def test_ctrl_c_while_yandex_is_asked_changes_nothing(fake, isolated, keyring_fi
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert FileKeyring.entries() == keyring_before and stored(isolated) == before
+
+
+# ---- whoami and status say it ----------------------------------------------------------
+
+
+def test_whoami_and_status_say_whether_a_profile_is_renewable(fake, metrika, isolated):
+    renewable(fake, isolated, "code", login="vasya")
+    pasted(metrika, "pasted")
+    documents = {name: json.loads(metrika("whoami", "--json", "--profile", name).stdout) for name in ("code", "pasted")}
+    assert documents["code"]["renewable"] is True and documents["pasted"]["renewable"] is False
+    environment = json.loads(metrika("whoami", "--json", env={"METRIKA_TOKEN": TOKEN}).stdout)
+    assert environment["renewable"] is None
+    nothing = json.loads(metrika("whoami", "--json", "--profile", "nobody").stdout)
+    assert nothing["renewable"] is None
+    assert "renewable  yes, with `metrika refresh`" in metrika("whoami", "--profile", "code").stdout
+    assert "metrika login --profile pasted` gives a renewable one" in metrika("whoami", "--profile", "pasted").stdout
+    status = json.loads(metrika("status", "--json").stdout)
+    assert {item["profile"]: item["renewable"] for item in status["profiles"]} == {"code": True, "pasted": False}
+    offline = json.loads(metrika("status", "--offline", "--json").stdout)
+    assert {item["profile"]: item["renewable"] for item in offline["profiles"]} == {"code": True, "pasted": False}
+    rows = [line.split() for line in metrika("status").stdout.splitlines()]
+    assert [(row[0], row[4]) for row in rows] == [("code", "yes"), ("pasted", "no")]

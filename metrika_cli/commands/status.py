@@ -220,7 +220,7 @@ def row(env: Env, report: whoami.Report, active: str) -> list[str]:
         str(identity.get("login") or saved.login or "-"),
         app[:4] + "…" if len(app) > 4 else app or "-",
         saved.storage or "-",
-        "-" if report.renewable is None else _("yes") if report.renewable else _("no"),
+        "-" if report.renewable is None else "yes" if report.renewable else "no",  # a word for awk, as the codes
         "-" if days is None else str(days),
         str(report.verdict.code),
     ]
