@@ -22,8 +22,8 @@ from .expiry import days_left, expires_in
 from .i18n import _
 from .oauth import app_page_url
 from .probe import Options, collect_async
-from .store import Profile
-from .tokens import Token, stored_token
+from .store import REFRESH_SUFFIX, Profile, Saving
+from .tokens import Token, recorded_token
 
 AT_ONCE = 16  # profiles renewed at the same time (their Metrika requests wait for the pacer anyway)
 
@@ -181,9 +181,10 @@ def exit_code(outcomes: list[Outcome]) -> int:
 
 
 class Shared:
-    """What the renewals of one run share: one pacer and one connection pool, the keyring read
-    one at a time (once it did not answer in time, nobody waits for it again), and the store
-    written one profile at a time, each a transaction of its own."""
+    """What the renewals of one run share: one pacer and one connection pool; the keyring read one
+    profile at a time (once it did not answer in time, nobody waits for it again); and the store,
+    written by one batch at a time: the renewals checked while a batch is being written go in the
+    next one, each batch one transaction (a token and its metadata change together, or not)."""
 
     def __init__(self, env: Env) -> None:
         from .api import SharedTransport
@@ -195,6 +196,8 @@ class Shared:
         self.reading = asyncio.Lock()
         self.writing = asyncio.Lock()
         self.hung: MetrikaError | None = None
+        self.files: dict[str, Any] | None = None
+        self.waiting: list[tuple[Saving, asyncio.Future[Profile]]] = []
 
     async def refresh_token(self, name: str, profile: Profile) -> str | None:
         """The profile's refresh token, if its stored token is the one its metadata describes (a
@@ -211,25 +214,41 @@ class Shared:
                 raise
 
     def _read(self, name: str, profile: Profile) -> str | None:
-        token = stored_token(self.env, name, profile)
+        store = self.env.store
+        if profile.storage == "keyring":
+            token, value = recorded_token(name, profile, store.keyring.get(name)), None
+            if token:
+                value = store.keyring.get(name + REFRESH_SUFFIX)
+        else:  # credentials.toml, read once: each profile's entry changes only by its own renewal
+            if self.files is None:
+                self.files = store.file_entries()
+            entry = self.files.get(name) or {}
+            token, value = recorded_token(name, profile, entry.get("token")), entry.get("refresh_token")
         if token is None:
             raise nothing_stored(name)
         self.env.secrets.add(token.value)
-        value = self.env.store.refresh_token(name)
-        if value:
+        if isinstance(value, str) and value:
             self.env.secrets.add(value)
-        return value
+            return value
+        return None
 
     async def save(self, name: str, grant: Grant, profile: Profile) -> Profile:
+        """Store this renewal, with the others waiting meanwhile; its stored metadata."""
+        done: asyncio.Future[Profile] = asyncio.get_running_loop().create_future()
+        entry = (name, grant.access_token, profile, profile.storage == "file", grant.refresh_token)
+        self.waiting.append((entry, done))
         async with self.writing:
-            return await asyncio.to_thread(
-                self.env.store.save,
-                name,
-                grant.access_token,
-                profile,
-                profile.storage == "file",
-                refresh_token=grant.refresh_token,
-            )
+            if not done.done():
+                batch, self.waiting = self.waiting, []
+                try:
+                    stored = await asyncio.to_thread(self.env.store.save_many, [item for item, _done in batch])
+                except MetrikaError as exc:
+                    for _item, each in batch:
+                        each.set_exception(exc)
+                else:
+                    for (_item, each), saved in zip(batch, stored, strict=True):
+                        each.set_result(saved)
+        return await done
 
 
 @dataclass

@@ -20,6 +20,8 @@ from conftest import CLIENT_ID, TOKEN
 from fake_yandex import Account
 from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 
+from metrika_cli import store as store_module
+from metrika_cli.errors import ConfigError
 from metrika_cli.store import Profile, Store
 from metrika_cli.text import fingerprint
 
@@ -394,3 +396,34 @@ def test_whoami_and_status_say_whether_a_profile_is_renewable(fake, metrika, iso
     assert {item["profile"]: item["renewable"] for item in offline["profiles"]} == {"code": True, "pasted": False}
     rows = [line.split() for line in metrika("status").stdout.splitlines()]
     assert [(row[0], row[4]) for row in rows] == [("code", "yes"), ("pasted", "no")]
+
+
+def test_renewals_stored_in_one_batch_change_together_or_not_at_all(fake, isolated, keyring_file, monkeypatch):
+    first = renewable(fake, isolated, "a", login="a", keyring=True)
+    second = renewable(fake, isolated, "b", login="b")
+    keyring_before, config_before = FileKeyring.entries(), (isolated / "config.toml").read_bytes()
+    credentials_before = (isolated / "credentials.toml").read_bytes()
+    store = Store(isolated, "keyring_backends.FileKeyring")
+    profiles = store.profiles()
+    entries = [
+        ("a", "y0__xNewTokenOfAAbCdEfGh0123456789_QrStUvWxYz", profiles["a"], False, "1:new-a"),
+        ("b", "y0__xNewTokenOfBAbCdEfGh0123456789_QrStUvWxYz", profiles["b"], True, "1:new-b"),
+    ]
+    real_write = store_module.write_toml
+
+    def full_disk_at_the_commit(path, data):
+        if path.name == "config.toml":
+            raise ConfigError("Cannot write config.toml: no space left on the device.")
+        real_write(path, data)
+
+    monkeypatch.setattr(store_module, "write_toml", full_disk_at_the_commit)
+    with pytest.raises(ConfigError):
+        store.save_many(entries)
+    assert FileKeyring.entries() == keyring_before
+    assert (isolated / "config.toml").read_bytes() == config_before
+    assert (isolated / "credentials.toml").read_bytes() == credentials_before
+    monkeypatch.setattr(store_module, "write_toml", real_write)
+    store.save_many(entries)
+    assert FileKeyring.entries()["metrika-cli/a#refresh"] == "1:new-a"
+    assert tomllib.loads((isolated / "credentials.toml").read_text())["profiles"]["b"]["refresh_token"] == "1:new-b"
+    assert {first.access_token, second.access_token}.isdisjoint(FileKeyring.entries().values())
