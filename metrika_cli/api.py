@@ -428,17 +428,24 @@ async def _post_form(
     env: Env, url: str, form: dict[str, str], transport: Any = None
 ) -> tuple[int, httpx.Headers, bytes]:
     headers = {"User-Agent": f"metrika-cli/{__version__}", "Accept": "application/json"}
+    # Always a transport of ours: httpx left to itself would set up the proxies of every scheme
+    # from the environment, a socks5:// HTTPS_PROXY included, even for a plain-http OAuth URL.
+    own = None if transport or env.transport else SharedTransport(env)
     client = httpx.AsyncClient(
-        transport=transport or env.transport, timeout=env.endpoints.timeout, follow_redirects=False
+        transport=transport or env.transport or own, timeout=env.endpoints.timeout, follow_redirects=False
     )
-    async with (
-        client as http,
-        http.stream("POST", url, data=form, headers=headers) as response,
-    ):
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise BodyTooLarge
-            chunks.append(chunk)
-        return response.status_code, response.headers, b"".join(chunks)
+    try:
+        async with (
+            client as http,
+            http.stream("POST", url, data=form, headers=headers) as response,
+        ):
+            chunks, size = [], 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
+    finally:
+        if own is not None:
+            await own.close()
