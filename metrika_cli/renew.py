@@ -17,7 +17,7 @@ from typing import Any
 
 from .diagnose import Evidence, Reply, Verdict, transport_trouble
 from .env import Env
-from .errors import Diagnosis, MetrikaError, NoToken
+from .errors import Diagnosis, ExitCode, MetrikaError, NoToken
 from .expiry import days_left, expires_in
 from .i18n import _
 from .oauth import app_page_url
@@ -298,14 +298,19 @@ async def verify(env: Env, shared: Shared, name: str, profile: Profile, grant: G
         client_id=profile.client_id,
         options=options,
     )
-    if not verdict.ok:
+    warnings = verdict.warnings
+    if verdict.exit_code is ExitCode.RETRY_LATER:
+        # Yandex has just issued it, and may have spent the old refresh token for it: a renewal
+        # not stored now would be lost. The network or a busy Metrika says nothing against it.
+        warnings = [_("It was stored without the check a login makes: {reason}").format(reason=verdict.summary)]
+    elif not verdict.ok:
         verdict.summary = _("The renewed token did not pass the check, so nothing was stored: {reason}").format(
             reason=verdict.summary
         )
         return Outcome(name, False, verdict, profile.expires_at)
     identity = evidence.identity.data if evidence.identity and evidence.identity.ok else {}
     new = renewed_profile(profile, grant, identity if isinstance(identity, dict) else {}, env.now())
-    return Checked(new, grant, verdict.warnings)
+    return Checked(new, grant, warnings)
 
 
 async def store(shared: Shared, name: str, old: Profile, checked: Checked) -> Outcome:

@@ -38,7 +38,7 @@ def renewable(fake, directory: Path, name: str = "default", login: str = "vasya"
     """A profile as metrika's code login leaves it: a token issued with a device_id, its refresh
     token beside it (credentials.toml, or the keyring with `keyring=True`), the expiry recorded."""
     fake.app(CLIENT_ID)
-    account = Account(login=login, uid=str(abs(hash(login)) % 10**9), counters=[{"id": 101}])
+    account = Account(login=login, uid=str(1_000_000 + sum(map(ord, login))), counters=[{"id": 101}])
     issued = fake.issue(CLIENT_ID, device_id=f"metrika-{name}", account=account)
     keyring = kw.pop("keyring", False)
     store = Store(directory, "keyring_backends.FileKeyring" if keyring else None)
@@ -223,16 +223,31 @@ def test_a_wrong_secret_is_exit_2_and_changes_nothing(fake, metrika, isolated):
     assert stored(isolated) == before
 
 
-def test_a_renewed_token_that_fails_the_check_is_not_stored(fake, metrika, isolated):
+def test_a_renewed_token_of_another_account_fails_the_check_and_is_not_stored(fake, metrika, isolated):
     renewable(fake, isolated)
+    config = (isolated / "config.toml").read_text()
+    (isolated / "config.toml").write_text(config.replace('login = "vasya"', 'login = "petya"'))
     before = stored(isolated)
-    fake.fail("/management/", "status", status=503)
     result = metrika("refresh", "--json", env=WITH_SECRET)
-    assert result.code == 6, result.output
+    assert result.code == 5, result.output
     (item,) = json.loads(result.stdout)["profiles"]
-    assert item["diagnosis"] == "service_unavailable" and item["renewed"] is False
+    assert item["diagnosis"] == "wrong_account" and item["renewed"] is False
     assert item["summary"].startswith("The renewed token did not pass the check, so nothing was stored")
     assert stored(isolated) == before
+
+
+def test_a_renewal_metrika_cannot_check_now_is_stored_with_a_warning(fake, metrika, isolated):
+    """Yandex has spent the old refresh token: a renewal not stored would be lost for a busy Metrika."""
+    old = renewable(fake, isolated)
+    fake.fail("/management/", "status", status=503)
+    result = metrika("refresh", env=WITH_SECRET)
+    assert result.code == 0, result.output
+    assert "stored without the check a login makes" in result.stderr
+    _config, credentials = stored(isolated)
+    assert credentials["default"]["refresh_token"] in fake.refresh_tokens
+    assert old.refresh_token not in fake.refresh_tokens
+    fake.clear_faults()
+    assert metrika("whoami").code == 0
 
 
 def test_the_network_failing_at_token_is_retry_later(fake, metrika, isolated):
@@ -388,7 +403,7 @@ def test_whoami_and_status_say_whether_a_profile_is_renewable(fake, metrika, iso
     assert environment["renewable"] is None
     nothing = json.loads(metrika("whoami", "--json", "--profile", "nobody").stdout)
     assert nothing["renewable"] is None
-    assert "renewable  yes, with `metrika refresh`" in metrika("whoami", "--profile", "code").stdout
+    assert "renewal   yes, with `metrika refresh`" in metrika("whoami", "--profile", "code").stdout
     assert "metrika login --profile pasted` gives a renewable one" in metrika("whoami", "--profile", "pasted").stdout
     status = json.loads(metrika("status", "--json").stdout)
     assert {item["profile"]: item["renewable"] for item in status["profiles"]} == {"code": True, "pasted": False}

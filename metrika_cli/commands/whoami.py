@@ -181,7 +181,7 @@ def show(env: Env, report: Report) -> None:
         (_("app"), str(identity.get("client_id")) + app_note),
         (_("token"), f"{fingerprint(token.value)}, {where}"),
         (_("expires"), expiry_words(report.expires_at, env.now())),
-        (_("renewable"), renewal_words(report)),
+        (_("renewal"), renewal_words(report)),
         (
             _("counters"),
             ", ".join(f"{count} {perm}" for perm, count in sorted(report.by_permission.items())) or _("none"),
