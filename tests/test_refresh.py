@@ -442,3 +442,34 @@ def test_renewals_stored_in_one_batch_change_together_or_not_at_all(fake, isolat
     assert FileKeyring.entries()["metrika-cli/a#refresh"] == "1:new-a"
     assert tomllib.loads((isolated / "credentials.toml").read_text())["profiles"]["b"]["refresh_token"] == "1:new-b"
     assert {first.access_token, second.access_token}.isdisjoint(FileKeyring.entries().values())
+
+
+# ---- at a terminal ---------------------------------------------------------------------
+
+
+def test_at_a_terminal_refresh_asks_for_the_secret_hidden_keeps_it_and_asks_no_more(fake, isolated, real_keyring):
+    import io
+
+    from test_terminal import finish, spawn
+
+    renewable(fake, isolated, days=10)
+    store = Store(isolated, os.environ["PYTHON_KEYRING_BACKEND"])
+    try:
+        child = spawn("refresh")
+        child.logfile_read = transcript = io.StringIO()
+        child.expect("Client secret")
+        child.expect("App's secret")
+        child.sendline(SECRET)
+        child.expect(r"\[Y/n\]")
+        child.sendline("")
+        child.expect("Renewed the token of profile default.")
+        assert finish(child) == 0
+        assert SECRET not in transcript.getvalue() and SECRET[:8] not in transcript.getvalue()
+        assert store.app_secret(CLIENT_ID) == SECRET
+        again = spawn("refresh")
+        again.expect("Renewed the token of profile default.")
+        assert finish(again) == 0
+        assert "App's secret" not in (again.before or "")
+        assert len(refresh_requests(fake)) == 2
+    finally:
+        store.keyring.delete("client-secret:" + CLIENT_ID)
