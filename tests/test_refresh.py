@@ -473,3 +473,10 @@ def test_at_a_terminal_refresh_asks_for_the_secret_hidden_keeps_it_and_asks_no_m
         assert len(refresh_requests(fake)) == 2
     finally:
         store.keyring.delete("client-secret:" + CLIENT_ID)
+
+
+def test_a_renewable_token_near_its_expiry_points_at_refresh_not_at_a_new_login(fake, metrika, isolated):
+    renewable(fake, isolated, "code", days=5)
+    pasted(metrika, "pasted", days=5)
+    assert "renew it with `metrika refresh --profile code`." in metrika("token", "--profile", "code").stderr
+    assert "renew it with `metrika login --profile pasted`." in metrika("token", "--profile", "pasted").stderr
