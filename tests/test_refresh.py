@@ -480,3 +480,11 @@ def test_a_renewable_token_near_its_expiry_points_at_refresh_not_at_a_new_login(
     pasted(metrika, "pasted", days=5)
     assert "renew it with `metrika refresh --profile code`." in metrika("token", "--profile", "code").stderr
     assert "renew it with `metrika login --profile pasted`." in metrika("token", "--profile", "pasted").stderr
+
+
+def test_a_daily_cron_run_with_nothing_due_says_one_line(fake, metrika, isolated):
+    renewable(fake, isolated, "a", login="a", days=200)
+    renewable(fake, isolated, "b", login="b", days=100)
+    result = metrika("refresh", "--all", "--expiring-within", "30")
+    assert result.code == 0 and result.stdout == ""
+    assert result.stderr == "0 renewed, 2 not due\n"

@@ -73,7 +73,8 @@ def run(env: Env, names: list[str], all_profiles: bool, expiring_within: int | N
             outcomes[name] = failed(name, profile, secret)
         else:
             work.append((name, profile, secret))
-    bar = progress(env, len(work), _("Renewing tokens")) if len(work) > PROGRESS_OVER else nullcontext(lambda: None)
+    many = len(work) > PROGRESS_OVER
+    bar = progress(env, len(work), _("Renewing tokens"), stdout_waits=True) if many else nullcontext(lambda: None)
     with bar as advance:
         for outcome in asyncio.run(renew_all(env, work, advance)) if work else []:
             outcomes[outcome.name] = outcome
@@ -127,10 +128,13 @@ def app_secrets(env: Env, client_ids: list[str]) -> dict[str, str | MetrikaError
 
 
 def show(env: Env, outcomes: list[Outcome]) -> None:
-    """One line a profile on stderr, what to do for the ones that failed, then a count."""
+    """A line for each profile renewed or failed (and not due, when it is the only one), what to do
+    for the ones that failed, then a count: a daily cron job with nothing due says one line."""
     failing = [outcome for outcome in outcomes if not outcome.verdict.ok]
     for outcome in outcomes:
         verdict = outcome.verdict
+        if verdict.ok and not outcome.renewed and len(outcomes) > 1:
+            continue  # counted as not due
         if verdict.ok:
             line = verdict.summary
             if outcome.renewed and outcome.expires_at:
