@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -82,12 +83,24 @@ def environment(folder: Path, count: int, fake: FakeYandex) -> dict[str, str]:
     return env
 
 
+def fake_first_on_the_cpu(fake: FakeYandex) -> None:
+    """The fake's server thread (and the handler threads it starts) ahead of the other processes
+    (nice -10, as root may): a fake starved of the CPU on a busy machine stamps evenly sent
+    requests late and in bunches, which its quota counts as a burst that was never sent (a 429 of
+    the instrument, not of metrika). metrika itself runs at the usual priority."""
+    thread = getattr(fake, "_thread", None)
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread.native_id if thread else 0, -10)
+    except (OSError, AttributeError, TypeError):
+        print("  (the fake runs at the usual priority: no right to raise it)")
+
+
 def run_once(metrika: str, env: dict[str, str], fake: FakeYandex, count: int) -> tuple[float, int, int]:
     """wall / (R / 30 s), R, and the 429s of one `metrika refresh --all`."""
     fake.requests.clear()
     fake.quota_rejections.clear()
     time.sleep(1.1)  # the fake's one-second window empties between runs
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.monotonic()
     completed = subprocess.run(
         [metrika, "refresh", "--all", "--json"], env=env, capture_output=True, text=True, timeout=600
     )
@@ -104,6 +117,8 @@ def run_once(metrika: str, env: dict[str, str], fake: FakeYandex, count: int) ->
             f"refresh failed ({completed.returncode}, {renewed} renewed): {sorted(failures)[:5]} {completed.stderr[-2000:]}"
         )
     requests = sum(1 for r in fake.requests if r.path.startswith(("/management/", "/stat/")))
+    for rejection in fake.quota_rejections:
+        print(f"    429 {rejection.error_type} at {rejection.request.started - started_at:.2f} s")
     return wall / (requests / QUOTA), requests, len(fake.quota_rejections)
 
 
@@ -121,6 +136,7 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="metrika-bench-") as folder,
     ):
         env = environment(Path(folder), options.count, fake)
+        fake_first_on_the_cpu(fake)
         for _run in range(options.runs):
             ratio, requests, rejected = run_once(metrika, env, fake, options.count)
             ratios.append(ratio)

@@ -26,6 +26,10 @@ from .store import REFRESH_SUFFIX, Profile, Saving
 from .tokens import Token, recorded_token
 
 AT_ONCE = 16  # profiles renewed at the same time (their Metrika requests wait for the pacer anyway)
+# Seconds a batch of renewals waits for more before it is stored: fewer, larger commits (each reads
+# and writes config.toml whole, which would hold up the event loop 200 times over), for at most
+# this long a renewal Yandex has made and the store does not hold yet.
+BATCH_WAIT = 0.2
 
 
 @dataclass
@@ -198,6 +202,7 @@ class Shared:
         self.hung: MetrikaError | None = None
         self.files: dict[str, Any] | None = None
         self.waiting: list[tuple[Saving, asyncio.Future[Profile]]] = []
+        self.on_the_way = 0  # renewals started and not yet stored or failed
 
     async def refresh_token(self, name: str, profile: Profile) -> str | None:
         """The profile's refresh token, if its stored token is the one its metadata describes (a
@@ -239,6 +244,7 @@ class Shared:
         self.waiting.append((entry, done))
         async with self.writing:
             if not done.done():
+                await self._gather_batch()
                 batch, self.waiting = self.waiting, []
                 try:
                     stored = await asyncio.to_thread(self.env.store.save_many, [item for item, _done in batch])
@@ -249,6 +255,13 @@ class Shared:
                     for (_item, each), saved in zip(batch, stored, strict=True):
                         each.set_result(saved)
         return await done
+
+    async def _gather_batch(self) -> None:
+        """Let the renewals still on their way join the batch, for at most BATCH_WAIT seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BATCH_WAIT
+        while self.on_the_way > len(self.waiting) and loop.time() < deadline:
+            await asyncio.sleep(BATCH_WAIT / 10)
 
 
 @dataclass
@@ -332,11 +345,16 @@ async def renew_all(
     gate = asyncio.Semaphore(AT_ONCE)
 
     async def renew(name: str, profile: Profile, secret: str) -> Outcome:
-        async with gate:
-            result = await renew_one(env, shared, name, profile, secret)
-        outcome = result if isinstance(result, Outcome) else await store(shared, name, profile, result)
+        try:
+            async with gate:
+                result = await renew_one(env, shared, name, profile, secret)
+            outcome = result if isinstance(result, Outcome) else await store(shared, name, profile, result)
+        finally:
+            shared.on_the_way -= 1
         advance()
         return outcome
+
+    shared.on_the_way = len(due)
 
     try:
         return list(await asyncio.gather(*(renew(*item) for item in due)))
