@@ -190,7 +190,7 @@ def test_a_pasted_code_or_code_address_is_a_code(pasted):
 
 
 @pytest.mark.parametrize(
-    "token", [TOKEN, "AQAAAAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456", "0123456789abcdef0123456789abcdef", "y0_AgAAAAx"]
+    "token", [TOKEN, "AQAAAAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456", "0123456789abcdef0123456789abcdef", "y0_agaaaax0123456"]
 )
 def test_a_pasted_token_or_token_address_is_still_a_token(token):
     assert oauth.parse_pasted(token) == oauth.PastedToken(token)
