@@ -419,8 +419,8 @@ async def oauth_post(env: Env, path: str, form: dict[str, str], transport: Any =
         for key in ("access_token", "refresh_token", "device_code"):
             if isinstance(reply.data.get(key), str) and reply.data[key]:
                 env.secrets.add(reply.data[key])
-        if status != 200 and isinstance(reply.data.get("error"), str):
-            reply.error_type = reply.data["error"]
+        error = reply.data.get("error")
+        reply.error_type = error if status != 200 and isinstance(error, str) and error else None
     return reply
 
 

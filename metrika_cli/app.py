@@ -80,7 +80,11 @@ _register("login", login.login, _("Get a token through your app and store it in 
 _register(
     "auth-url",
     auth_url.auth_url,
-    _("Print the authorize URL alone on stdout (to send to a client, or open elsewhere)."),
+    _(
+        "Print the authorize URL alone on stdout (to send to a client, or open elsewhere). It asks for a "
+        "token (the token flow), not a code: the link usually goes to someone else, who sends back what the "
+        "page shows, and a code would need this machine's PKCE verifier and lives only 10 minutes."
+    ),
 )
 _register("token", token.token, _("Print the stored token (the only command that ever prints it)."))
 _register("logout", logout.logout, _("Forget the stored token and the profile's metadata."))

@@ -119,15 +119,14 @@ def build_authorize_url(
     scopes: list[str] | tuple[str, ...] = (),
     login_hint: str | None = None,
     force_confirm: bool = False,
-    response_type: str = "token",
     secrets: Secrets | None = None,
+    response_type: str = "token",
     **extra: str | None,
 ) -> str:
-    """The authorize URL. The implicit flow (`token`): Yandex shows the token on its
+    """The authorize URL. A value that holds a token (a piece of one `secrets` knows, or anything
+    shaped like one) is refused. The implicit flow (`token`): Yandex shows the token on its
     verification_code page. The code flow (`code`): `extra` carries code_challenge, device_id,
-    device_name, state and redirect_uri (None: left out); the S256 method goes with a challenge.
-    A value that holds a token (a piece of one `secrets` knows, or anything shaped like one) is
-    refused."""
+    device_name, state and redirect_uri (None: left out); the S256 method goes with a challenge."""
     params = {"response_type": response_type, "client_id": validate_client_id(client_id)}
     params.update({key: value for key, value in extra.items() if value})
     if "code_challenge" in params:
@@ -208,6 +207,11 @@ def _error_message(error: str, description: str) -> BadInput:
     if description:
         message += " (" + description + ")"
     return BadInput(message, fix=fix)
+
+
+def authorize_error(error: str, description: str = "") -> BadInput:
+    """What an `error=` from the authorize page means (access_denied, unauthorized_client…)."""
+    return _error_message(error, description)
 
 
 def _parse_address(value: str, codes: bool = False) -> PastedToken | PastedCode:

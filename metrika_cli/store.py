@@ -599,9 +599,10 @@ class Store:
             return lambda: write_toml(self.credentials_path, before)
         written: list[tuple[str, str | None]] = []
 
-        def undo() -> None:
+        def undo() -> None:  # the refresh token first: if it cannot be put back, the token stays new (a mismatch)
             for username, old in reversed(written):
-                self._restore_keyring(username, old)
+                if not self._restore_keyring(username, old):
+                    break
 
         try:
             for username, value in ((name, token), (name + REFRESH_SUFFIX, refresh_token)):
@@ -648,12 +649,16 @@ class Store:
             credentials.setdefault("client_secrets", {})[client_id] = secret
             write_toml(self.credentials_path, credentials)
 
-    def _restore_keyring(self, username: str, old: str | None) -> None:
-        with contextlib.suppress(MetrikaError):  # a keyring that fails now: the fingerprint tells later
+    def _restore_keyring(self, username: str, old: str | None) -> bool:
+        """Put back what was there; False when the keyring fails now (the fingerprint tells later)."""
+        try:
             if old is None:
                 self.keyring.delete(username)
             else:
                 self.keyring.set(username, old)
+        except MetrikaError:
+            return False
+        return True
 
     def _remove_token(self, name: str, storage: str | None) -> bool:
         """Delete the profile's token (and refresh token) from one place; True when there was one."""

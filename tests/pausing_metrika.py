@@ -8,6 +8,7 @@ Steps (of `Store.save`):
   temporary file and about to replace the old one;
 - ``commit-renaming``: config.toml's new copy is complete in its temporary file and about to
   replace the old one;
+- ``refresh-writing``: the new token is in the keyring, its refresh token is about to be written;
 - ``committed``: config.toml is replaced; the old copy in the other storage is about to be removed;
 - ``none``: no stop of its own (a keyring backend may stop instead).
 """
@@ -48,6 +49,15 @@ def install(step: str, marker: Path) -> None:
             replace(source, destination)
 
         os.replace = replace_pausing
+    elif step == "refresh-writing":
+        set_password = store.Keyring.set
+
+        def set_pausing(self: store.Keyring, profile: str, token: str) -> None:
+            if profile.endswith("#refresh"):
+                pause()
+            set_password(self, profile, token)
+
+        store.Keyring.set = set_pausing  # type: ignore[method-assign]
     elif step == "committed":
         remove = store.Store._remove_token
 

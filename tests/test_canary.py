@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CLIENT_ID, TOKEN, Result, closed_port
+from conftest import CLIENT_ID, TOKEN, Result, call_metrika, closed_port
+from keyring_backends import backend_env
 
 import metrika_cli.commands.api as api_command
 from metrika_cli.env import Env
@@ -292,3 +293,87 @@ def test_no_piece_of_a_refresh_token_or_the_apps_secret_escapes_from_refresh_and
         assert len(fake.requests_to("/token")) == 3 and fake.requests_to("/revoke_token")
         traces = [line for r in results.values() for line in r.stderr.splitlines() if "POST" in line]
         assert traces and all("[redacted]" in line for line in traces if "> POST" in line)
+
+
+# ---- the login flows' secrets: codes, verifiers, device codes, refresh tokens, the app's secret ----
+
+APP_SECRET = "cafe0123456789abcdefcafe01234567"  # a canary: METRIKA_CLIENT_SECRET
+LOGIN_MODES = (
+    "code",
+    "code_file_store",
+    "secret_wanted",
+    "token_cut",
+    "token_503",
+    "token_html",
+    "device",
+    "device_denied",
+    "device_wrong_secret",
+)
+AFTER_LOGIN = (("whoami", "--json"), ("status", "--json"), ("check-access",), ("token",), ("switch",), ("logout",))
+
+
+def login_secrets(fake) -> set[str]:
+    """Everything secret the login flows handled: codes, verifiers, device codes, refresh tokens."""
+    found = {APP_SECRET, *fake.codes, *fake.device_codes, *fake.refresh_tokens}
+    found |= {issued.refresh_token for issued in fake.issued.values()}
+    for request in fake.requests_to("/token"):
+        form = dict(pair.split("=", 1) for pair in request.body.decode().split("&") if "=" in pair)
+        found |= {form[key] for key in ("code", "code_verifier", "client_secret") if key in form}
+    return found
+
+
+def log_in(mode: str, fake, monkeypatch) -> Result:
+    from test_login_flows import LOGIN, Person, at_terminal, the_code, the_page
+
+    monkeypatch.setattr("metrika_cli.flows.sleep", lambda seconds: None)
+    env = {"METRIKA_DEBUG": "1", "METRIKA_CLIENT_SECRET": APP_SECRET}
+    fake.app(CLIENT_ID, secret=APP_SECRET)
+    if mode.startswith("device"):
+        fake.device_approve_after = 2
+        if mode == "device_denied":
+            fake.script_device("authorization_pending", "access_denied")
+        if mode == "device_wrong_secret":
+            env["METRIKA_CLIENT_SECRET"] = APP_SECRET[::-1]
+        return call_metrika("login", "--flow", "device", "--client-id", CLIENT_ID, env=env)
+    if mode == "secret_wanted":
+        fake.app(CLIENT_ID, require_secret=True)
+        del env["METRIKA_CLIENT_SECRET"]
+        return at_terminal(monkeypatch, Person([the_page, "n"]), *LOGIN, env=env)
+    faults = {"token_cut": {"mode": "cut"}, "token_503": {"mode": "status", "status": 503}}
+    if mode in faults or mode == "token_html":
+        fake.fail("/token", **faults.get(mode, {"mode": "html", "status": 200}))
+    extra = ("--insecure-storage",) if mode == "code_file_store" else ()
+    return at_terminal(monkeypatch, Person([the_code]), *LOGIN, *extra, env=env)
+
+
+@pytest.mark.parametrize("mode", LOGIN_MODES)
+def test_no_piece_of_a_code_verifier_refresh_token_or_the_apps_secret_escapes(
+    fake, isolated, tmp_path, monkeypatch, mode
+):
+    monkeypatch.setenv("METRIKA_TEST_KEYRING_FILE", str(tmp_path / "keyring.json"))
+    for name, value in backend_env("FileKeyring").items():
+        monkeypatch.setenv(name, value)
+    results = {("login", mode): log_in(mode, fake, monkeypatch)}
+    login_code = results["login", mode].code
+    expected = {"code": 0, "code_file_store": 0, "device": 0, "token_cut": 6, "token_503": 6, "token_html": 1}
+    assert login_code == expected.get(mode, 2), results["login", mode].output
+    for command in AFTER_LOGIN:
+        results[command] = call_metrika(*command, env={"METRIKA_DEBUG": "1", "METRIKA_CLIENT_SECRET": APP_SECRET})
+    secrets = login_secrets(fake)
+    assert APP_SECRET in secrets and (login_code != 0 or fake.issued)
+    secret_pieces = set().union(*(pieces(secret) for secret in secrets))
+    tokens = set().union(*(pieces(token) for token in fake.issued), set())
+    for command, result in results.items():
+        assert "Traceback" not in result.output, (command, result.output)
+        assert not [p for p in secret_pieces if p in result.output], (command, result.output)
+        stdout = "" if command == ("token",) else result.stdout
+        assert not [p for p in tokens if p in stdout + result.stderr], (command, result.output)
+    for path in isolated.rglob("*"):
+        if path.is_file() and path.name != "credentials.toml":
+            assert not [p for p in secret_pieces | tokens if p in path.read_text(errors="replace")], path
+    for request in fake.requests:
+        assert not [p for p in secret_pieces if p in request.path], request.path
+    if login_code == 0:  # the canaries were alive: the refresh token was stored, and logout took it away
+        assert results["logout",].code == 0
+        for store in (tmp_path / "keyring.json", isolated / "credentials.toml"):
+            assert not store.exists() or not [p for p in secret_pieces if p in store.read_text()], store

@@ -147,6 +147,11 @@ def test_powershell_gets_profile_names_and_read_or_write(fake, metrika) -> None:
     assert powershell_answer("metrika check-access --need", "") == ["read", "write"]
 
 
+def test_login_flow_completes_its_three_flows() -> None:
+    assert sorted(bash_complete("login", "--flow", "")) == ["code", "device", "token"]
+    assert bash_complete("login", "--flow", "d") == ["device"]
+
+
 def test_the_powershell_script_registers_a_completer_and_leaves_tab_alone() -> None:
     """Typer's script rebinds Tab for the whole session (MenuComplete): not a completion script's business."""
     for text in (generator.generate()["metrika.ps1"], (ROOT / "completions" / "metrika.ps1").read_text()):

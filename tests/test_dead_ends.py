@@ -56,7 +56,7 @@ def test_ctrl_d_at_the_client_id_prompt_exits_130_and_an_empty_answer_asks_again
 
 
 def test_ctrl_d_at_the_hidden_token_prompt_exits_130(fake, isolated):
-    child = spawn("login", "--client-id", CLIENT_ID, "--no-browser", "--insecure-storage")
+    child = spawn("login", "--flow", "token", "--client-id", CLIENT_ID, "--no-browser", "--insecure-storage")
     child.expect("Paste the token")
     child.sendeof()
     child.expect("Interrupted; nothing was stored.")
@@ -66,8 +66,8 @@ def test_ctrl_d_at_the_hidden_token_prompt_exits_130(fake, isolated):
 
 def test_ctrl_d_at_the_plain_text_question_exits_130(fake, isolated):
     child = spawn("login", "--client-id", CLIENT_ID, "--no-browser")
-    child.expect("Paste the token")
-    child.sendline(TOKEN)
+    child.expect("Paste the code")
+    child.sendline(TOKEN)  # the code prompt takes a token too
     child.expect(r"plain text.*\[y/N\]")
     child.sendeof()
     child.expect("Interrupted; nothing was stored.")
@@ -94,7 +94,7 @@ def test_sigterm_at_the_hidden_prompt_gives_the_terminal_its_echo_back(fake, iso
     child = pexpect.spawn(
         "sh", ["-c", script, sys.executable, CLIENT_ID], env=dict(os.environ), encoding="utf-8", timeout=30
     )
-    child.expect("Paste the token")
+    child.expect("Paste the code")
     time.sleep(0.2)  # getpass has turned echo off by the time the prompt shows; let it settle
     (metrika,) = children_of(child.pid)
     os.kill(metrika, 15)

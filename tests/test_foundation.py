@@ -4,6 +4,8 @@ refresh tokens and app secrets in the store, and where the app's secret comes fr
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -140,7 +142,8 @@ def test_pkce_pairs_are_fresh_s256_and_of_the_right_alphabet():
     (v1, c1), (v2, c2) = oauth.pkce_pair(), oauth.pkce_pair()
     assert v1 != v2 and c1 != c2 and 43 <= len(v1) <= 128
     assert set(v1) <= set(oauth.VERIFIER_ALPHABET)
-    assert c1 == "".join(oauth.s256(v1)) and "=" not in c1
+    digest = base64.urlsafe_b64encode(hashlib.sha256(v1.encode()).digest()).rstrip(b"=").decode()
+    assert c1 == digest and "=" not in c1
 
 
 def test_device_id_is_stable_per_machine_and_profile_and_the_name_says_both():
@@ -190,7 +193,15 @@ def test_a_pasted_code_or_code_address_is_a_code(pasted):
 
 
 @pytest.mark.parametrize(
-    "token", [TOKEN, "AQAAAAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456", "0123456789abcdef0123456789abcdef", "y0_agaaaax0123456"]
+    "token",
+    [
+        TOKEN,
+        "y0_AgAAAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdEfGhIjKlMnO",
+        "AQAAAAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456",
+        "0123456789abcdef0123456789abcdef",
+        "y0_agaaaaxlowercaseonly",
+        "abcdefghijklmnopqrst",
+    ],
 )
 def test_a_pasted_token_or_token_address_is_still_a_token(token):
     assert oauth.parse_pasted(token) == oauth.PastedToken(token)
@@ -336,3 +347,31 @@ def test_at_a_terminal_the_secret_is_asked_and_kept_with_consent(keyring_file, m
     assert app_secret(env, CLIENT_ID, ask=True) == SECRET
     assert FileKeyring.entries() == {f"metrika-cli/client-secret:{CLIENT_ID}": SECRET}
     assert SECRET not in env.stderr.getvalue()
+
+
+def test_when_the_refresh_token_cannot_be_put_back_the_token_stays_new_so_the_mismatch_shows(keyring_file, monkeypatch):
+    from metrika_cli import store as store_module
+    from metrika_cli.errors import ConfigError
+    from metrika_cli.text import fingerprint
+
+    store = store_env().store
+    store.save("work", TOKEN, Profile(), False, refresh_token=REFRESH)
+    real_set, real_write = FileKeyring.set_password, store_module.write_toml
+
+    def refuse_putting_back(self, service, username, password):
+        if password == REFRESH:
+            raise RuntimeError("the keyring broke")
+        real_set(self, service, username, password)
+
+    def disk_full(path, data):
+        if path.name == "config.toml":
+            raise ConfigError("disk full")
+        real_write(path, data)
+
+    monkeypatch.setattr(FileKeyring, "set_password", refuse_putting_back)
+    monkeypatch.setattr(store_module, "write_toml", disk_full)
+    with pytest.raises(ConfigError):
+        store.save("work", OTHER_TOKEN, Profile(), False, refresh_token="new-refresh-token-0123456789")
+    # never the old token (which config.toml describes) beside a refresh token that is not its own
+    assert FileKeyring.entries()["metrika-cli/work"] == OTHER_TOKEN
+    assert store.profile("work").fingerprint == fingerprint(TOKEN)

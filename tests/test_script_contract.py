@@ -226,7 +226,7 @@ def test_login_without_a_terminal_exits_2_at_once_while_stdin_stays_open(fake, b
 def test_login_with_ci_set_in_a_terminal_with_a_display_neither_prompts_nor_opens_a_browser(fake, browser):
     code, transcript = finish(spawn("login", "--client-id", CLIENT_ID, env={"CI": "1", "DISPLAY": ":0"}))
     assert code == 2 and "CI is set" in transcript
-    assert "Paste the token" not in transcript
+    assert "Paste the" not in transcript
     assert not browser.exists()
 
 
@@ -239,14 +239,14 @@ def test_login_without_a_client_id_and_with_ci_set_does_not_ask_for_one(fake, br
 def test_the_browser_marker_does_appear_when_a_person_logs_in_with_a_display(fake, browser):
     """The control for the tests above: the same BROWSER script does run when a browser may open."""
     child = spawn("login", "--client-id", CLIENT_ID, env={"DISPLAY": ":0"})
-    child.expect("Paste the token")
+    child.expect("Paste the code")
     deadline = time.monotonic() + 10
     while not browser.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     child.sendintr()
     code, _transcript = finish(child)
     assert code == 130
-    assert "response_type=token" in browser.read_text()
+    assert "response_type=code" in browser.read_text()
 
 
 # ---- one JSON object -------------------------------------------------------------------

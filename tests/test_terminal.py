@@ -25,7 +25,7 @@ def finish(child: pexpect.spawn) -> int:
 
 
 def test_the_pasted_token_is_not_echoed(fake, real_keyring):
-    child = spawn("login", "--client-id", CLIENT_ID, "--no-browser")
+    child = spawn("login", "--flow", "token", "--client-id", CLIENT_ID, "--no-browser")
     child.expect("response_type=token")
     child.expect("Paste the token")
     child.sendline(TOKEN)
@@ -60,8 +60,8 @@ def test_a_client_id_typo_at_the_prompt_is_explained_and_asked_again(fake, real_
     child.expect(r"32 characters in it are not hexadecimal digits\.")
     child.expect("ClientID of your app: ")
     child.sendline(CLIENT_ID.upper())
-    child.expect("response_type=token")
-    child.expect("Paste the token")
+    child.expect("response_type=code")
+    child.expect("Paste the code")
     child.sendline(TOKEN)
     child.expect("Logged in as vasya")
     assert finish(child) == 0
@@ -85,7 +85,7 @@ def test_three_client_id_typos_at_the_prompt_exit_2_with_the_guide_shown_once(fa
 
 
 def test_ctrl_c_at_the_token_prompt_exits_130_and_stores_nothing(fake, isolated: Path):
-    child = spawn("login", "--client-id", CLIENT_ID, "--no-browser", "--insecure-storage")
+    child = spawn("login", "--flow", "token", "--client-id", CLIENT_ID, "--no-browser", "--insecure-storage")
     child.expect("Paste the token")
     child.sendintr()
     assert finish(child) == 130
@@ -95,8 +95,8 @@ def test_ctrl_c_at_the_token_prompt_exits_130_and_stores_nothing(fake, isolated:
 def login_until_plain_text_question() -> pexpect.spawn:
     """An interactive login without a keyring, stopped at the plain-text question."""
     child = spawn("login", "--client-id", CLIENT_ID, "--no-browser")
-    child.expect("Paste the token")
-    child.sendline(TOKEN)
+    child.expect("Paste the code")
+    child.sendline(TOKEN)  # the code prompt takes a token too
     child.expect(r"plain text.*\[y/N\]")
     return child
 

@@ -296,3 +296,107 @@ def test_logout_removes_the_token_from_every_place_whatever_config_says(metrika,
     assert FileKeyring.entries() == {"metrika-cli/other": BOB}
     assert credentials(isolated) == {"other": {"token": BOB}}
     assert metrika("token").code == 3
+
+
+# ---- a login with a refresh token: token, refresh token and metadata together ----------------------
+
+DEVICE_LOGIN = ("login", "--flow", "device", "--client-id", CLIENT_ID, "--no-verify")
+
+
+@pytest.fixture
+def device_login(fake, monkeypatch):
+    """The device flow approved at once, no waiting: a login that brings a refresh token, no terminal."""
+    fake.device_interval = 0
+    fake.device_approve_after = 1
+    monkeypatch.setenv("METRIKA_CLIENT_SECRET", fake.app(CLIENT_ID).secret)
+    return fake
+
+
+def stored_pair(directory: Path, storage: str) -> tuple[str | None, str | None]:
+    """(token, refresh token) as the store holds them."""
+    if storage == "file":
+        entry = credentials(directory).get("default", {})
+        return entry.get("token"), entry.get("refresh_token")
+    entries = FileKeyring.entries()
+    return entries.get(ENTRY), entries.get(ENTRY + "#refresh")
+
+
+def device_login_stopped_at(step: str, marker: Path, insecure: bool) -> subprocess.Popen:
+    args = [*DEVICE_LOGIN, *(["--insecure-storage"] if insecure else [])]
+    process = subprocess.Popen(
+        [sys.executable, str(TESTS / "pausing_metrika.py"), step, str(marker), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(marker, process)
+    return process
+
+
+@pytest.mark.parametrize(
+    "storage, step",
+    [
+        ("keyring", "refresh-writing"),
+        ("keyring", "token-written"),
+        ("keyring", "commit-renaming"),
+        ("file", "token-written"),
+        ("file", "commit-renaming"),
+        ("file", "credentials-renaming"),
+    ],
+)
+def test_kill_9_during_a_login_with_a_refresh_token_never_mixes_old_and_new(
+    device_login, metrika, isolated, keyring_file, tmp_path, storage, step
+):
+    insecure = ["--insecure-storage"] if storage == "file" else []
+    assert metrika(*DEVICE_LOGIN, *insecure).code == 0
+    old = stored_pair(isolated, storage)
+    assert None not in old and config(isolated)["renewable"] is True
+    process = device_login_stopped_at(step, tmp_path / "paused", storage == "file")
+    process.kill()
+    process.communicate(timeout=10)
+    new_token = list(device_login.issued)[-1]
+    now = stored_pair(isolated, storage)
+    if step == "refresh-writing":  # between the two entries: the new token, so a mismatch is said
+        assert now == (new_token, old[1])
+        assert assert_old_or_mismatch(metrika, isolated, old[0], new_token).code == 3
+    else:
+        assert now in (old, (new_token, device_login.issued[new_token].refresh_token)), now  # a pair, never mixed
+        assert_old_or_mismatch(metrika, isolated, old[0], new_token)
+    assert config(isolated)["renewable"] is True and config(isolated)["fingerprint"] == fingerprint(old[0])
+
+
+@pytest.mark.parametrize("storage", ["keyring", "file"])
+def test_ctrl_c_before_the_commit_of_a_login_with_a_refresh_token_puts_both_back(
+    device_login, metrika, isolated, keyring_file, tmp_path, storage
+):
+    insecure = ["--insecure-storage"] if storage == "file" else []
+    assert metrika(*DEVICE_LOGIN, *insecure).code == 0
+    old, files = stored_pair(isolated, storage), {p.name: p.read_bytes() for p in isolated.glob("*.toml")}
+    process = device_login_stopped_at("token-written", tmp_path / "paused", storage == "file")
+    process.send_signal(signal.SIGINT)
+    _stdout, stderr = process.communicate(timeout=15)
+    assert process.returncode == 130 and "nothing was stored" in stderr
+    assert stored_pair(isolated, storage) == old
+    assert {p.name: p.read_bytes() for p in isolated.glob("*.toml")} == files
+
+
+def test_a_pasted_token_over_a_renewable_profile_takes_the_old_refresh_token_away(
+    device_login, metrika, isolated, keyring_file
+):
+    assert metrika(*DEVICE_LOGIN).code == 0
+    assert metrika(*LOGIN, "--no-verify", input=ALICE).code == 0
+    assert stored_pair(isolated, "keyring") == (ALICE, None) and "renewable" not in config(isolated)
+
+
+def test_disk_full_at_the_commit_takes_the_new_token_and_refresh_token_back_out(
+    device_login, metrika, isolated, keyring_file, monkeypatch
+):
+    assert metrika(*DEVICE_LOGIN).code == 0
+    old = stored_pair(isolated, "keyring")
+    free_disk = disk_full_at(monkeypatch, "config.toml")
+    result = metrika(*DEVICE_LOGIN)
+    free_disk()
+    assert result.code == 1 and "no space left on the device" in result.stderr
+    assert stored_pair(isolated, "keyring") == old
+    assert metrika("token").stdout == old[0] + "\n"

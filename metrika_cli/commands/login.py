@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Optional
 
 import typer
 
-from .. import oauth
+from .. import flows, oauth
 from ..diagnose import same_login
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
 from ..i18n import _
+from ..loopback import check_redirect_uri
 from ..output import render_verdict, say, stored_where, warn
 from ..probe import collect, configured_client_id
 from ..store import Profile, no_keyring_error
@@ -22,6 +24,12 @@ from ..tokens import Token, checked_profile, profile_name, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
 MAX_TOKEN_INPUT = 64 * 1024
+
+
+class Flow(StrEnum):
+    code = "code"
+    token = "token"
+    device = "device"
 
 
 @dataclass
@@ -35,11 +43,39 @@ class LoginOptions:
     force_confirm: bool = False
     no_verify: bool = False
     insecure_storage: bool = False
+    flow: str = "code"
+    redirect_uri: str | None = None
+
+
+FlowOption = Annotated[
+    Flow,
+    typer.Option(
+        "--flow",
+        metavar="FLOW",
+        help=_(
+            "How to get the token: code (paste the code the Yandex page shows; the default), token (paste "
+            "the token itself), device (type a code at ya.ru/device on any device; needs the app's secret)."
+        ),
+    ),
+]
+RedirectUriOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--redirect-uri",
+        metavar="URI",
+        help=_(
+            "With --flow code: catch the code at this loopback address (http://127.0.0.1:PORT/PATH), which "
+            "must be your app's Redirect URI; nothing to paste."
+        ),
+    ),
+]
 
 
 def login(
     ctx: typer.Context,
     profile: ProfileOption = None,
+    flow: FlowOption = Flow.code,
+    redirect_uri: RedirectUriOption = None,
     client_id: ClientIdOption = None,
     with_token: Annotated[bool, typer.Option("--with-token", help=_("Read the token from standard input."))] = False,
     no_browser: Annotated[
@@ -72,6 +108,8 @@ def login(
                 force_confirm,
                 no_verify,
                 insecure_storage,
+                flow.value,
+                redirect_uri,
             ),
         )
     except KeyboardInterrupt:  # before the commit, the transaction puts back what was there
@@ -82,21 +120,23 @@ def login(
 def run(env: Env, opts: LoginOptions) -> int:
     saved = env.store.profile(opts.profile)
     _check_input_is_possible(env, opts)
-    ask = None if opts.with_token else lambda: _ask_client_id(env)
+    ask = None if opts.with_token or not env.may_prompt else lambda: _ask_client_id(env)
     app_id = configured_client_id(env, lambda: saved.client_id, opts.client_id, ask)
-    if not opts.with_token:
-        assert app_id is not None
-        _show_authorize_url(env, opts, app_id)
-    pasted = oauth.parse_pasted_token(_read_pasted(env, opts.with_token), app_id)
-    env.secrets.add(pasted.token)
+    if opts.with_token:
+        pasted = oauth.parse_pasted_token(_read_pasted(env, True), app_id)
+        grant = flows.Grant(pasted.token, pasted.expires_in)
+    else:
+        grant = flows.obtain(env, _needed(app_id), _flow_request(opts), lambda: _read_pasted(env, False))
+    env.secrets.add(grant.token)
     plain_text = _choose_storage(env, opts.insecure_storage)
     now = env.now()
     new = Profile(client_id=app_id, scopes=opts.scopes, obtained_at=now.isoformat(timespec="seconds"))
-    if pasted.expires_in:
-        new.expires_at = (now + timedelta(seconds=pasted.expires_in)).isoformat(timespec="seconds")
+    new.device_id = grant.device_id
+    if grant.expires_in:
+        new.expires_at = (now + timedelta(seconds=grant.expires_in)).isoformat(timespec="seconds")
     issued_to = None
     if not opts.no_verify:
-        verdict, evidence = collect(env, Token(pasted.token, "login"), new, [], "read", None, all_pages=False)
+        verdict, evidence = collect(env, Token(grant.token, "login"), new, [], "read", None, all_pages=False)
         if not verdict.ok:
             render_verdict(env, verdict)
             say(env, _("Nothing was stored."))
@@ -108,10 +148,32 @@ def run(env: Env, opts: LoginOptions) -> int:
         new.client_id = app_id or identity.get("client_id")
         issued_to = identity.get("client_id")
     say_replaced(env, opts.profile, saved, new)
-    env.store.save(opts.profile, pasted.token, new, insecure=plain_text)
-    line = logged_in_line(env, opts.profile, new, pasted.token, not opts.no_verify, issued_to)
+    env.store.save(opts.profile, grant.token, new, insecure=plain_text, refresh_token=grant.refresh_token)
+    line = logged_in_line(env, opts.profile, new, grant.token, not opts.no_verify, issued_to)
     say(env, line, style="green")
     return 0
+
+
+def _flow_request(opts: LoginOptions) -> flows.Request:
+    return flows.Request(
+        opts.profile,
+        opts.flow,
+        opts.redirect_uri,
+        opts.scopes,
+        opts.login_hint,
+        opts.force_confirm,
+        opts.no_browser,
+    )
+
+
+def _needed(app_id: str | None) -> str:
+    """The ClientID a flow needs: without a terminal to ask on, from the option, variable or profile."""
+    if app_id is None:
+        raise BadInput(
+            _("No ClientID: your app's ClientID is needed to ask Yandex for a token."),
+            fix=[_("Give it with --client-id or METRIKA_CLIENT_ID (32 hex characters, from your app's page).")],
+        )
+    return app_id
 
 
 def say_replaced(env: Env, name: str, old: Profile, new: Profile) -> None:
@@ -141,11 +203,17 @@ def _check_input_is_possible(env: Env, opts: LoginOptions) -> None:
                 _("Or leave out --with-token to be asked for it."),
             ],
         )
-    if not opts.with_token and not env.may_prompt:
+    if opts.redirect_uri and not opts.with_token:
+        if opts.flow != "code":
+            raise BadInput(_("--redirect-uri goes with --flow code only."))
+        check_redirect_uri(opts.redirect_uri)
+    pastes = opts.flow == "token" or (opts.flow == "code" and not opts.redirect_uri)
+    if not opts.with_token and pastes and not env.may_prompt:
         raise BadInput(
-            _("No terminal to ask for the token on (or CI is set)."),
+            _("No terminal to paste the code or token on (or CI is set)."),
             fix=[
-                _("Pipe the token in: `printf '%s' \"$TOKEN\" | metrika login --with-token`."),
+                _("Log in with a code typed at ya.ru/device on any device: `metrika login --flow device`."),
+                _("Or pipe the token in: `printf '%s' \"$TOKEN\" | metrika login --with-token`."),
                 _("Or give it to each command through METRIKA_TOKEN or METRIKA_TOKEN_FILE."),
             ],
         )
@@ -188,31 +256,6 @@ def registration_guide(env: Env) -> None:
         1,
     ):
         say(env, f"  {number}. {step}")
-
-
-def _show_authorize_url(env: Env, opts: LoginOptions, app_id: str) -> None:
-    url = oauth.build_authorize_url(
-        env.endpoints.oauth_url, app_id, opts.scopes, opts.login_hint, opts.force_confirm, secrets=env.secrets
-    )
-    say(env, _('Open this address, sign in as the account whose counters you need, and press "Allow":'))
-    say(env, url, style="bold")
-    if _can_open_browser(env, opts.no_browser):
-        import webbrowser
-
-        with contextlib.suppress(Exception):  # a browser that fails to start is not a reason to stop
-            webbrowser.open(url)
-
-
-def _can_open_browser(env: Env, no_browser: bool) -> bool:
-    import sys
-
-    if no_browser or not env.may_prompt:
-        return False
-    if env.environ.get("SSH_CONNECTION") or env.environ.get("SSH_TTY"):
-        return False
-    return not (
-        sys.platform.startswith("linux") and not (env.environ.get("DISPLAY") or env.environ.get("WAYLAND_DISPLAY"))
-    )
 
 
 def _read_pasted(env: Env, with_token: bool) -> str:
