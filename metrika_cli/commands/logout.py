@@ -65,5 +65,7 @@ def revoke_and_forget(env: Env, names: list[str]) -> int:
             say(env, _("Nothing was stored for profile {profile}.").format(profile=name))
     for _name, verdict in kept:
         render_verdict(env, verdict)
+    if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
+        warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set, and metrika still uses it."))
     codes = {int(verdict.exit_code) for _name, verdict in kept}
     return codes.pop() if len(codes) == 1 else 1 if codes else 0
