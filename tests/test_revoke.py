@@ -115,3 +115,22 @@ def test_nothing_stored_is_nothing_to_revoke(fake, metrika, isolated):
     result = metrika("logout", "--revoke", env=WITH_SECRET)
     assert result.code == 0 and "Nothing was stored for profile default." in result.stderr
     assert fake.requests == []
+
+
+def test_revoked_but_not_forgotten_says_so_and_how_to_finish(fake, metrika, isolated, monkeypatch):
+    import os
+
+    issued = renewable(fake, isolated)
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".config.toml."):
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    result = metrika("logout", "--revoke", env=WITH_SECRET)
+    assert result.code == 1, result.output
+    assert "Revoked at Yandex, but not forgotten here" in result.stderr
+    assert "metrika logout --profile default" in result.stderr
+    assert issued.access_token not in fake.accounts

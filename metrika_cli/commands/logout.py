@@ -8,6 +8,7 @@ import typer
 
 from .. import oauth
 from ..env import Env
+from ..errors import MetrikaError
 from ..i18n import _
 from ..output import render_verdict, say, warn
 from ..tokens import checked_profile, profile_name
@@ -55,7 +56,12 @@ def revoke_and_forget(env: Env, names: list[str]) -> int:
     from ..revoke import revoke_tokens
 
     forgettable, kept = revoke_tokens(env, names)
-    forgotten = env.store.forget(forgettable) if forgettable else []
+    try:
+        forgotten = env.store.forget(forgettable) if forgettable else []
+    except MetrikaError as exc:  # revoked at Yandex, still stored here: dead, and said so
+        exc.message = _("Revoked at Yandex, but not forgotten here: {reason}").format(reason=exc.message)
+        exc.fix.append(_("Then forget it: `metrika logout --profile {profile}`.").format(profile=forgettable[0]))
+        raise
     if forgotten and env.store.active_profile() in forgotten:
         env.store.set_active(None)
     for name in forgotten:
