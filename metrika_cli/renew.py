@@ -49,7 +49,8 @@ class Outcome:
 
 
 def login_command(name: str) -> str:
-    return f"metrika login --profile {name}"
+    """The login a fix names; `refresh` adds `--profile NAME` where it is needed (with_profile)."""
+    return "metrika login"
 
 
 def is_due(profile: Profile, now: datetime, expiring_within: int | None) -> bool:

@@ -21,7 +21,7 @@ def by_hand(name: str) -> list[str]:
         _("Revoke it by hand: {url} (Yandex ID → Data access), find the app and revoke its access.").format(
             url=DATA_ACCESS_URL
         ),
-        _("Then forget it here: `metrika logout --profile {profile}`.").format(profile=name),
+        _("Then forget it here: `metrika logout`."),  # the caller adds --profile NAME where it is needed
     ]
 
 

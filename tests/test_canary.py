@@ -252,7 +252,7 @@ RENEWAL_COMMANDS = (
     ("whoami", "--json"),
     ("status",),
     ("logout", "--revoke"),
-    ("logout", "--revoke", "--all"),
+    ("logout", "--revoke", "--all", "--yes"),
 )
 
 

@@ -55,7 +55,7 @@ def test_a_pasted_token_cannot_be_revoked_and_nothing_is_forgotten(fake, metrika
     result = metrika("logout", "--revoke", env=WITH_SECRET)
     assert result.code == 2, result.output
     assert "issued without a device_id" in result.stderr and DATA_ACCESS in result.stderr
-    assert "metrika logout --profile default" in result.stderr
+    assert "`metrika logout`" in result.stderr
     assert files(isolated) == before and fake.requests == []
     assert metrika("token").stdout == TOKEN + "\n"
 
@@ -104,7 +104,7 @@ def test_revoke_all_forgets_those_revoked_and_keeps_the_others(fake, metrika, is
     first = renewable(fake, isolated, "a", login="a")
     pasted(metrika, "b")
     second = renewable(fake, isolated, "c", login="c")
-    result = metrika("logout", "--all", "--revoke", env=WITH_SECRET)
+    result = metrika("logout", "--all", "--revoke", "--yes", env=WITH_SECRET)
     assert result.code == 2, result.output
     assert set(profiles(isolated)) == {"b"}
     assert first.access_token not in fake.accounts and second.access_token not in fake.accounts
@@ -132,5 +132,5 @@ def test_revoked_but_not_forgotten_says_so_and_how_to_finish(fake, metrika, isol
     result = metrika("logout", "--revoke", env=WITH_SECRET)
     assert result.code == 1, result.output
     assert "Revoked at Yandex, but not forgotten here" in result.stderr
-    assert "metrika logout --profile default" in result.stderr
+    assert "`metrika logout`" in result.stderr
     assert issued.access_token not in fake.accounts

@@ -19,7 +19,8 @@ from ..i18n import _
 from ..output import emit_json, progress, say, steps, warn
 from ..renew import Outcome, exit_code, failed, is_due, not_due, not_renewable, not_stored, renew_all
 from ..store import Profile
-from ..tokens import checked_profile, profile_name
+from ..text import with_profile
+from ..tokens import checked_profile, fix_profile, profile_name
 from .options import JsonOption, complete_profiles
 
 PROGRESS_OVER = 10  # profiles: fewer finish before a bar is worth drawing
@@ -78,7 +79,7 @@ def run(env: Env, names: list[str], all_profiles: bool, expiring_within: int | N
     with bar as advance:
         for outcome in asyncio.run(renew_all(env, work, advance)) if work else []:
             outcomes[outcome.name] = outcome
-    ordered = [outcomes[name] for name in names]
+    ordered = [carrying_profile(outcomes[name], fix_profile(env)) for name in names]
     code = exit_code(ordered)
     if code and any(isinstance(secret, BadInput) for secret in secrets.values()):
         code = int(BadInput.diagnosis.exit_code)  # without the app's secret: 2, whatever else failed
@@ -87,6 +88,15 @@ def run(env: Env, names: list[str], all_profiles: bool, expiring_within: int | N
     else:
         show(env, ordered)
     return code
+
+
+def carrying_profile(outcome: Outcome, implicit: str) -> Outcome:
+    """Every command the outcome names acts on its profile: `--profile NAME` unless metrika would
+    pick that profile anyway."""
+    verdict = outcome.verdict
+    verdict.summary = with_profile(verdict.summary, outcome.name, implicit)
+    verdict.fix = [with_profile(step, outcome.name, implicit) for step in verdict.fix]
+    return outcome
 
 
 def plan(
