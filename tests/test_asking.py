@@ -19,7 +19,7 @@ def stored_as_client0003(fake, metrika) -> None:
 
 
 def login_over_client0003() -> object:
-    child = spawn("login", "--profile", "u0003", "--no-browser", *INSECURE)
+    child = spawn("login", "--profile", "u0003", "--flow", "token", "--no-browser", *INSECURE)
     child.expect("Paste the token")
     child.sendline(TOKEN)  # vasya's
     child.expect(r"Profile u0003 holds the token of client0003 \(sha256:[0-9a-f]{8}\)\. ")
@@ -55,7 +55,7 @@ def test_without_a_terminal_the_token_is_replaced_and_whose_it_was_is_said(fake,
 
 def test_logging_in_again_as_the_same_account_asks_nothing(fake, metrika, isolated: Path):
     assert metrika("login", "--with-token", *INSECURE, input=TOKEN).code == 0
-    child = spawn("login", "--no-browser", *INSECURE)
+    child = spawn("login", "--flow", "token", "--no-browser", *INSECURE)
     child.expect("Paste the token")
     child.sendline(TOKEN)
     child.expect("Logged in as vasya")
@@ -107,7 +107,7 @@ def test_logout_all_without_a_terminal_needs_yes(metrika, isolated: Path):
 
 
 def test_an_empty_enter_at_the_token_prompt_asks_again(fake, isolated: Path):
-    child = spawn("login", "--no-browser", *INSECURE)
+    child = spawn("login", "--flow", "token", "--no-browser", *INSECURE)
     for _try in range(2):
         child.expect("Paste the token")
         child.sendline("")
@@ -119,7 +119,7 @@ def test_an_empty_enter_at_the_token_prompt_asks_again(fake, isolated: Path):
 
 
 def test_three_empty_answers_at_the_token_prompt_exit_2_and_store_nothing(fake, isolated: Path):
-    child = spawn("login", "--no-browser", *INSECURE)
+    child = spawn("login", "--flow", "token", "--no-browser", *INSECURE)
     for _try in range(3):
         child.expect("Paste the token")
         child.sendline("  ")
