@@ -272,10 +272,11 @@ def test_failures_that_differ_exit_1_and_each_is_said(fake, metrika, isolated):
     assert "1 renewed, 1 no_token, 1 token_invalid" in result.stderr
 
 
-def test_a_profile_that_is_not_stored_is_no_token(fake, metrika, isolated):
-    renewable(fake, isolated)
-    result = metrika("refresh", "--profile", "nobody", env=WITH_SECRET)
-    assert result.code == 3 and "metrika login --profile nobody" in result.stderr
+def test_a_profile_that_is_not_stored_is_no_token_with_the_closest_names(fake, metrika, isolated):
+    renewable(fake, isolated, "acme", login="acme")
+    result = metrika("refresh", "--profile", "acne", env=WITH_SECRET)
+    assert result.code == 3, result.output
+    assert "No profile named acne is stored" in result.stderr and "Did you mean acme?" in result.stderr
 
 
 def test_all_with_nothing_stored_is_no_token_and_all_with_profile_is_bad_usage(fake, metrika, isolated):

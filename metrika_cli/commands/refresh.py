@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..diagnose import Verdict, unknown_profile_words
 from ..env import Env
 from ..errors import BadInput, Diagnosis, MetrikaError, NoToken
 from ..i18n import _
@@ -108,7 +109,10 @@ def plan(
     due = []
     for name in names:
         profile = saved.get(name)
-        if profile is None or profile.storage not in ("keyring", "file"):
+        unknown = unknown_profile_words(name, sorted(saved)) if profile is None else None
+        if unknown:  # a typo, most likely: the closest stored names
+            outcomes[name] = Outcome(name, False, Verdict(Diagnosis.NO_TOKEN, *unknown))
+        elif profile is None or profile.storage not in ("keyring", "file"):
             outcomes[name] = not_stored(name)
         elif not is_due(profile, now, expiring_within):
             outcomes[name] = not_due(name, profile, now)
