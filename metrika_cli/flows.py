@@ -187,12 +187,17 @@ def code_flow(env: Env, app_id: str, request: Request, paste: Callable[[], str])
             return instead_token_flow(env, app_id, request, paste, refused)
 
 
+PASTE_TRIES = 3  # empty answers, as login's token prompt allows
+
+
 def ask_code(env: Env) -> str:
-    """The code (or token) pasted at the hidden prompt; an empty answer asks again."""
-    while True:
+    """The code (or token) pasted at the hidden prompt; an empty Enter asks again, three times in all."""
+    for _try in range(PASTE_TRIES):
         answer = env.ask(_("Paste the code the page shows (or the whole address of the page) and press Enter: "), True)
         if answer.strip():
             return answer
+        say(env, _("Nothing was pasted (the prompt does not show what you paste); Ctrl-C cancels."), style="yellow")
+    raise BadInput(_("Nothing was pasted; nothing was stored."))
 
 
 def instead_token_flow(

@@ -57,6 +57,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     outcome: dict[str, str]
+    claimed: bool  # a callback came: the first decides
     lock: threading.Lock
     target: Target
     state: str
@@ -78,19 +79,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
-        if parts.path != self.server.target.path or self.server.outcome:
+        if parts.path != self.server.target.path or self.server.claimed:
             self._page(404, _("Nothing here."))
             return
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
         outcome, status, text = _judge(query, self.server.state)
         with self.server.lock:
-            first = not self.server.outcome
-            if first:
-                self.server.outcome = outcome
-        if first:
-            self._page(status, text)
-        else:
+            first, self.server.claimed = not self.server.claimed, True
+        if not first:
             self._page(404, _("Nothing here."))
+            return
+        self._page(status, text)
+        self.server.outcome = outcome  # only once the browser has its page: metrika may end right after
 
     def _page(self, status: int, text: str) -> None:
         body = (
@@ -144,7 +144,7 @@ class Listener:
         except OSError as exc:
             raise _cannot_listen(self.target, exc) from None
         server.outcome, server.target, server.state = {}, self.target, self.state
-        server.lock = threading.Lock()
+        server.lock, server.claimed = threading.Lock(), False
         self.server = server
         return self
 

@@ -19,8 +19,8 @@ def stored_as_client0003(fake, metrika) -> None:
 
 
 def login_over_client0003() -> object:
-    child = spawn("login", "--profile", "u0003", "--flow", "token", "--no-browser", *INSECURE)
-    child.expect("Paste the token")
+    child = spawn("login", "--profile", "u0003", "--no-browser", *INSECURE)
+    child.expect("Paste the code")  # the code flow's prompt takes a token too
     child.sendline(TOKEN)  # vasya's
     child.expect(r"Profile u0003 holds the token of client0003 \(sha256:[0-9a-f]{8}\)\. ")
     child.expect(r"Replace it with the token of vasya\? \[y/N\] ")
@@ -55,8 +55,8 @@ def test_without_a_terminal_the_token_is_replaced_and_whose_it_was_is_said(fake,
 
 def test_logging_in_again_as_the_same_account_asks_nothing(fake, metrika, isolated: Path):
     assert metrika("login", "--with-token", *INSECURE, input=TOKEN).code == 0
-    child = spawn("login", "--flow", "token", "--no-browser", *INSECURE)
-    child.expect("Paste the token")
+    child = spawn("login", "--no-browser", *INSECURE)
+    child.expect("Paste the code")
     child.sendline(TOKEN)
     child.expect("Logged in as vasya")
     assert finish(child) == 0

@@ -549,3 +549,11 @@ def test_ctrl_c_while_waiting_for_the_browser_stores_nothing_and_frees_the_port(
     assert stored(isolated) == {"keyring": {}}
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
+
+
+def test_three_empty_pastes_at_the_code_prompt_end_with_exit_2_and_nothing_stored(
+    fake, monkeypatch, isolated, keyring_file
+):
+    result = at_terminal(monkeypatch, Person(["", " ", "\t"]), *LOGIN)
+    assert result.code == 2 and result.stderr.count("Nothing was pasted (the prompt") == 3
+    assert stored(isolated) == {"keyring": {}} and fake.requests_to("/token") == []
