@@ -80,7 +80,8 @@ def run(env: Env, names: list[str], all_profiles: bool, expiring_within: int | N
     with bar as advance:
         for outcome in asyncio.run(renew_all(env, work, advance)) if work else []:
             outcomes[outcome.name] = outcome
-    ordered = [carrying_profile(outcomes[name], fix_profile(env)) for name in names]
+    implicit = fix_profile(env)  # read once: it reads config.toml
+    ordered = [carrying_profile(outcomes[name], implicit) for name in names]
     code = exit_code(ordered)
     if code and any(isinstance(secret, BadInput) for secret in secrets.values()):
         code = int(BadInput.diagnosis.exit_code)  # without the app's secret: 2, whatever else failed
