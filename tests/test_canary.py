@@ -6,6 +6,7 @@ piece of it anywhere at all."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 from conftest import CLIENT_ID, TOKEN, Result, call_metrika, closed_port
 from keyring_backends import backend_env
 
-import metrika_cli.commands.api as api_command
+import metrika_cli.api as client
 from metrika_cli.env import Env
 
 # The child prints its own command line (the token must not be in it) and whether it got the token.
@@ -102,8 +103,7 @@ def child_processes(monkeypatch):
         return completed.returncode
 
     monkeypatch.setattr(Env, "exec", run_child)
-    monkeypatch.setattr(api_command, "BACKOFF", (0.0, 0.0, 0.0))
-    monkeypatch.setattr(api_command, "RETRIES", 1)
+    monkeypatch.setattr(client, "API", dataclasses.replace(client.API, backoff=(0.0,), tries=2))
 
 
 def break_things(mode: str, fake) -> dict[str, str]:
