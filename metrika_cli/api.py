@@ -755,11 +755,21 @@ async def oauth_post(env: Env, path: str, form: dict[str, str], transport: Any =
     httpx left to itself would set up the proxies of every scheme from the environment, a
     socks5:// HTTPS_PROXY included, even for a plain-http OAuth URL."""
     own = None if transport or env.transport else SharedTransport(env)
+    for key in SECRET_FORM_FIELDS & form.keys():
+        env.secrets.add(form[key])
     try:
         async with Client(env, None, transport=transport or own) as client:
-            return await client.request(
+            reply = await client.request(
                 "POST", f"{env.endpoints.oauth_url}{path}", OAUTH, "Yandex OAuth", Outgoing(form=form)
             )
     finally:
         if own is not None:
             await own.close()
+    if isinstance(reply.data, dict):  # what the flows decide on: the OAuth error, and no secret shown
+        for key in ("access_token", "refresh_token", "device_code"):
+            value = reply.data.get(key)
+            if isinstance(value, str) and value:
+                env.secrets.add(value)
+        error = reply.data.get("error")
+        reply.error_type = error if reply.status != 200 and isinstance(error, str) and error else None
+    return reply
