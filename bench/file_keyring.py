@@ -1,7 +1,8 @@
 """A tiny keyring backend that keeps passwords in one JSON file (BENCH_KEYRING_FILE).
 
-For bench/startup.py only: the baseline and `metrika token` then read the same backend,
-without D-Bus, so the ratio measures metrika's own start-up and nothing else.
+For bench/ only: the baseline and `metrika token` then read the same backend, without D-Bus,
+so the ratio measures metrika's own start-up and nothing else. Written atomically (a temporary
+file renamed over it): `refresh --all` reads one profile while it stores another.
 """
 
 from __future__ import annotations
@@ -25,14 +26,18 @@ class Keyring(KeyringBackend):
     def get_password(self, service: str, username: str) -> str | None:
         return self._load().get(f"{service}/{username}")
 
+    def _save(self, data: dict) -> None:
+        path = os.environ["BENCH_KEYRING_FILE"]
+        with open(path + ".tmp", "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+        os.replace(path + ".tmp", path)
+
     def set_password(self, service: str, username: str, password: str) -> None:
         data = self._load()
         data[f"{service}/{username}"] = password
-        with open(os.environ["BENCH_KEYRING_FILE"], "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
+        self._save(data)
 
     def delete_password(self, service: str, username: str) -> None:
         data = self._load()
         data.pop(f"{service}/{username}", None)
-        with open(os.environ["BENCH_KEYRING_FILE"], "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
+        self._save(data)

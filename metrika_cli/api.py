@@ -748,22 +748,28 @@ class SharedTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-async def oauth_post(env: Env, path: str, form: dict[str, str]) -> Reply:
+async def oauth_post(env: Env, path: str, form: dict[str, str], transport: Any = None) -> Reply:
     """A form POST to METRIKA_OAUTH_URL + `path` (the token endpoints): no Authorization header,
-    never sent twice (OAUTH); METRIKA_DEBUG traces the form with its secrets redacted. Every secret
-    sent or answered is registered on env.secrets; an OAuth error (`invalid_grant`…) is the error_type."""
-    for key in SECRET_FORM_FIELDS:
-        if form.get(key):
-            env.secrets.add(form[key])
-    async with Client(env, None) as client:
-        reply = await client.request(
-            "POST", f"{env.endpoints.oauth_url}{path}", OAUTH, "Yandex OAuth", Outgoing(form=form)
-        )
-    if isinstance(reply.data, dict):
+    never sent twice (OAUTH); METRIKA_DEBUG traces the form with its secrets redacted.
+    `transport`: a pool shared by many calls (refresh --all). Without one, a transport of its own:
+    httpx left to itself would set up the proxies of every scheme from the environment, a
+    socks5:// HTTPS_PROXY included, even for a plain-http OAuth URL."""
+    own = None if transport or env.transport else SharedTransport(env)
+    for key in SECRET_FORM_FIELDS & form.keys():
+        env.secrets.add(form[key])
+    try:
+        async with Client(env, None, transport=transport or own) as client:
+            reply = await client.request(
+                "POST", f"{env.endpoints.oauth_url}{path}", OAUTH, "Yandex OAuth", Outgoing(form=form)
+            )
+    finally:
+        if own is not None:
+            await own.close()
+    if isinstance(reply.data, dict):  # what the flows decide on: the OAuth error, and no secret shown
         for key in ("access_token", "refresh_token", "device_code"):
-            if isinstance(reply.data.get(key), str) and reply.data[key]:
-                env.secrets.add(reply.data[key])
+            value = reply.data.get(key)
+            if isinstance(value, str) and value:
+                env.secrets.add(value)
         error = reply.data.get("error")
-        if reply.status != 200 and isinstance(error, str) and error:
-            reply.error_type = error
+        reply.error_type = error if reply.status != 200 and isinstance(error, str) and error else None
     return reply

@@ -13,7 +13,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import api, auth_url, completion, exec_, login, logout, signatures, status, switch, token
+from .commands import api, auth_url, completion, exec_, login, logout, refresh, signatures, status, switch, token
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -89,6 +89,11 @@ _register(
 )
 _register("token", token.token, _("Print the stored token (the only command that ever prints it)."))
 _register("logout", logout.logout, _("Forget the stored token and the profile's metadata."))
+_register(
+    "refresh",
+    refresh.refresh,
+    _("Renew tokens before they expire, with their refresh tokens (the current profile, those named, or --all)."),
+)
 _register(
     "whoami", signatures.whoami, _("Who the token belongs to, which app issued it, where it is kept, when it expires.")
 )

@@ -731,6 +731,12 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
     return None
 
 
+def transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list[str]] | None:
+    """The network, a quota or a broken service, if this reply of any service says so (refresh and
+    revocation ask Yandex OAuth, and say its failures as the checks say theirs)."""
+    return _transport_trouble(reply, ev)
+
+
 def _rate_limit_reset(quota: str, now: datetime, retry_after: float | None = None) -> str:
     if quota != "quota_requests_by_uid" and retry_after is not None:
         return _("Retry in {seconds} s, as the server asks (Retry-After).").format(seconds=math.ceil(retry_after))

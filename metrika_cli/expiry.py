@@ -62,8 +62,9 @@ def expires_in(expires_at: str | None, now: datetime) -> str | None:
     return _("in less than a minute")
 
 
-def expiry_warning(name: str, expires_at: str | None, now: datetime) -> str | None:
-    """The line to show when the token of profile `name` has WARN_DAYS days left or fewer."""
+def expiry_warning(name: str, expires_at: str | None, now: datetime, renewable: bool = False) -> str | None:
+    """The line to show when the token of profile `name` has WARN_DAYS days left or fewer; a
+    renewable one (a refresh token is kept with it) is renewed by `metrika refresh`, no browser."""
     days = days_left(expires_at, now)
     if days is None or days > WARN_DAYS:
         return None
@@ -73,8 +74,9 @@ def expiry_warning(name: str, expires_at: str | None, now: datetime) -> str | No
         return _("The token of profile {profile} expired on {date}: get a new one with `{command}`.").format(
             profile=name, date=date, command=renew_command(name)
         )
+    command = f"metrika refresh --profile {name}" if renewable else renew_command(name)
     return _("The token of profile {profile} expires on {date}, {left}: renew it with `{command}`.").format(
-        profile=name, date=date, left=expires_in(expires_at, now), command=renew_command(name)
+        profile=name, date=date, left=expires_in(expires_at, now), command=command
     )
 
 
@@ -82,9 +84,9 @@ def renew_command(name: str) -> str:
     return f"metrika login --profile {name}"
 
 
-def warn_if_expiring(env: Env, name: str, expires_at: str | None) -> None:
+def warn_if_expiring(env: Env, name: str, expires_at: str | None, renewable: bool = False) -> None:
     """One line on stderr (plain: this runs on the lean path of `metrika token` too)."""
-    line = expiry_warning(name, expires_at, env.now())
+    line = expiry_warning(name, expires_at, env.now(), renewable)
     if line:
         env.stderr.write(_("warning: {message}").format(message=line) + "\n")
         env.stderr.flush()

@@ -28,6 +28,7 @@ REFRESH_SUFFIX = "#refresh"  # keyring username of a profile's refresh token: NA
 APP_SECRET_PREFIX = "client-secret:"  # keyring username of an app's secret: client-secret:CLIENTID
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
 T = TypeVar("T")
+Saving = tuple[str, str, "Profile", bool, "str | None"]  # name, token, metadata, insecure, refresh token
 
 
 @dataclass
@@ -534,6 +535,11 @@ class Store:
         found = {name: _table(tables, name, self.credentials_path).get("token") for name in tables}
         return {name: value for name, value in found.items() if isinstance(value, str) and value}
 
+    def file_entries(self) -> dict[str, dict[str, Any]]:
+        """Every profile's entry in credentials.toml (token, refresh token), the file read once."""
+        tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+        return {name: _table(tables, name, self.credentials_path) for name in tables}
+
     def file_token(self, name: str) -> str | None:
         """The profile's token in credentials.toml, if it has one there."""
         tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
@@ -562,6 +568,33 @@ class Store:
             if previous and previous.storage != profile.storage:
                 self._remove_token(name, previous.storage)
         return profile
+
+    def save_many(self, entries: list[Saving]) -> list[Profile]:
+        """`save` for several profiles at once (refresh --all), with one commit for them all: each
+        profile's token, refresh token and metadata change together, and on any failure none does."""
+        from .text import fingerprint
+
+        with self.lock():
+            config = self.config()
+            tables = _table(config, "profiles", self.config_path)
+            before = {name: _table(tables, name, self.config_path).get("storage") for name, *_rest in entries}
+            undo: list[Callable[[], None]] = []
+            try:
+                for name, token, profile, insecure, refresh_token in entries:
+                    profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
+                    profile.renewable = refresh_token is not None
+                    undo.append(self._write_token(name, token, insecure, refresh_token))
+                for name, _token, profile, *_rest in entries:
+                    config.setdefault("profiles", {})[name] = profile.to_toml()
+                write_toml(self.config_path, config)  # the commit
+            except BaseException:
+                for step in reversed(undo):
+                    step()
+                raise
+            for name, _token, profile, *_rest in entries:
+                if before[name] and before[name] != profile.storage:
+                    self._remove_token(name, before[name])
+        return [profile for _name, _token, profile, *_rest in entries]
 
     def _write_token(
         self, name: str, token: str, insecure: bool, refresh_token: str | None = None

@@ -172,7 +172,7 @@ def token_in_use(env: Env, name: str) -> tuple[Token | None, Profile]:
     if token and token.stored:
         from .expiry import warn_if_expiring
 
-        warn_if_expiring(env, name, profile.expires_at)
+        warn_if_expiring(env, name, profile.expires_at, profile.renewable)
     return token, profile
 
 

@@ -182,6 +182,7 @@ TOKENS = {  # made up: the fake knows them, Yandex never issued them
     "other_app": "y0__xDocsExampleTokenOfOtherApp23456789_AbCdEfGhIjKlMnOpQrSt",
     "revoked": "y0__xDocsExampleTokenRevoked0123456789_AbCdEfGhIjKlMnOpQrStuv",
 }
+SECRET = "0123456789abcdef0123456789abcdef"  # the fake app's secret
 PASTED = "https://oauth.yandex.ru/verification_code#access_token={token}&token_type=bearer&expires_in={seconds}"
 
 
@@ -217,6 +218,26 @@ class Example:
         code, _ = self.run(*args, *options, input=pasted)
         if code != 0:
             raise SystemExit(f"the example login of {profile} failed with exit {code}")
+
+    def renewable(self, fake: Any, profile: str, who: str, days: int) -> None:
+        """A profile as metrika's code login leaves it: a token, its refresh token, a device_id."""
+        from datetime import timedelta
+
+        from metrika_cli.store import Profile, Store
+
+        account = fake.accounts[TOKENS[who]]
+        fake.app(CLIENT_ID)
+        issued = fake.issue(CLIENT_ID, device_id=f"metrika-{profile}", account=account)
+        metadata = Profile(
+            client_id=CLIENT_ID,
+            login=account.login,
+            uid=account.uid,
+            obtained_at=(NOW - timedelta(days=365 - days)).isoformat(timespec="seconds"),
+            expires_at=(NOW + timedelta(days=days)).isoformat(timespec="seconds"),
+            device_id=f"metrika-{profile}",
+        )
+        store = Store(Path(self.environ["METRIKA_CONFIG_DIR"]))
+        store.save(profile, issued.access_token, metadata, insecure=True, refresh_token=issued.refresh_token)
 
 
 def yandex() -> Any:
@@ -260,6 +281,17 @@ def scenarios() -> dict[str, Callable[[Example, Any], tuple[int, str]]]:
             ex.login("acme", "acme", 10),
             ex.login("other", "other_app", 300, "--no-verify"),
             ex.run("status", "--json"),
+        )[-1],
+        "refresh": lambda ex, fake: (
+            ex.renewable(fake, "default", "vasya", 10),
+            ex.renewable(fake, "acme", "acme", 20),
+            ex.renewable(fake, "beta", "acme", 200),
+            ex.run("refresh", "--all", "--expiring-within", "30", "--json", METRIKA_CLIENT_SECRET=SECRET),
+        )[-1],
+        "refresh-not_renewable": lambda ex, fake: (
+            ex.renewable(fake, "default", "vasya", 10),
+            ex.login("acme", "acme", 10),
+            ex.run("refresh", "--all", "--json", METRIKA_CLIENT_SECRET=SECRET),
         )[-1],
         "status-offline": lambda ex, fake: (
             ex.login("default", "vasya", 300),

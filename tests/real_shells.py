@@ -28,6 +28,7 @@ COMMANDS = [
     "exec",
     "login",
     "logout",
+    "refresh",
     "status",
     "switch",
     "token",

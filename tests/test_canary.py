@@ -241,6 +241,61 @@ def test_exec_puts_no_piece_of_the_token_on_the_command_line_ps_shows(isolated):
     assert process.returncode == 0 and leaks(stdout + stderr) == []
 
 
+# ---- the refresh token and the app's secret ---------------------------------------------
+
+REFRESH_CANARY = "1:CanaryRefresh:RefreshTokenCanaryQwErTyUiOpAsDfGhJkLzXcVbNm"
+SECRET_CANARY = "5ec7e75ec7e7c0de5ec7e75ec7e7c0de"
+RENEWAL_COMMANDS = (
+    ("refresh",),
+    ("refresh", "--json"),
+    ("refresh", "--all", "--expiring-within", "400", "--json"),
+    ("whoami", "--json"),
+    ("status",),
+    ("logout", "--revoke"),
+    ("logout", "--revoke", "--all", "--yes"),
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_piece_of_a_refresh_token_or_the_apps_secret_escapes_from_refresh_and_revoke(fake, metrika, isolated, mode):
+    """TOKEN stored as a code login stores it (a device_id, REFRESH_CANARY beside it in
+    credentials.toml), SECRET_CANARY in the environment: refresh and logout --revoke in every mode
+    show no piece of them, nor of any token or refresh token the renewals get, outside the store."""
+    from fake_oauth import Issued
+
+    from metrika_cli.store import Profile, Store
+
+    fake.app(CLIENT_ID, secret=SECRET_CANARY)
+    issued = Issued(TOKEN, REFRESH_CANARY, CLIENT_ID, "metrika-default", "")
+    fake.issued[TOKEN], fake.refresh_tokens[REFRESH_CANARY] = issued, issued
+    profile = Profile(client_id=CLIENT_ID, login="vasya", expires_at="2099-01-01T00:00:00+00:00", device_id="d-1")
+    Store(isolated).save("default", TOKEN, profile, insecure=True, refresh_token=REFRESH_CANARY)
+    env = {**break_things(mode, fake), "METRIKA_CLIENT_SECRET": SECRET_CANARY}
+    results = {command: metrika(*command, env=env) for command in RENEWAL_COMMANDS}
+    secrets = [TOKEN, REFRESH_CANARY, SECRET_CANARY, *fake.issued, *fake.refresh_tokens]
+    found = {piece for secret in secrets for piece in pieces(secret)}
+
+    def leaked(text: str) -> list[str]:
+        return sorted(piece for piece in found if piece in text)
+
+    for command, result in results.items():
+        assert "Traceback" not in result.output, (command, result.output)
+        assert leaked(result.stdout) == [] and leaked(result.stderr) == [], (command, result.output)
+    for path in isolated.rglob("*"):
+        if path.is_file() and path.name != "credentials.toml":
+            assert leaked(path.read_text(errors="replace")) == [], path
+    for request in fake.requests:
+        assert leaked(request.path) == [], request.path
+        if request.path not in ("/token", "/revoke_token"):  # the form bodies that carry them, and only those
+            assert leaked(request.body.decode(errors="replace")) == [], (request.path, request.body)
+    if mode == "ok":
+        assert [result.code for result in results.values()] == [0, 0, 0, 0, 0, 0, 0]
+        assert len(fake.requests_to("/token")) == 3 and fake.requests_to("/revoke_token")
+        traces = [line for r in results.values() for line in r.stderr.splitlines() if line.startswith("metrika: ")]
+        assert any("POST" in line and "/token" in line for line in traces)  # traced, and (above) no piece leaked
+        assert any("POST" in line and "/revoke_token" in line for line in traces)
+
+
 # ---- the login flows' secrets: codes, verifiers, device codes, refresh tokens, the app's secret ----
 
 APP_SECRET = "cafe0123456789abcdefcafe01234567"  # a canary: METRIKA_CLIENT_SECRET

@@ -20,7 +20,7 @@ from metrika_cli.errors import Diagnosis
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-SCHEMAS = ("whoami", "check-access", "status")
+SCHEMAS = ("whoami", "check-access", "status", "refresh")
 UNKNOWN_TOKEN = "y0__xRevokedTokenNotKnownAnywhere0123456789_abcdefghijklmn"
 STORE = ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID)
 
@@ -256,6 +256,7 @@ def test_the_definitions_the_schemas_share_are_the_same_in_each():
             schema("whoami")["$defs"][shared]
             == schema("check-access")["$defs"][shared]
             == schema("status")["$defs"][shared]
+            == schema("refresh")["$defs"][shared]
         )
     assert schema("whoami")["$defs"]["whoami"] == schema("status")["$defs"]["whoami"]
 
@@ -284,6 +285,12 @@ def spoiled(document: dict[str, Any], change) -> dict[str, Any]:
         ("status", lambda d: d["profiles"][0].pop("active")),
         ("status", lambda d: d["profiles"][0].pop("counters")),
         ("status", lambda d: d["counts"].update(fine=1)),
+        ("status", lambda d: d["profiles"][0].update(renewable="yes")),
+        ("whoami-ok", lambda d: d.pop("renewable")),
+        ("refresh", lambda d: d["profiles"][0].pop("renewed")),
+        ("refresh", lambda d: d["profiles"][0].update(days_left="soon")),
+        ("refresh", lambda d: d.update(exit_code=9)),
+        ("refresh-not_renewable", lambda d: d["profiles"][1].update(diagnosis="not_renewable")),
     ],
 )
 def test_the_schemas_refuse_a_spoiled_document(example, change):

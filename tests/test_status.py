@@ -130,8 +130,8 @@ def test_a_mix_is_reported_per_profile_and_differing_codes_exit_1(fake, isolated
         "other-app": "wrong_app",
         "soon": "token_expiring",
     }
-    assert lines[0] == ["default*", "vasya", "4760…", "file", "300", "ok"]
-    assert lines[2][1:5] == ["petya", "0f9e…", "file", "-"]
+    assert lines[0] == ["default*", "vasya", "4760…", "file", "no", "300", "ok"]
+    assert lines[2][1:6] == ["petya", "0f9e…", "file", "no", "-"]
     assert "1 ok, 1 token_invalid, 1 token_expiring, 1 wrong_app" in result.stderr
     assert "metrika whoami --profile gone" in result.stderr
     assert fake.quota_rejections == []
@@ -310,7 +310,15 @@ def test_offline_spots_a_keyring_without_the_entry_and_no_keyring_at_all(fake, i
     assert empty.code == 3
     none = metrika("status", "--offline")  # the fail backend: no keyring at all
     assert none.code == 7
-    assert none.stdout.splitlines()[0].split() == ["default*", "vasya", "4760…", "keyring", "-", "store_unavailable"]
+    assert none.stdout.splitlines()[0].split() == [
+        "default*",
+        "vasya",
+        "4760…",
+        "keyring",
+        "-",
+        "-",
+        "store_unavailable",
+    ]
     assert fake.requests == []
 
 
@@ -353,8 +361,8 @@ def test_on_a_terminal_status_is_a_table_in_colour_unless_no_color(fake, isolate
     plain, _ = on_terminal("status", NO_COLOR="1", TERM="xterm")
     assert "\x1b[" not in plain
     header, *rows = [line for line in plain.splitlines() if line.strip() and not set(line.strip()) <= set("─━ ")]
-    assert header.split() == ["profile", "login", "app", "storage", "days", "left", "diagnosis"]
-    assert rows[0].split() == ["default*", "vasya", "4760…", "file", "300", "ok"]
+    assert header.split() == ["profile", "login", "app", "storage", "renewable", "days", "left", "diagnosis"]
+    assert rows[0].split() == ["default*", "vasya", "4760…", "file", "no", "300", "ok"]
 
 
 def test_a_progress_bar_shows_on_a_terminal_for_many_profiles_only(fake, isolated):
@@ -372,7 +380,7 @@ def test_status_in_russian_keeps_codes_and_columns(fake, isolated):
     store_profiles(isolated, {"default": {"token": TOKEN, "login": "vasya", "expires_at": in_days(3)}})
     result = run_metrika("status", env={"METRIKA_LANG": "ru"})
     assert result.code == 0
-    assert result.stdout.split() == ["default*", "vasya", "4760…", "file", "3", "ok"]
+    assert result.stdout.split() == ["default*", "vasya", "4760…", "file", "no", "3", "ok"]
     assert "1 ok" in result.stderr and "предупреждение" in result.stderr
 
 

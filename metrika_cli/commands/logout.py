@@ -8,9 +8,9 @@ import typer
 
 from .. import oauth
 from ..env import Env
-from ..errors import BadInput
+from ..errors import BadInput, MetrikaError
 from ..i18n import _, ngettext
-from ..output import say, steps, warn
+from ..output import render_verdict, say, steps, warn
 from ..text import shown_name, with_profile
 from ..tokens import checked_profile, fix_profile, profile_name, unknown_profile
 from .options import ProfileOption
@@ -21,17 +21,23 @@ def logout(
     profile: ProfileOption = None,
     all_profiles: Annotated[bool, typer.Option("--all", help=_("Forget every profile."))] = False,
     yes: Annotated[bool, typer.Option("--yes", help=_("Do not ask before forgetting every profile (--all)."))] = False,
+    revoke: Annotated[
+        bool,
+        typer.Option("--revoke", help=_("Revoke the token at Yandex first; forget it only when that succeeded.")),
+    ] = False,
 ) -> int:
     env: Env = ctx.obj
-    return run(env, "" if all_profiles else profile_name(env, profile), all_profiles, yes)
+    return run(env, "" if all_profiles else profile_name(env, profile), all_profiles, yes, revoke)
 
 
-def run(env: Env, profile: str, all_profiles: bool, yes: bool = False) -> int:
+def run(env: Env, profile: str, all_profiles: bool, yes: bool = False, revoke: bool = False) -> int:
     store = env.store
     names = sorted(store.profiles()) if all_profiles else [checked_profile(profile)]
     if all_profiles and names and not yes and not all_agreed(env, names):
         say(env, _("Nothing was forgotten."))
         return 1
+    if revoke:
+        return revoke_and_forget(env, names)
     forgotten = store.forget(names)
     if forgotten and store.config().get("active_profile") in forgotten:
         store.set_active(None)  # `metrika switch` chose a profile that is gone: back to the default
@@ -48,6 +54,40 @@ def run(env: Env, profile: str, all_profiles: bool, yes: bool = False) -> int:
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set, and metrika still uses it."))
     return 0
+
+
+def revoke_and_forget(env: Env, names: list[str]) -> int:
+    """`--revoke`: each token revoked at Yandex first; only the revoked ones (and profiles with
+    nothing stored) are forgotten, the others kept, each with why and how to revoke it by hand."""
+    from ..revoke import revoke_tokens
+
+    forgettable, kept = revoke_tokens(env, names)
+    try:
+        forgotten = env.store.forget(forgettable) if forgettable else []
+    except MetrikaError as exc:  # revoked at Yandex, still stored here: dead, and said so
+        exc.message = _("Revoked at Yandex, but not forgotten here: {reason}").format(reason=exc.message)
+        exc.fix.append(with_profile(_("Then forget it: `metrika logout`."), forgettable[0], fix_profile(env)))
+        raise
+    if forgotten and env.store.config().get("active_profile") in forgotten:
+        env.store.set_active(None)  # `metrika switch` chose a profile that is gone: back to the default
+    for name in forgotten:
+        say(
+            env,
+            _("Revoked the token of profile {profile} and forgot it.").format(profile=shown_name(name)),
+            style="green",
+        )
+    for name in forgettable:
+        if name not in forgotten:
+            nothing_stored(env, name, all_profiles=False)
+    implicit = fix_profile(env)
+    for name, verdict in kept:
+        verdict.summary = with_profile(verdict.summary, name, implicit)
+        verdict.fix = [with_profile(step, name, implicit) for step in verdict.fix]
+        render_verdict(env, verdict)
+    if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
+        warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set, and metrika still uses it."))
+    codes = {int(verdict.exit_code) for _name, verdict in kept}
+    return codes.pop() if len(codes) == 1 else 1 if codes else 0
 
 
 LISTED = 10  # profiles named in the question; the rest are counted

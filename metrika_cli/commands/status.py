@@ -228,7 +228,7 @@ def active_profile(env: Env) -> str:
 
 
 def row(env: Env, report: whoami.Report, active: str) -> list[str]:
-    """profile (active marked *), login, app, storage, days left, diagnosis."""
+    """profile (active marked *), login, app, storage, renewable, days left, diagnosis."""
     identity, saved = report.identity, report.saved
     app = str(identity.get("client_id") or saved.client_id or "")
     days = report.days_left(env.now())
@@ -237,6 +237,7 @@ def row(env: Env, report: whoami.Report, active: str) -> list[str]:
         str(identity.get("login") or saved.login or "-"),
         app[:4] + "…" if len(app) > 4 else app or "-",
         saved.storage or "-",
+        "-" if report.renewable is None else "yes" if report.renewable else "no",  # a word for awk, as the codes
         "-" if days is None else str(days),
         str(report.verdict.code),
     ]
@@ -249,7 +250,7 @@ def show(env: Env, reports: list[whoami.Report]) -> None:
     active = active_profile(env)
     rows = [row(env, report, active) for report in reports]
     if env.stdout_tty:
-        headers = [_("profile"), _("login"), _("app"), _("storage"), _("days left"), _("diagnosis")]
+        headers = [_("profile"), _("login"), _("app"), _("storage"), _("renewable"), _("days left"), _("diagnosis")]
         styles = [STYLES.get(report.verdict.code, "red") for report in reports]
         render_table(env, headers, rows, styles)
     else:

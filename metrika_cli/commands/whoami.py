@@ -17,8 +17,8 @@ from ..i18n import _
 from ..output import base_document, describe_storage, emit_json, render_verdict, say, storage_document, warn
 from ..probe import Options, collect_async, configured_client_id
 from ..store import Profile
-from ..text import fingerprint
-from ..tokens import Token, checked_profile, profile_name, token_in_use
+from ..text import fingerprint, profile_command
+from ..tokens import Token, checked_profile, fix_profile, profile_name, token_in_use
 
 
 def checked_run(env: Env, profile: str | None, as_json: bool, expiring_within: int | None) -> int:
@@ -53,6 +53,12 @@ class Report:
 
     def days_left(self, now: datetime) -> int | None:
         return days_left(self.expires_at, now)
+
+    @property
+    def renewable(self) -> bool | None:
+        """Whether `metrika refresh` can renew the stored token (a refresh token was kept with
+        it); None for a token from the environment, or none at all."""
+        return bool(self.saved.renewable) if self.token and self.token.stored else None
 
     @property
     def accounts(self) -> list[str] | None:
@@ -124,6 +130,7 @@ def document(env: Env, report: Report) -> dict[str, Any]:
         client_id_matches=report.client_id_matches,
         expires_at=report.expires_at,
         days_left=report.days_left(env.now()),
+        renewable=report.renewable,
         storage=storage_document(env, report.saved.storage if report.token is None or report.token.stored else None),
         counters={"total": report.total, "by_permission": report.by_permission},
         accounts=report.accounts,
@@ -142,6 +149,15 @@ def expiry_words(expires_at: str | None, now: datetime) -> str:
     return f"{expires_at[:10]}, {left}"
 
 
+def renewal_words(report: Report, login: str = "metrika login") -> str:
+    """The `renewable` row: whether `metrika refresh` can renew it, and if not, what can."""
+    if report.renewable is None:
+        return _("not a stored token")
+    if report.renewable:
+        return _("yes, with `metrika refresh`")
+    return _("no (no refresh token): `{command}` gives a renewable one").format(command=login)
+
+
 def show(env: Env, report: Report) -> None:
     token, identity, matches = report.token, report.identity, report.client_id_matches
     assert token is not None
@@ -157,6 +173,7 @@ def show(env: Env, report: Report) -> None:
         (_("app"), str(identity.get("client_id")) + app_note),
         (_("token"), f"{fingerprint(token.value)}, {where}"),
         (_("expires"), expiry_words(report.expires_at, env.now())),
+        (_("renewal"), renewal_words(report, profile_command("metrika login", report.name, fix_profile(env)))),
         (
             _("counters"),
             ", ".join(f"{count} {perm}" for perm, count in sorted(report.by_permission.items())) or _("none"),
