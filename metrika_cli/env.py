@@ -140,13 +140,14 @@ class Env:
 
     @cached_property
     def store(self) -> Store:
-        from .store import Store, config_dir
+        from .store import Store, config_dir, default_config_dir
 
         return Store(
             config_dir(self.environ),
             self.environ.get("PYTHON_KEYRING_BACKEND"),
             self.keyring_timeout,
             self.lock_timeout,
+            default_config_dir(self.environ) if self.environ.get("METRIKA_CONFIG_DIR") else None,
         )
 
     @cached_property

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import CLIENT_ID, TOKEN
+from conftest import CLIENT_ID, TOKEN, keyring_service
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 from secret_service import SECRETS_BUS_NAME, secret_service_session
@@ -63,6 +63,6 @@ def test_the_command_in_the_fix_makes_a_default_keyring_and_login_then_works(
     secret_service_answers(no_default_keyring.bus_address)  # the new daemon takes a moment to take the name
     login = metrika(*LOGIN, input=TOKEN)
     assert login.code == 0, login.output
-    assert "Stored in the keyring: Secret Service (service metrika-cli)." in login.stderr
+    assert f"Stored in the keyring: Secret Service (service {keyring_service()})." in login.stderr
     assert metrika("token").stdout == TOKEN + "\n"
     assert list((home / "data" / "keyrings").glob("login.keyring"))  # in the test's folder, not the real home
