@@ -285,12 +285,13 @@ def _load_class(path: str) -> Any | None:
 
 
 def recordable(backend: Any) -> str | None:
-    """The backend's class path, when loading that class alone brings it back (a chain does not)."""
+    """The class to load next time: the backend's own, or for a chain its first backend's (the
+    one a chain writes to, and reads first)."""
     from keyring.backends import chainer
 
-    if backend is None or isinstance(backend, chainer.ChainerBackend):
-        return None
-    return backend_id(backend)
+    if isinstance(backend, chainer.ChainerBackend):
+        return recordable(backend.backends[0]) if backend.backends else None
+    return None if backend is None else backend_id(backend)
 
 
 # The backends people know by a name of their own; any other is named by its class.
