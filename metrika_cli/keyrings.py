@@ -514,7 +514,7 @@ class Keyring:
         if not usernames:
             return {}
         found = self._call(
-            _("reading the tokens"),
+            _("reading the token"),
             lambda backend: read_many(backend, service or self.service, usernames),
             _raise_no_keyring,
         )
