@@ -10,7 +10,6 @@ else, or when that class is missing or no longer viable, the `keyring` library's
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -43,6 +42,8 @@ PROVIDERS = {
 def folder_service(directory: Path, default_directory: Path | None) -> str:
     """The keyring service of a config folder: `metrika-cli` for the default folder, else
     `metrika-cli:` and a short hash of the folder's real path, so two folders never share an entry."""
+    import hashlib
+
     real = os.path.realpath(directory)
     if default_directory is not None and real == os.path.realpath(default_directory):
         return SERVICE
@@ -371,9 +372,9 @@ def _secret_service_many(backend: Any, service: str, usernames: Iterable[str]) -
     with closing(collection.connection) as connection:
         (paths,) = collection._collection.call("SearchItems", "a{ss}", {scheme["service"]: service})
         owners: dict[str, str] = {}
+        attributes = _attributes(connection, paths)
         for path in paths:
-            item = DBusAddressWrapper(path, "org.freedesktop.Secret.Item", connection)
-            username = item.get_property("Attributes").get(scheme["username"])
+            username = attributes.get(path, {}).get(scheme["username"])
             if username in wanted and username not in owners.values():  # the first item wins, as get_password
                 owners[path] = username
         found: dict[str, str | None] = dict.fromkeys(wanted)
@@ -387,6 +388,30 @@ def _secret_service_many(backend: Any, service: str, usernames: Iterable[str]) -
                 del found[username]  # locked: left to the single read
                 continue
             found[username] = _decrypt(session, values[path]).decode("utf-8")
+    return found
+
+
+def _attributes(connection: Any, paths: list[str]) -> dict[str, dict[str, str]]:
+    """Every item's attributes, the requests sent ahead of their replies (a round trip each would
+    cost more than the rest of the read)."""
+    from jeepney import DBusAddress, MessageType, new_method_call  # type: ignore[import-untyped]
+    from jeepney.low_level import HeaderFields  # type: ignore[import-untyped]
+
+    found: dict[str, dict[str, str]] = {}
+    for start in range(0, len(paths), 64):  # a bounded number in flight
+        waiting: dict[int, str] = {}
+        for path in paths[start : start + 64]:
+            address = DBusAddress(path, "org.freedesktop.secrets", "org.freedesktop.DBus.Properties")
+            serial = next(connection.outgoing_serial)
+            connection.send(
+                new_method_call(address, "Get", "ss", ("org.freedesktop.Secret.Item", "Attributes")), serial
+            )
+            waiting[serial] = path
+        while waiting:
+            reply = connection.receive()
+            answered = waiting.pop(reply.header.fields.get(HeaderFields.reply_serial, -1), None)
+            if answered is not None and reply.header.message_type == MessageType.method_return:
+                found[answered] = dict(reply.body[0][1])
     return found
 
 
