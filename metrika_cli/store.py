@@ -1,6 +1,7 @@
 """Where tokens and profile metadata live: the OS keyring, config.toml, credentials.toml.
 
-The only module that imports keyring (lazily: `metrika token` is called in loops).
+The keyring itself is keyrings.py's (the only module that imports keyring); here is which entry
+is whose: the config folder's service, the backend class a profile recorded, 0.3's entries moved.
 """
 
 from __future__ import annotations
