@@ -277,9 +277,13 @@ def _load_class(path: str) -> Any | None:
     directly, without keyring's discovery; None when it is missing or cannot be made."""
     import importlib
 
+    from keyring.backend import KeyringBackend
+
     module_name, _dot, class_name = path.rpartition(".")
     try:
         kind = getattr(importlib.import_module(module_name), class_name)
+        if not (isinstance(kind, type) and issubclass(kind, KeyringBackend)):
+            return None  # only a keyring backend is ever made from what config.toml names
         return _usable(kind())
     except Exception:  # gone since login (uninstalled, renamed), or it cannot start here: discovery decides
         return None

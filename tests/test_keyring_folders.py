@@ -168,13 +168,25 @@ def run_telling(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_token_and_exec_load_the_recorded_class_without_discovery(fake, metrika, real_keyring, monkeypatch):
+def test_token_whoami_and_status_load_the_recorded_class_without_discovery(fake, metrika, real_keyring, monkeypatch):
     assert metrika(*LOGIN, input=TOKEN).code == 0
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
     token = run_telling("token")
     assert token.returncode == 0 and token.stdout == TOKEN + "\n"
     assert token.stderr.splitlines()[-1] == "direct", token.stderr
+    whoami = run_telling("whoami")
+    assert whoami.returncode == 0 and whoami.stderr.splitlines()[-1] == "direct", whoami.stderr
     assert run_telling("status", "--offline").stderr.splitlines()[-1] == "direct"
+
+
+@pytest.mark.parametrize("named", ["os.system", "subprocess.Popen", "keyring.core.get_keyring", "no-dots"])
+def test_a_recorded_class_that_is_no_keyring_backend_is_never_called(metrika, isolated, monkeypatch, named):
+    profile_of_03(isolated, TOKEN, keyring_backend=named)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND")  # the recorded class would be loaded
+    from metrika_cli.keyrings import _load_class
+
+    assert _load_class(named) is None
+    assert metrika("token").code in (3, 7)
 
 
 def test_a_recorded_class_that_is_gone_falls_back_to_discovery_and_is_recorded_anew(
