@@ -269,3 +269,18 @@ def test_a_keyrings_alt_file_is_read_once_for_every_profile(metrika, isolated, t
     assert result.code == 0, result.output
     assert [item["diagnosis"] for item in json.loads(result.stdout)["profiles"]] == ["ok"] * len(tokens)
     assert len(opened) == 1
+
+
+def test_logout_forgets_an_entry_03_left_for_the_profile_but_not_the_default_folders(
+    metrika, real_keyring, isolated, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    put(SERVICE, "default", TOKEN)
+    put(SERVICE, "work", OTHER_TOKEN)
+    profile_of_03(isolated, TOKEN)
+    assert metrika("logout").code == 0
+    assert entry(SERVICE, "default") is None  # this profile's own, and no default folder uses it
+    profile_of_03(tmp_path / "xdg" / "metrika-cli", OTHER_TOKEN, name="work")
+    profile_of_03(isolated, OTHER_TOKEN, name="work")
+    assert metrika("logout", "--profile", "work").code == 0
+    assert entry(SERVICE, "work") == OTHER_TOKEN  # the default folder's profile still uses it
