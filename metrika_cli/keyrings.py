@@ -367,7 +367,9 @@ def _secret_service_many(backend: Any, service: str, usernames: Iterable[str]) -
     SearchItems by the service attribute, then the attributes and one GetSecrets for the items."""
     from contextlib import closing
 
+    from jeepney.wrappers import DBusErrorResponse  # type: ignore[import-untyped]
     from secretstorage.defines import SS_PATH
+    from secretstorage.exceptions import ItemNotFoundException
     from secretstorage.util import DBusAddressWrapper, open_session
 
     wanted = set(usernames)
@@ -386,13 +388,23 @@ def _secret_service_many(backend: Any, service: str, usernames: Iterable[str]) -
             return found
         session = open_session(connection)
         secrets = DBusAddressWrapper(SS_PATH, "org.freedesktop.Secret.Service", connection)
-        (values,) = secrets.call("GetSecrets", "aoo", list(owners), session.object_path)
+        try:
+            (values,) = secrets.call("GetSecrets", "aoo", list(owners), session.object_path)
+        except (DBusErrorResponse, ItemNotFoundException):  # no GetSecrets here: one by one, this connection
+            values = {path: _one_secret(connection, path, session) for path in owners}
         for path, username in owners.items():
             if path not in values:
                 del found[username]  # locked: left to the single read
                 continue
             found[username] = _decrypt(session, values[path]).decode("utf-8")
     return found
+
+
+def _one_secret(connection: Any, path: str, session: Any) -> Any:
+    from secretstorage.util import DBusAddressWrapper
+
+    item = DBusAddressWrapper(path, "org.freedesktop.Secret.Item", connection)
+    return item.call("GetSecret", "o", session.object_path)[0]
 
 
 def _attributes(connection: Any, paths: list[str]) -> dict[str, dict[str, str]]:

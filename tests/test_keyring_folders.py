@@ -284,3 +284,29 @@ def test_logout_forgets_an_entry_03_left_for_the_profile_but_not_the_default_fol
     profile_of_03(isolated, OTHER_TOKEN, name="work")
     assert metrika("logout", "--profile", "work").code == 0
     assert entry(SERVICE, "work") == OTHER_TOKEN  # the default folder's profile still uses it
+
+
+def test_a_secret_service_without_getsecrets_is_read_item_by_item_on_the_same_connection(
+    metrika, real_keyring, isolated, monkeypatch
+):
+    from secretstorage.exceptions import ItemNotFoundException
+    from secretstorage.util import DBusAddressWrapper
+
+    tokens = {f"client-{number}": token for number, token in enumerate(SHAPES[:3])}
+    many_profiles(isolated, tokens)
+    python(
+        "import keyring\n"
+        + "".join(f"keyring.set_password({keyring_service()!r}, {n!r}, {t!r})\n" for n, t in tokens.items())
+    )
+    call = DBusAddressWrapper.call
+
+    def without_getsecrets(self: DBusAddressWrapper, method: str, *args: object) -> object:
+        if method == "GetSecrets":  # as a provider answers that lacks it (UnknownMethod)
+            raise ItemNotFoundException("no GetSecrets")
+        return call(self, method, *args)
+
+    monkeypatch.setattr(DBusAddressWrapper, "call", without_getsecrets)
+    result = metrika("status", "--offline", "--json")
+    assert result.code == 0, result.output
+    document = json.loads(result.stdout)
+    assert [item["token"]["fingerprint"] for item in document["profiles"]] == [fingerprint(t) for t in tokens.values()]
