@@ -13,7 +13,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import api, auth_url, check_access, completion, exec_, login, logout, status, switch, token, whoami
+from .commands import api, auth_url, completion, exec_, login, logout, signatures, status, switch, token
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -85,11 +85,11 @@ _register(
 _register("token", token.token, _("Print the stored token (the only command that ever prints it)."))
 _register("logout", logout.logout, _("Forget the stored token and the profile's metadata."))
 _register(
-    "whoami", whoami.whoami, _("Who the token belongs to, which app issued it, where it is kept, when it expires.")
+    "whoami", signatures.whoami, _("Who the token belongs to, which app issued it, where it is kept, when it expires.")
 )
 CHECK_ACCESS_HELP = _("Run the API checks and say exactly why a token does not work, with the fix (alias: check).")
-_register("check-access", check_access.check_access, CHECK_ACCESS_HELP)
-_register("check", check_access.check_access, CHECK_ACCESS_HELP, hidden=True)
+_register("check-access", signatures.check_access, CHECK_ACCESS_HELP)
+_register("check", signatures.check_access, CHECK_ACCESS_HELP, hidden=True)
 _register(
     "status",
     status.status,

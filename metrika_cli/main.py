@@ -1,12 +1,24 @@
 """Entry point, dispatch only. `metrika token`, `metrika exec` and `metrika --version` take a lean
 path without Typer, Rich or httpx: scripts call them in loops, and those imports cost more than
-the keyring read itself. Everything else goes to the app, through one lazy call."""
+the keyring read itself. A plain `check-access` (`check`) or `whoami` is parsed here too, and run
+without Typer, click or Rich. Everything else goes to the app, through one lazy call."""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .env import Env
+
+# The options of the commands the lean path runs without Typer: flags, then options with a value
+# (and the name of the parameter each fills, as in the Typer function); whether COUNTER_IDs follow.
+CHECK_ACCESS = ({"--json": "as_json"}, {"--profile": "profile", "--need": "need", "--login": "login_name"}, True)
+WHOAMI = ({"--json": "as_json"}, {"--profile": "profile"}, False)
+LEAN_COMMANDS = {"check-access": CHECK_ACCESS, "check": CHECK_ACCESS, "whoami": WHOAMI}
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "check-access": {"counter_ids": [], "profile": None, "need": "read", "login_name": None, "as_json": False},
+    "whoami": {"profile": None, "as_json": False},
+}
 
 
 def lean_token_args(args: list[str]) -> tuple[str | None, bool] | None:
@@ -52,6 +64,77 @@ def lean_exec_args(args: list[str]) -> tuple[str | None, list[str], list[str]] |
     return None
 
 
+def lean_global_profile(rest: list[str]) -> tuple[str | None, bool]:
+    """Take `--profile N` / `--profile=N` off the front of `rest`: (the last one's value, all plain)."""
+    profile = None
+    while rest and rest[0].startswith("--profile"):
+        arg = rest.pop(0)
+        if arg.startswith("--profile="):
+            profile = arg.split("=", 1)[1]
+        elif arg == "--profile" and rest and not rest[0].startswith("-"):
+            profile = rest.pop(0)
+        else:
+            return None, False
+    return profile, True
+
+
+def lean_check_args(args: list[str]) -> tuple[str, str | None, dict[str, Any]] | None:
+    """(command, global --profile, the command's parameters as its Typer function gets them) when
+    the call is a plain `metrika [--profile N] check-access|check|whoami [OPTION|COUNTER_ID]...`
+    made only of words this knows exactly; else None, and the app parses it (help, errors, completion)."""
+    rest = list(args)
+    global_profile, plain = lean_global_profile(rest)
+    if not (plain and rest and rest[0] in LEAN_COMMANDS):
+        return None
+    command = "whoami" if rest[0] == "whoami" else "check-access"
+    flags, valued, takes_ids = LEAN_COMMANDS[rest.pop(0)]
+    params: dict[str, Any] = {**DEFAULTS[command], "expiring_within": None}
+    while rest:
+        arg = rest.pop(0)
+        name, equals, value = arg.partition("=")
+        if arg in flags:
+            params[flags[arg]] = True
+        elif name in (*valued, "--expiring-within") and (equals or (rest and not rest[0].startswith("-"))):
+            value = value if equals else rest.pop(0)
+            if name != "--expiring-within":
+                params[valued[name]] = value
+            elif value.isascii() and value.isdigit():  # what click's IntRange(min=0) takes as it is
+                params["expiring_within"] = int(value)
+            else:
+                return None
+        elif takes_ids and arg == "--":
+            params["counter_ids"] = [*params["counter_ids"], *rest]
+            break
+        elif takes_ids and not arg.startswith("-"):
+            params["counter_ids"] = [*params["counter_ids"], arg]
+        else:
+            return None
+    return command, global_profile, params
+
+
+def run_lean_check(env: Env, command: str, global_profile: str | None, params: dict[str, Any]) -> int:
+    """check-access or whoami without Typer; any failure shown as the app's handles_errors shows it."""
+    env.global_profile = global_profile
+    try:
+        if command == "whoami":
+            from .commands.whoami import checked_run
+
+            return checked_run(env, **params)
+        from .commands.check_access import checked_run as check
+
+        return check(env, **params)
+    except BaseException as exc:
+        from .output import report_failure
+        from .text import shown
+        from .tokens import profile_name
+
+        try:
+            profile = shown(profile_name(env, params["profile"]), 80)
+        except Exception:
+            profile = "default"
+        return report_failure(env, exc, profile, params["as_json"])
+
+
 def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list[str]) -> int:
     from .launch import run_with_token
     from .tokens import profile_name
@@ -95,8 +178,16 @@ def no_core_dumps() -> None:
         pass
 
 
+def no_httpx_command_line() -> None:
+    """`import httpx` imports httpx's own command line whenever Rich, click and Pygments are
+    installed (they are: Typer needs them), about a third of a check's start-up; metrika never
+    runs it. None in sys.modules makes that import fail, and httpx then defines a stub instead."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    no_httpx_command_line()
     if env is None:
         env = Env.from_process()
         no_core_dumps()
@@ -111,7 +202,10 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         lean_exec = None if lean else lean_exec_args(args)
         if lean_exec:
             return run_lean_exec(env, *lean_exec)
-        return run_lean_token(env, *lean) if lean else run_app(args, env)
+        if lean:
+            return run_lean_token(env, *lean)
+        check = None if "_METRIKA_COMPLETE" in env.environ else lean_check_args(args)
+        return run_lean_check(env, *check) if check else run_app(args, env)
     except Exception as exc:  # a closed or full stdout, above all
         from .output import report_failure
 

@@ -86,3 +86,39 @@ def test_no_function_is_longer_than_fifty_lines():
                 if length > MAX_FUNCTION_LINES:
                     long.append(f"{path.name}:{node.name} ({length} lines)")
     assert long == []
+
+
+def external_imports(module: str) -> list[tuple[str, int, bool]]:
+    """(package, line, at the top) of every import of a package outside metrika_cli in `module`."""
+    path = PACKAGE.parent / (module.replace(".", "/") + ".py")
+    tree = ast.parse((path if path.exists() else path.with_suffix("") / "__init__.py").read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        else:
+            continue
+        found += [(name.split(".")[0], node.lineno, node in tree.body) for name in names]
+    return found
+
+
+def test_the_lean_path_reaches_no_typer_or_click_and_rich_only_lazily():
+    """main.py runs a plain check-access and whoami without Typer, click or Rich (start-up, see
+    bench/check_access.py): nothing it can reach but the app imports them; Rich only inside
+    output.py's functions, for a terminal or a table."""
+    edges = graph()
+    reached, todo = set(), ["metrika_cli.main", "metrika_cli.commands.check_access", "metrika_cli.commands.whoami"]
+    while todo:
+        module = todo.pop()
+        if module not in reached and module != "metrika_cli.app":
+            reached.add(module)
+            todo += edges.get(module, ())
+    wrong = [
+        f"{module}:{line} imports {package}"
+        for module in sorted(reached)
+        for package, line, top in external_imports(module)
+        if package in ("typer", "click") or (package == "rich" and (top or module != "metrika_cli.output"))
+    ]
+    assert wrong == []

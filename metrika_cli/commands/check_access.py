@@ -1,10 +1,10 @@
-"""`metrika check-access` (alias `check`): run the checks and name the exact cause, with the fix."""
+"""`metrika check-access` (alias `check`): run the checks and name the exact cause, with the fix.
+Its Typer function is in commands/signatures.py: this module imports no Typer, so main.py's lean
+path runs it without Typer or click."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
-
-import typer
+from typing import Any
 
 from ..diagnose import Evidence, Verdict, identity_data
 from ..env import Env
@@ -14,31 +14,18 @@ from ..output import base_document, emit_json, render_checks, render_verdict, sa
 from ..probe import Options, collect, parse_counter_ids
 from ..text import fingerprint, looks_like_token, shown
 from ..tokens import Token, checked_profile, profile_name, token_in_use
-from .options import ExpiringWithinOption, JsonOption, ProfileOption
 
 
-def check_access(
-    ctx: typer.Context,
-    counter_ids: Annotated[
-        Optional[list[str]], typer.Argument(metavar="[COUNTER_ID]...", help=_("Counters to check access to."))
-    ] = None,
-    profile: ProfileOption = None,
-    need: Annotated[
-        str,
-        typer.Option(
-            "--need",
-            metavar="read|write",
-            autocompletion=lambda: ["read", "write"],
-            help=_("Access level to require on the counters."),
-        ),
-    ] = "read",
-    login_name: Annotated[
-        Optional[str], typer.Option("--login", metavar="LOGIN", help=_("The account the token must belong to."))
-    ] = None,
-    as_json: JsonOption = False,
-    expiring_within: ExpiringWithinOption = None,
+def checked_run(
+    env: Env,
+    counter_ids: list[str] | None,
+    profile: str | None,
+    need: str,
+    login_name: str | None,
+    as_json: bool,
+    expiring_within: int | None,
 ) -> int:
-    env: Env = ctx.obj
+    """The options as parsed (by Typer, or by main.py's lean path), checked, then run."""
     name = checked_profile(profile_name(env, profile))
     if need not in ("read", "write"):
         raise BadInput(_("--need takes read or write; got {value!r}.").format(value=shown(need, 20)))

@@ -1,4 +1,6 @@
-"""`metrika whoami`: whose token, which app, where kept, when it expires, counters by permission."""
+"""`metrika whoami`: whose token, which app, where kept, when it expires, counters by permission.
+Its Typer function is in commands/signatures.py: this module imports no Typer, so main.py's lean
+path runs it without Typer or click."""
 
 from __future__ import annotations
 
@@ -6,8 +8,6 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import typer
 
 from ..diagnose import Evidence, Verdict, identity_data
 from ..env import Env
@@ -19,16 +19,10 @@ from ..probe import Options, collect_async, configured_client_id
 from ..store import Profile
 from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, token_in_use
-from .options import ExpiringWithinOption, JsonOption, ProfileOption
 
 
-def whoami(
-    ctx: typer.Context,
-    profile: ProfileOption = None,
-    as_json: JsonOption = False,
-    expiring_within: ExpiringWithinOption = None,
-) -> int:
-    env: Env = ctx.obj
+def checked_run(env: Env, profile: str | None, as_json: bool, expiring_within: int | None) -> int:
+    """The options as parsed (by Typer, or by main.py's lean path), checked, then run."""
     return run(env, checked_profile(profile_name(env, profile)), as_json, expiring_within)
 
 
