@@ -551,7 +551,8 @@ class Keyring:
         return _text(value, username)
 
     def get_many(self, usernames: list[str], service: str | None = None) -> dict[str, str | None]:
-        """Many entries in one call (one connection, one unlock): `status` over every profile."""
+        """Many entries in one call (one connection, one unlock): `status` over every profile. An
+        entry that is not text is left out: `get` of that one name says what is wrong with it."""
         if not usernames:
             return {}
         found = self._call(
@@ -559,7 +560,7 @@ class Keyring:
             lambda backend: read_many(backend, service or self.service, usernames),
             _raise_no_keyring,
         )
-        return {name: _text(found.get(name), name) for name in usernames}
+        return {name: found.get(name) for name in usernames if isinstance(found.get(name), (str, type(None)))}
 
     def set(self, username: str, secret: str, service: str | None = None) -> None:
         self._call(

@@ -396,14 +396,15 @@ class Store:
 
     def keyring_tokens(self, profiles: Mapping[str, Profile]) -> dict[str, str | None]:
         """keyring_token for many profiles at once: one connection, one unlock, one search, one
-        file read (`status`, `refresh --all`). Any failure is the keyring's, for all of them."""
+        file read (`status`, `refresh --all`). Any failure is the keyring's, for all of them; a
+        profile whose entry is not text is left out (keyring_token of it says so)."""
         if not profiles:
             return {}
         recorded = [profile.keyring_backend for profile in profiles.values() if profile.keyring_backend]
         if recorded:
             self.keyring.prefer(max(set(recorded), key=recorded.count))
         found = self.keyring.get_many(list(profiles))
-        missing = {name: profile for name, profile in profiles.items() if found.get(name) is None}
+        missing = {name: profile for name, profile in profiles.items() if name in found and found[name] is None}
         moved = self._legacy_entries(missing) if missing and self.legacy_service else {}
         found.update(moved)
         self._settle(profiles, found, moved)

@@ -178,3 +178,16 @@ def test_status_reading_every_profile_at_once_explains_a_broken_keyring_as_token
     assert single.code == 7 and many.code == 7
     for item in items:
         assert item["summary"] in single.stderr and all(fix in single.stderr for fix in item["fix"])
+
+
+@pytest.mark.parametrize("backend", ["BytesKeyring", "IntKeyring"])
+def test_an_entry_that_is_not_text_is_named_for_its_own_profile_when_read_many_at_once(
+    fake, metrika, isolated, backend
+):
+    recorded_profiles(isolated, f"keyring_backends.{backend}", ("alpha", "beta"))
+    result = metrika("status", "--offline", "--json", env=backend_env(backend))
+    assert result.code == 7, result.output
+    items = {item["profile"]: item for item in json.loads(result.stdout)["profiles"]}
+    for name in ("alpha", "beta"):
+        assert f"something other than text for profile {name}." in items[name]["summary"]
+    assert "Traceback" not in result.output
