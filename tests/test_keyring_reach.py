@@ -131,3 +131,36 @@ def test_a_recorded_secret_service_without_a_session_is_out_of_reach_not_empty(m
     result = metrika("token")
     assert result.code == 7
     assert_named_out_of_reach(result.stderr)
+
+
+def test_the_headless_recipe_in_the_message_works(pipx_python, isolated, fake, tmp_path):
+    """Over ssh with no desktop session: the recipe metrika gives, typed as given, then login and token."""
+    from secret_service import find_keyring_daemons
+
+    profile_in_keyring(isolated)
+    failed = run(pipx_python, "token", env=no_session())
+    (start, unlock) = re.findall(r"`(dbus-run-session[^`]*|read -rs[^`]*)`", failed.stderr)
+    assert start == "dbus-run-session -- bash"
+    metrika = f"{pipx_python} -m metrika_cli"
+    script = (
+        f'echo "$DBUS_SESSION_BUS_ADDRESS" > {tmp_path}/bus; {unlock} >/dev/null; '
+        f"{metrika} login --with-token --client-id {CLIENT_ID} && {metrika} token"
+    )
+    home = tmp_path / "home"
+    env = no_session(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_RUNTIME_DIR=str(tmp_path))
+    try:
+        done = subprocess.run(
+            [*start.split()[:-1], "bash", "-c", script],
+            env=env,
+            input=f"a-keyring-password\n{TOKEN}\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        bus = (tmp_path / "bus").read_text().strip() if (tmp_path / "bus").exists() else None
+        for pid in find_keyring_daemons(bus) if bus else []:  # what the recipe started, by its PID
+            os.kill(pid, 15)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == TOKEN
+    assert list((home / "data" / "keyrings").glob("login.keyring"))  # the test's folder, not a real home
