@@ -193,7 +193,11 @@ def session_bus_problem(environ: Mapping[str, str]) -> str | None:
         return _("DBUS_SESSION_BUS_ADDRESS is not set")
     sockets = _bus_sockets(address)
     if sockets and not any(_connects(path) for path in sockets):
-        return _("DBUS_SESSION_BUS_ADDRESS points at {address}, where no bus answers").format(address=address)
+        from .text import escape_controls
+
+        return _("DBUS_SESSION_BUS_ADDRESS points at {address}, where no bus answers").format(
+            address=escape_controls(address.replace("\n", " "))[:200]
+        )
     return None
 
 

@@ -69,7 +69,11 @@ def assert_named_out_of_reach(stderr: str) -> None:
 
 @pytest.mark.parametrize(
     "bus, problem",
-    [(None, "DBUS_SESSION_BUS_ADDRESS is not set"), ("unix:path=/nonexistent/bus", "where no bus answers")],
+    [
+        (None, "DBUS_SESSION_BUS_ADDRESS is not set"),
+        ("unix:path=/nonexistent/bus", "where no bus answers"),
+        ("unix:path=/nonexistent/\x1b[2Jbus,guid=1", "points at unix:path=/nonexistent/\\x1b[2Jbus,guid=1"),
+    ],
 )
 def test_token_over_ssh_names_the_keyring_out_of_reach(pipx_python, isolated, bus, problem):
     profile_in_keyring(isolated)
@@ -78,7 +82,7 @@ def test_token_over_ssh_names_the_keyring_out_of_reach(pipx_python, isolated, bu
     assert result.returncode == 7, result.stderr
     assert problem in result.stderr
     assert_named_out_of_reach(result.stderr)
-    assert result.stdout == ""
+    assert result.stdout == "" and "\x1b" not in result.stderr
 
 
 def test_status_in_cron_names_it_for_every_profile(pipx_python, isolated):
