@@ -17,11 +17,14 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
+from .text import Secrets
+
 if TYPE_CHECKING:
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
 LOCK_TIMEOUT = 10.0  # seconds to wait behind another metrika changing the profiles
+SECRET_VARIABLES = ("METRIKA_TOKEN", "METRIKA_CLIENT_SECRET")
 
 
 def _hidden_prompt(question: str, stream: IO[str]) -> str:
@@ -38,6 +41,24 @@ def _hidden_prompt(question: str, stream: IO[str]) -> str:
         return getpass.getpass(question, stream=stream)  # type: ignore[arg-type]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def restore_for_exec(core_limit: tuple[int, int] | None) -> None:
+    """Undo what Python changed in this process: it ignores SIGPIPE and SIGXFSZ (an ignored signal
+    stays ignored across exec, so `yes | head -1` would end in "Broken pipe"); main.py lowered the
+    core limit. Handlers of caught signals (SIGINT) are reset by exec itself."""
+    import signal
+
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(number, signal.SIG_DFL)
+    if core_limit is not None:
+        with contextlib.suppress(ImportError, OSError, ValueError):
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CORE, core_limit)
 
 
 def utc_now() -> datetime:
@@ -75,7 +96,12 @@ class Env:
     keyring_timeout: float = KEYRING_TIMEOUT
     lock_timeout: float = LOCK_TIMEOUT
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
-    secrets: set[str] = field(default_factory=set)  # tokens this run has seen: never printed
+    secrets: Secrets = field(default_factory=Secrets)  # what this run knows: never printed
+    core_limit: tuple[int, int] | None = None  # RLIMIT_CORE as found at start, for `metrika exec`
+
+    def __post_init__(self) -> None:
+        for name in SECRET_VARIABLES:  # known before any command runs: a usage error cannot echo them
+            self.secrets.add(self.environ.get(name))
 
     @classmethod
     def from_process(cls) -> Env:
@@ -115,8 +141,18 @@ class Env:
 
     def exec(self, file: str, argv: list[str], environ: Mapping[str, str]) -> int:
         """Replace this process with `file` (looked up on environ's PATH): returns only where a
-        test has swapped this method; raises OSError when the file cannot be run."""
-        os.execvpe(file, argv, environ)
+        test has swapped this method; raises OSError when the file cannot be run. The command gets
+        the process as a shell would give it: default signal dispositions, the core limit found."""
+        restore_for_exec(self.core_limit)
+        try:
+            os.execvpe(file, argv, environ)
+        except BaseException:  # not run: this process goes on, as Python had it
+            import signal
+
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            if self.core_limit is not None:
+                restore_for_exec((0, self.core_limit[1]))
+            raise
 
     def ask(self, question: str, hidden: bool = False) -> str:
         """One line from the person at the terminal (hidden: not echoed); Ctrl-D cancels."""
@@ -142,8 +178,10 @@ class Env:
     def store(self) -> Store:
         from .store import Store, config_dir, default_config_dir
 
+        folder = config_dir(self.environ)
+        self.secrets.allow(str(folder))  # a long folder name is shown in messages as it is
         return Store(
-            config_dir(self.environ),
+            folder,
             self.environ.get("PYTHON_KEYRING_BACKEND"),
             self.keyring_timeout,
             self.lock_timeout,
@@ -161,11 +199,14 @@ class Env:
                 raise ValueError
         except ValueError:
             from .errors import BadInput
+            from .text import shown
 
             raise BadInput(
-                _("METRIKA_TIMEOUT must be a number of seconds between 0 and 600; got {value!r}.").format(
-                    value=raw_timeout[:20]
-                )
+                _(
+                    "METRIKA_TIMEOUT is the time limit of each request in seconds: more than 0 and at most 600, "
+                    "fractions allowed (e.g. 30 or 2.5); got {value!r}."
+                ).format(value=shown(raw_timeout, 20)),
+                fix=[_("Set it to such a number, or unset it for the default of 10 seconds.")],
             ) from None
         return Endpoints(
             api_url=self._base_url("METRIKA_API_URL", Endpoints.api_url),
@@ -180,7 +221,7 @@ class Env:
 
         from .errors import BadInput
         from .i18n import _
-        from .text import hide_userinfo, is_loopback
+        from .text import hide_userinfo, is_loopback, shown
 
         value = (self.environ.get(variable) or default).rstrip("/")
         try:
@@ -195,6 +236,6 @@ class Env:
             _(
                 "{variable} must be an https:// address without a user or password (plain http only to this "
                 "machine); got {url}. Nothing was sent."
-            ).format(variable=variable, url=hide_userinfo(value)[:200]),
+            ).format(variable=variable, url=shown(hide_userinfo(value), 200)),  # cut after redaction
             fix=[_("Correct {variable}, or unset it to use {default}.").format(variable=variable, default=default)],
         )

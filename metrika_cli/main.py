@@ -168,14 +168,18 @@ def run_app(args: list[str], env: Env) -> int:
     return run(args, env)
 
 
-def no_core_dumps() -> None:
-    """A crash must not write the token to a core file."""
+def no_core_dumps(for_exec: bool) -> tuple[int, int] | None:
+    """A crash must not write the token to a core file: the limit goes to 0, the hard one too
+    (nothing can raise it again), except where `metrika exec` may run a command: that command
+    gets back the limits found, which are returned."""
     try:
         import resource
 
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        found = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, found[1] if for_exec else 0))
+        return found
     except (ImportError, ValueError, OSError):  # not on this platform, or not allowed
-        pass
+        return None
 
 
 def no_httpx_command_line() -> None:
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     no_httpx_command_line()
     if env is None:
         env = Env.from_process()
-        no_core_dumps()
+        env.core_limit = no_core_dumps(for_exec="exec" in args)
     try:
         if args == ["--version"]:
             from . import version_line

@@ -8,19 +8,22 @@ from urllib.parse import parse_qs, quote, urlencode
 
 from .errors import BadInput
 from .i18n import N_, _, ngettext
-from .text import fingerprint, looks_like_token
+from .text import MIN_SECRET, REDACTED, Secrets, fingerprint, looks_like_token, shown
 
 CLIENT_ID_LENGTH = 32
 CLIENT_ID_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 # RFC 6750 b64token: every token Yandex has issued fits it ([A-Za-z0-9_-] seen so far).
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+PREFIX_ONLY = re.compile(r"(?:authorization\s*:\s*)?(?:oauth|bearer)(?:\s+(?:oauth|bearer))*", re.IGNORECASE)
 PREFIX_PATTERN = re.compile(r"(?:authorization\s*:\s*)?(?:oauth|bearer)\s+(.*)", re.IGNORECASE | re.DOTALL)
 QUOTES = "\"'`\u201c\u201d\u2018\u2019\u00ab\u00bb"
 REDIRECT_URI = "https://oauth.yandex.ru/verification_code"
 APP_REGISTRATION_URL = "https://oauth.yandex.ru/client/new"
 DATA_ACCESS_URL = "https://id.yandex.ru/personal/data-access"  # where a user revokes tokens
 METRIKA_SCOPES = ("metrika:read", "metrika:write")
+# Every right a Metrika app can have (what --scope may ask for).
+METRIKA_RIGHTS = ("metrika:read", "metrika:write", "metrika:expenses", "metrika:user_params", "metrika:offline_data")
 
 
 @dataclass(frozen=True)
@@ -73,16 +76,18 @@ def build_authorize_url(
     scopes: list[str] | tuple[str, ...] = (),
     login_hint: str | None = None,
     force_confirm: bool = False,
+    secrets: Secrets | None = None,
 ) -> str:
-    """The implicit-flow URL: Yandex shows the token on its verification_code page."""
+    """The implicit-flow URL: Yandex shows the token on its verification_code page. A value that
+    holds a token (a piece of one `secrets` knows, or anything shaped like one) is refused."""
     params = {"response_type": "token", "client_id": validate_client_id(client_id)}
     for value in (*scopes, login_hint or ""):
-        if looks_like_token(value.strip()):
+        if looks_like_token(value.strip()) or (secrets or Secrets()).redact(value) != value:
             raise BadInput(
                 _(
                     "--login-hint and --scope take a Yandex login and rights such as metrika:read; this value "
                     "looks like a token ({fp}), and metrika never takes one in an option."
-                ).format(fp=fingerprint(value.strip()))
+                ).format(fp=fingerprint(value.strip()) if looks_like_token(value.strip()) else REDACTED)
             )
     for scope in scopes:
         if not scope or any(ch.isspace() for ch in scope):
@@ -94,6 +99,21 @@ def build_authorize_url(
     if force_confirm:
         params["force_confirm"] = "yes"
     return f"{oauth_url.rstrip('/')}/authorize?{urlencode(params, quote_via=quote)}"
+
+
+def scope_problem(value: str) -> str | None:
+    """Why `value` is not a right of Metrika that --scope may ask for (None when it is one)."""
+    if value in METRIKA_RIGHTS:
+        return None
+    import difflib
+
+    message = _("{value} is not a Metrika right; the rights are {rights}.").format(
+        value=repr(shown(value)), rights=", ".join(METRIKA_RIGHTS)
+    )
+    close = difflib.get_close_matches(value.strip().lower(), METRIKA_RIGHTS, n=1)
+    if close and not looks_like_token(value.strip()):
+        message += " " + _("Did you mean {right}?").format(right=close[0])
+    return message
 
 
 def _strip_wrapping(value: str) -> str:
@@ -181,6 +201,7 @@ def _parse_address(value: str) -> PastedToken:
 
 PROBLEMS = {
     "empty": N_("the value is empty"),
+    "prefix_only": N_('it is only the word "OAuth" or "Bearer", with no token after it'),
     "prefix": N_('it starts with "OAuth " or "Bearer "'),
     "address": N_("it is an address or a piece of one, not the token"),
     "whitespace": N_("it has whitespace inside"),
@@ -189,6 +210,7 @@ PROBLEMS = {
     "quotes": N_("it has quotes inside"),
     "client_id": N_("it is the app's ClientID, not a token"),
     "characters": N_("it has characters no token has"),
+    "short": N_("it is shorter than 16 characters, and every token is longer"),
 }
 
 
@@ -199,6 +221,8 @@ def token_problem(value: str, client_id: str | None = None) -> str | None:
     """
     if not value:
         return "empty"
+    if PREFIX_ONLY.fullmatch(value.strip()):
+        return "prefix_only"
     if PREFIX_PATTERN.fullmatch(value.strip()):
         return "prefix"
     if _looks_like_address(value):
@@ -215,6 +239,8 @@ def token_problem(value: str, client_id: str | None = None) -> str | None:
         return "client_id"
     if not TOKEN_PATTERN.fullmatch(value):
         return "characters"
+    if len(value) < MIN_SECRET:
+        return "short"
     return None
 
 

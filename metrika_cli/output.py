@@ -21,9 +21,20 @@ if TYPE_CHECKING:
 
 
 def redact(env: Env, text: str) -> str:
-    for secret in env.secrets:
-        text = text.replace(secret, fingerprint(secret))
-    return text
+    """One value (a message, a cell, a JSON string) with every secret and token shape hidden."""
+    return env.secrets.redact(text)
+
+
+def redacted(env: Env, value: Any) -> Any:
+    """A JSON document with each string in it redacted, keys included: the values, never the
+    rendered text (a search through `"schema": 1` must not find a secret "1")."""
+    if isinstance(value, str):
+        return redact(env, value)
+    if isinstance(value, dict):
+        return {redacted(env, key): redacted(env, item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(env, item) for item in value]
+    return value
 
 
 def for_terminal(env: Env, text: str) -> str:
@@ -175,7 +186,7 @@ def render_verdict(env: Env, verdict: Verdict, stderr: bool = True) -> None:
 
 def emit_json(env: Env, document: dict[str, Any]) -> None:
     """Exactly one JSON object on stdout."""
-    env.stdout.write(redact(env, json.dumps(document, ensure_ascii=False, indent=2)) + "\n")
+    env.stdout.write(json.dumps(redacted(env, document), ensure_ascii=False, indent=2) + "\n")
     env.stdout.flush()
 
 
@@ -227,6 +238,7 @@ def render_table(env: Env, headers: list[str], rows: list[list[str]], styles: Se
 
 def render_lines(env: Env, rows: list[list[str]]) -> None:
     """Rows as plain lines on stdout, columns two spaces apart and aligned: stable, easy to grep."""
+    rows = [[redact(env, cell) for cell in row] for row in rows]  # before the widths are measured
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))] if rows else []
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=False)] + row[-1:]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import os
 import re
+import stat
 import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -142,12 +144,15 @@ def read_toml(path: Path, secret: bool = False) -> dict[str, Any]:
 
 
 def write_toml(path: Path, data: dict[str, Any]) -> None:
-    """Replace `path` atomically with mode 0600: readers see the old file or the new one."""
+    """Replace `path` atomically with mode 0600: readers see the old file or the new one. A symlink
+    (a dotfile manager's) stays one: the file it points to is replaced."""
     import tempfile
 
     import tomli_w
 
     ensure_dir(path.parent)
+    if path.is_symlink():
+        path = path.resolve()
     try:
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
@@ -186,13 +191,33 @@ def ensure_dir(path: Path) -> None:
 
 def check_private(path: Path, secret: bool) -> None:
     """Refuse a folder or file that another user owns or can change (or, for a secret, read), as
-    ssh treats ~/.ssh: what is in it could have been planted there."""
+    ssh treats ~/.ssh: what is in it could have been planted there. A symlink (stow, chezmoi) is
+    followed and its target judged, with the folder that holds the target."""
     try:
-        info = path.stat() if path.is_dir() else path.lstat()
-    except FileNotFoundError:
+        link = path.lstat()
+        if stat.S_ISLNK(link.st_mode):
+            target = path.resolve()
+            info = target.stat()
+            holder = None if stat.S_ISDIR(info.st_mode) else (target.parent, target.parent.stat())
+    except FileNotFoundError:  # nothing there yet, or a link to nothing yet: written when needed
         return
-    except OSError as exc:
-        raise unreadable(path, exc) from None
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of links
+        raise unreadable(path, exc if isinstance(exc, OSError) else OSError(errno.ELOOP, str(exc))) from None
+    if not stat.S_ISLNK(link.st_mode):
+        _check_owned_and_closed(path, link, _closed_to(link, secret))
+        return
+    _check_owned_and_closed(path, link, 0)  # a link's own mode means nothing
+    _check_owned_and_closed(target, info, _closed_to(info, secret))
+    if holder and not holder[1].st_mode & stat.S_ISVTX:  # whoever writes in it can replace the target
+        _check_owned_and_closed(*holder, 0o022)
+
+
+def _closed_to(info: os.stat_result, secret: bool) -> int:
+    """The mode bits others must not have: a folder or a secret closed to them, a config unwritable."""
+    return 0o077 if secret or stat.S_ISDIR(info.st_mode) else 0o022
+
+
+def _check_owned_and_closed(path: Path, info: os.stat_result, closed: int) -> None:
     if info.st_uid != os.geteuid():
         raise ConfigError(
             _("{path} belongs to another user (uid {uid}); metrika only uses files and folders you own.").format(
@@ -204,14 +229,26 @@ def check_private(path: Path, secret: bool) -> None:
                 )
             ],
         )
-    open_to_others = info.st_mode & (0o077 if secret or path.is_dir() else 0o022)
-    if open_to_others:
-        raise ConfigError(
-            _("{path} is open to other users (mode {mode}); metrika refuses to use it.").format(
-                path=path, mode=f"{info.st_mode & 0o777:o}"
-            ),
-            fix=[_("Close it: `chmod {mode} {path}`.").format(mode="700" if path.is_dir() else "600", path=path)],
-        )
+    if not info.st_mode & closed:
+        return
+    raise ConfigError(
+        _("{path} is open to other users (mode {mode}); metrika refuses to use it.").format(
+            path=path, mode=shown_mode(info.st_mode)
+        ),
+        fix=[_("Close it: `chmod {mode} {path}`.").format(mode=_closed_mode(info.st_mode, closed), path=path)],
+    )
+
+
+def _closed_mode(mode: int, closed: int) -> str:
+    """The chmod that closes it: 700 or 600, or for a folder only others must not write to, `go-w`."""
+    if closed == 0o022 and stat.S_ISDIR(mode):
+        return "go-w"
+    return "700" if stat.S_ISDIR(mode) else "600"
+
+
+def shown_mode(mode: int) -> str:
+    """A mode as `ls -l` shows it, then in full octal: `drwxrwxrwt, 1777`."""
+    return f"{stat.filemode(mode)}, {stat.S_IMODE(mode):04o}"
 
 
 # ---- the store -------------------------------------------------------------------------
@@ -527,8 +564,17 @@ class ProfileLock:
         return self
 
     def _give_up(self) -> None:
-        holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+        holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip()
         os.close(self.fd)
+        if not _is_running(holder):  # a pid left by a holder that is gone, or of another pid namespace
+            raise StoreUnavailable(
+                _("Another process has been holding the lock {path} for over {seconds:g} s.").format(
+                    path=self.path, seconds=self.timeout
+                ),
+                fix=[
+                    _("Find it with `fuser -v {path}`, wait for it or stop it, and try again.").format(path=self.path)
+                ],
+            )
         raise StoreUnavailable(
             _("Another metrika (pid {pid}) has been changing the profiles for over {seconds:g} s.").format(
                 pid=holder, seconds=self.timeout
@@ -541,3 +587,16 @@ class ProfileLock:
 
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
+
+
+def _is_running(pid: str) -> bool:
+    """Whether `pid` (as read from a lock file) names a process that exists now."""
+    if not pid.isascii() or not pid.isdigit() or not 0 < int(pid) < 2**22:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, another user's
+        return True
+    return True

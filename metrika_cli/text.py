@@ -4,6 +4,7 @@ control characters, values that look like tokens. Standard library only, cheap t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/-]{32,}=*")  # Yandex tokens: 39 to about 60 characters, or 32 hex
 _HEX = re.compile(r"[0-9a-fA-F]{32}")
@@ -27,8 +28,123 @@ def looks_like_token(value: str) -> bool:
 
 
 def shown(value: str, limit: int = 40) -> str:
-    """A value a person gave, fit to repeat in a message: a token-like one only by fingerprint."""
-    return fingerprint(value) if looks_like_token(value.strip()) else value[:limit]
+    """A value a person gave, fit to repeat in a message: a token-like one only by fingerprint, and
+    any token-shaped run in it too; cut to `limit` only after that, so no cut hides a token's shape."""
+    if looks_like_token(value.strip()):
+        return fingerprint(value)
+    return Secrets().redact(value)[:limit]
+
+
+# ---- redaction -------------------------------------------------------------------------
+
+MIN_SECRET = 16  # a shorter value cannot be a token (token_malformed), so it is never a secret to hide
+PIECE = 8  # no run of this many characters of a known secret is ever shown
+LONG_RUN = 32  # this many characters of the token alphabet in a row may be a token, whatever their case
+TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_RUN = re.compile(r"[A-Za-z0-9_-]+")
+_YANDEX_PREFIX = re.compile(r"y0_|AQAAAA|AgAAAA")
+REDACTED = "[redacted]"
+
+
+def token_shaped(run: str) -> bool:
+    """A run of the token alphabet that may be a token: a Yandex prefix (y0_, AQAAAA, AgAAAA) in 16
+    characters or more, or 32 characters or more whatever their case. Exactly 32 hex digits is a
+    ClientID, which is shown by design (a token of that shape is caught when it is known, and
+    where an argument is echoed, by `shown`)."""
+    if len(run) < MIN_SECRET:
+        return False
+    if _YANDEX_PREFIX.search(run):
+        return True
+    return len(run) >= LONG_RUN and not _HEX.fullmatch(run)
+
+
+class Secrets:
+    """The secrets this run knows (the stored token, an environment token, a refresh token, the
+    app's secret): every value shown is redacted with them before it is rendered. No piece of 8
+    characters or more of one is shown, wherever it is cut; nor is any run shaped like a token."""
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+        self._pieces: set[str] = set()
+        self._public: set[str] = set()
+
+    def add(self, value: str | None) -> None:
+        """Know `value` as a secret; one shorter than 16 characters cannot be a token and is ignored
+        (hiding every "e" or "1" would garble every message, and hide nothing worth hiding)."""
+        value = (value or "").strip()
+        if len(value) < MIN_SECRET or value in self._known:
+            return
+        self._known.add(value)
+        self._pieces.update(value[start : start + PIECE] for start in range(len(value) - PIECE + 1))
+
+    def allow(self, text: str) -> None:
+        """Long runs in `text` (the config folder's path) that are shown even though they are long;
+        a piece of a known secret is hidden all the same."""
+        self._public.update(_RUN.findall(text))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._known))
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._known
+
+    def redact(self, text: str) -> str:
+        """`text` with every piece of a known secret and every token-shaped run replaced: by the
+        secret's fingerprint when a whole one is there, else by the run's, else by [redacted]."""
+        spans = sorted([*self._secret_spans(text), *self._shaped_spans(text)])
+        if not spans:
+            return text
+        parts, position = [], 0
+        for start, end in _merged(spans):
+            parts += [text[position:start], self._label(text[start:end])]
+            position = end
+        return "".join([*parts, text[position:]])
+
+    def _label(self, hidden: str) -> str:
+        whole = next((secret for secret in self._known if secret in hidden), None)
+        if whole is not None:
+            return fingerprint(whole)
+        return fingerprint(hidden) if token_shaped(hidden) else REDACTED
+
+    def _secret_spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """Every 8-character piece of a known secret, widened to the run of token characters around it."""
+        if not self._pieces:
+            return
+        covered = 0
+        for found in range(len(text) - PIECE + 1):
+            if found + PIECE <= covered or text[found : found + PIECE] not in self._pieces:
+                continue
+            start, end = found, found + PIECE
+            while start and text[start - 1] in TOKEN_ALPHABET:
+                start -= 1
+            while end < len(text) and text[end] in TOKEN_ALPHABET:
+                end += 1
+            covered = end
+            yield start, end
+
+    def _shaped_spans(self, text: str) -> Iterator[tuple[int, int]]:
+        for match in _RUN.finditer(text):
+            if token_shaped(match.group()) and match.group() not in self._public and not _folder(text, *match.span()):
+                yield match.span()
+
+
+def _folder(text: str, start: int, end: int) -> bool:
+    """The run is a folder inside a path (`/…/run/…`): a long folder name, not a token."""
+    return text[start - 1 : start] == "/" and text[end : end + 1] == "/" and not _YANDEX_PREFIX.search(text[start:end])
+
+
+def _merged(spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    start, end = spans[0]
+    for next_start, next_end in spans[1:]:
+        if next_start <= end:
+            end = max(end, next_end)
+        else:
+            yield start, end
+            start, end = next_start, next_end
+    yield start, end
 
 
 def escape_controls(text: str) -> str:

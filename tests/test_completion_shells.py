@@ -114,3 +114,65 @@ def test_where_metrika_offers_nothing_the_shell_offers_files(isolated: Path, hom
         assert zsh_tab(line, env, ZSH_SOURCED)[0] == line.replace(" b", " body.json ")
     else:
         assert fish_tab(line, env, FISH_SOURCED) == ["body.json"]
+
+
+# ---- `exec -- <Tab>`: a command from PATH, then its files ----------------------------------
+
+TOOL = "metrika-test-tool-xyz"
+
+
+@pytest.fixture
+def tool_env(isolated: Path, home: Path) -> dict[str, str]:
+    """A shell environment with a program of a unique name on PATH."""
+    env = shell_env(home)
+    tools = home.parent / "tools"
+    tools.mkdir()
+    (tools / TOOL).write_text("#!/bin/sh\n")
+    (tools / TOOL).chmod(0o755)
+    (tools / f"{TOOL}-not-executable").write_text("")
+    env["PATH"] = f"{env['PATH']}{os.pathsep}{tools}"
+    return env
+
+
+def test_exec_completes_a_command_from_path_in_bash(tool_env: dict[str, str], home: Path) -> None:
+    (home / ".bashrc").write_text(f"source {COMPLETIONS / 'metrika.bash'}\n")
+    assert bash_tab("metrika exec -- metrika-test-to\t", tool_env) == f"metrika exec -- {TOOL} "
+    assert bash_tab("metrika exec --env X metrika-test-to\t", tool_env) == f"metrika exec --env X {TOOL} "
+
+
+def test_exec_completes_a_command_from_path_in_zsh(tool_env: dict[str, str]) -> None:
+    assert zsh_tab("metrika exec -- metrika-test-to", tool_env, ZSH_SOURCED)[0] == f"metrika exec -- {TOOL} "
+
+
+def test_exec_completes_a_command_from_path_in_fish(tool_env: dict[str, str]) -> None:
+    assert fish_tab("metrika exec -- metrika-test-to", tool_env, FISH_SOURCED) == [TOOL]
+
+
+def test_after_the_command_s_name_exec_completes_files(tool_env: dict[str, str], home: Path) -> None:
+    (home / "report.py").write_text("")
+    line = f"metrika exec -- {TOOL} rep"
+    assert zsh_tab(line, tool_env, ZSH_SOURCED)[0] == f"metrika exec -- {TOOL} report.py "
+    assert fish_tab(line, tool_env, FISH_SOURCED) == ["report.py"]
+
+
+# ---- help strings reach zsh whole ------------------------------------------------------------
+
+ZSH_SHOW_SPEC = """_arguments() { print -rl -- "$@" }
+eval $(env _TYPER_COMPLETE_ARGS="metrika ${METRIKA_TEST_WORDS}" _METRIKA_COMPLETE=complete_zsh metrika)"""
+
+
+@pytest.mark.parametrize(
+    "words, kept",
+    [("", '"logout":"Forget the stored token and the profile\'s'), ("login --", "Your app's ClientID")],
+)
+def test_zsh_keeps_apostrophes_in_help_strings(isolated: Path, home: Path, words: str, kept: str) -> None:
+    import subprocess
+
+    from real_shells import need
+
+    env = {**shell_env(home), "METRIKA_TEST_WORDS": words}
+    completed = subprocess.run(
+        [need("zsh"), "-f", "-c", ZSH_SHOW_SPEC], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert completed.returncode == 0 and completed.stderr == "", completed.stderr
+    assert kept in completed.stdout

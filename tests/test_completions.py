@@ -145,3 +145,10 @@ def test_powershell_gets_profile_names_and_read_or_write(fake, metrika) -> None:
     assert powershell_answer("metrika whoami --profile", "") == ["wolf", "work"]
     assert powershell_answer("metrika whoami --profile=wo", "--profile=wo") == ["--profile=wolf", "--profile=work"]
     assert powershell_answer("metrika check-access --need", "") == ["read", "write"]
+
+
+def test_the_powershell_script_registers_a_completer_and_leaves_tab_alone() -> None:
+    """Typer's script rebinds Tab for the whole session (MenuComplete): not a completion script's business."""
+    for text in (generator.generate()["metrika.ps1"], (ROOT / "completions" / "metrika.ps1").read_text()):
+        assert "Register-ArgumentCompleter -Native -CommandName metrika" in text
+        assert "Set-PSReadLineKeyHandler" not in text and "Import-Module PSReadLine" not in text

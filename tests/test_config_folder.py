@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -192,3 +193,85 @@ def test_a_lock_another_process_holds_is_waited_for_then_named_with_its_pid(metr
     assert "Traceback" not in result.output
     assert not (isolated / "credentials.toml").exists()
     assert metrika(*command, input=TOKEN, lock_timeout=0.3).code == 0  # free again once the holder is gone
+
+
+# ---- a config kept by a dotfile manager --------------------------------------------------
+
+
+def dotfiles_config(isolated: Path, tmp_path: Path, token: str = TOKEN) -> Path:
+    """config.toml and credentials.toml as stow leaves them: symlinks into a dotfiles repository."""
+    planted_profile(tmp_path / "dotfiles" / "metrika", token)
+    repository = tmp_path / "dotfiles" / "metrika"
+    repository.chmod(0o755)  # a repository folder as git leaves it: readable, writable by its owner only
+    isolated.mkdir(mode=0o700, parents=True)
+    for name in ("config.toml", "credentials.toml"):
+        (isolated / name).symlink_to(repository / name)
+    return repository
+
+
+def test_a_symlinked_config_and_credentials_the_user_keeps_private_are_used(metrika, isolated, tmp_path):
+    repository = dotfiles_config(isolated, tmp_path)
+    result = metrika("token")
+    assert (result.code, result.stdout) == (0, TOKEN + "\n"), result.output
+    assert metrika(*LOGIN, "--profile", "work", input=OTHER_TOKEN).code == 0
+    assert (isolated / "config.toml").is_symlink() and (isolated / "credentials.toml").is_symlink()  # still links
+    assert "work" in tomllib.loads((repository / "config.toml").read_text())["profiles"]
+    assert mode(repository / "credentials.toml") == 0o600
+
+
+def test_a_symlinked_credentials_file_others_can_read_is_refused_by_its_target(metrika, isolated, tmp_path):
+    repository = dotfiles_config(isolated, tmp_path)
+    (repository / "credentials.toml").chmod(0o644)
+    result = metrika("token")
+    assert result.code == 1 and TOKEN not in result.stdout
+    assert f"chmod 600 {repository / 'credentials.toml'}" in result.stderr
+    assert "-rw-r--r--, 0644" in result.stderr and "777" not in result.stderr
+
+
+def test_a_symlinked_config_in_a_folder_others_can_write_to_is_refused(metrika, isolated, tmp_path):
+    repository = dotfiles_config(isolated, tmp_path)
+    repository.chmod(0o777)
+    result = metrika("token")
+    assert result.code == 1 and TOKEN not in result.stdout
+    assert f"chmod go-w {repository}" in result.stderr and "drwxrwxrwx, 0777" in result.stderr
+
+
+def test_a_symlinked_config_another_user_owns_is_refused(metrika, isolated, tmp_path):
+    repository = dotfiles_config(isolated, tmp_path)
+    os.chown(repository / "config.toml", OTHER_UID, OTHER_UID)
+    result = metrika("token")
+    assert result.code == 1 and str(OTHER_UID) in result.stderr and "chown" in result.stderr
+
+
+def test_a_sticky_world_writable_config_folder_is_shown_as_ls_shows_it(metrika, isolated):
+    isolated.mkdir(parents=True)
+    isolated.chmod(0o1777)
+    result = metrika("whoami")
+    assert result.code == 1, result.output
+    assert "drwxrwxrwt, 1777" in result.stderr and f"chmod 700 {isolated}" in result.stderr
+
+
+STALE_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, b"999999999\\n")  # a pid no process has
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_lock_whose_recorded_pid_is_gone_names_no_pid(metrika, isolated):
+    isolated.mkdir(mode=0o700, parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", STALE_HOLDER, str(isolated / ".lock")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline() == "held\n"
+        result = metrika(*LOGIN, input=TOKEN, lock_timeout=0.3)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.code == 7, result.output
+    assert "999999999" not in result.output and "kill" not in result.output
+    assert f"fuser -v {isolated / '.lock'}" in result.stderr

@@ -244,3 +244,87 @@ def test_a_token_typed_as_an_env_name_or_a_command_is_named_by_its_fingerprint(e
 def test_a_token_typed_as_the_command_is_not_echoed():
     result = run_metrika("exec", "--", TOKEN, env={"METRIKA_TOKEN": TOKEN})
     assert result.code == 127 and TOKEN not in result.output and "sha256:" in result.stderr
+
+
+# ---- what the command inherits -----------------------------------------------------------
+
+
+def ignored_signals(status: str) -> int:
+    [line] = [line for line in status.splitlines() if line.startswith("SigIgn:")]
+    return int(line.split()[1], 16)
+
+
+def test_the_command_gets_default_signal_dispositions_as_from_a_shell():
+    direct = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True, check=True).stdout
+    result = run_metrika("exec", "--", "cat", "/proc/self/status", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 0, result.stderr
+    assert ignored_signals(result.stdout) == ignored_signals(direct)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored_signals(result.stdout) & (1 << (sig - 1)), sig
+
+
+def test_a_command_writing_into_a_closed_pipe_ends_by_sigpipe_quietly():
+    script = f'{sys.executable} -m metrika_cli exec -- yes | head -1; echo "status ${{PIPESTATUS[0]}}" >&2'
+    completed = subprocess.run(
+        ["bash", "-c", script], env={**os.environ, "METRIKA_TOKEN": TOKEN}, capture_output=True, text=True, timeout=60
+    )
+    assert completed.stdout == "y\n"
+    assert completed.stderr == "status 141\n"  # killed by SIGPIPE, as `yes | head -1` is; no "Broken pipe"
+
+
+LIMIT_PRINTER = [sys.executable, "-c", "import resource; print(resource.getrlimit(resource.RLIMIT_CORE))"]
+
+
+def test_the_command_gets_the_core_limit_metrika_found_while_metrika_keeps_none():
+    from test_secrets import ALLOWING_CORE_DUMPS
+
+    completed = subprocess.run(
+        [sys.executable, "-c", ALLOWING_CORE_DUMPS, "metrika_cli", "exec", "--", *LIMIT_PRINTER],
+        env={**os.environ, "METRIKA_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (completed.returncode, completed.stdout) == (0, f"({1 << 30}, -1)\n"), completed.stderr
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "LD_PRELOAD",
+        "LD_DEBUG",
+        "ld_library_path",
+        "DYLD_INSERT_LIBRARIES",
+        "PATH",
+        "HOME",
+        "IFS",
+        "BASH_ENV",
+        "ENV",
+        "PS4",
+        "PYTHONPATH",
+        "PYTHONSTARTUP",
+        "PERL5OPT",
+        "NODE_OPTIONS",
+        "SHELLOPTS",
+    ],
+)
+def test_an_env_name_the_loader_or_a_shell_acts_on_is_refused(executed, metrika, path, name):
+    result = metrika("exec", "--env", name, "--", "tool", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 2 and f"--env {name} is refused" in result.stderr, result.output
+    assert executed == [] and TOKEN not in result.output
+
+
+def test_ld_preload_cannot_make_the_loader_print_the_token():
+    result = run_metrika("exec", "--env", "LD_PRELOAD", "--", "true", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 2 and not any(piece in result.output for piece in PIECES)
+
+
+def test_an_empty_command_is_a_usage_error(executed, metrika, path):
+    result = metrika("exec", "--", "", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 2 and "No command to run" in result.stderr and "Unexpected" not in result.output
+    assert executed == []
+
+
+def test_an_empty_command_in_a_real_process_is_a_usage_error():
+    result = run_metrika("exec", "--", "", env={"METRIKA_TOKEN": TOKEN})
+    assert result.code == 2 and "No command to run" in result.stderr and "Unexpected" not in result.output

@@ -173,10 +173,10 @@ def test_token_without_one_exits_3_with_a_one_line_hint(metrika):
 def test_token_sources_environment_first_then_file_then_store(fake, metrika, tmp_path):
     metrika(*INSECURE, "--client-id", CLIENT_ID, input=TOKEN)
     token_file = tmp_path / "token.txt"
-    token_file.write_text("from-file-token\n")
-    assert metrika("token", env={"METRIKA_TOKEN_FILE": str(token_file)}).stdout == "from-file-token\n"
-    both = metrika("token", env={"METRIKA_TOKEN": "from-env-token", "METRIKA_TOKEN_FILE": str(token_file)})
-    assert both.stdout == "from-env-token\n"
+    token_file.write_text("from-file-token-0123\n")  # 16 characters or more: a shorter one cannot be a token
+    assert metrika("token", env={"METRIKA_TOKEN_FILE": str(token_file)}).stdout == "from-file-token-0123\n"
+    both = metrika("token", env={"METRIKA_TOKEN": "from-env-token-0123", "METRIKA_TOKEN_FILE": str(token_file)})
+    assert both.stdout == "from-env-token-0123\n"
     assert "METRIKA_TOKEN" in both.stderr and "instead of the token stored" in both.stderr
     assert TOKEN not in both.stderr
 

@@ -28,6 +28,8 @@ def auth_url(
             _("No ClientID: give --client-id, set METRIKA_CLIENT_ID, or run `metrika login` once."),
             fix=[_("Register an app at {url} to get one.").format(url=oauth.APP_REGISTRATION_URL)],
         )
-    url = oauth.build_authorize_url(env.endpoints.oauth_url, app_id, list(scope or []), login_hint, force_confirm)
+    url = oauth.build_authorize_url(
+        env.endpoints.oauth_url, app_id, list(scope or []), login_hint, force_confirm, secrets=env.secrets
+    )
     env.stdout.write(url + "\n")
     return 0

@@ -70,8 +70,21 @@ class BashComplete(typer_shells.BashComplete):
         return args, incomplete
 
 
+def zsh_quoted(text: str) -> str:
+    """`text` inside the double quotes of one `_arguments '*: :(("value":"help"))'` item, all of it
+    inside single quotes that `eval` reads: an apostrophe closes and reopens them (Typer doubled it,
+    which zsh reads as two quoted strings side by side, so "profile's" became "profiles")."""
+    for char in ("\\", '"', "$", "`"):
+        text = text.replace(char, "\\" + char)
+    return text.replace(":", "\\\\:").replace("'", "'\\''")
+
+
 class ZshComplete(WholeOptionWord, typer_shells.ZshComplete):
-    pass
+    def format_completion(self, item: CompletionItem[Any]) -> str:
+        value = f'"{zsh_quoted(item.value)}"'
+        if not item.help:
+            return value
+        return f'{value}:"{zsh_quoted(typer_shells._sanitize_help_text(item.help))}"'
 
 
 class FishComplete(WholeOptionWord, typer_shells.FishComplete):
@@ -79,7 +92,13 @@ class FishComplete(WholeOptionWord, typer_shells.FishComplete):
 
 
 class PowerShellComplete(WholeOptionWord, typer_shells.PowerShellComplete):
-    pass
+    """Typer's script also rebinds Tab for the whole session (`Set-PSReadLineKeyHandler -Chord Tab
+    -Function MenuComplete`): a completion script registers its completer and leaves keys alone."""
+
+    def source(self) -> str:
+        rebinding = ("Import-Module PSReadLine", "Set-PSReadLineKeyHandler")
+        lines = super().source().splitlines()
+        return "\n".join(line for line in lines if not line.strip().startswith(rebinding)) + "\n"
 
 
 def register_shells() -> None:

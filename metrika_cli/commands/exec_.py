@@ -15,12 +15,39 @@ from .options import ProfileOption
 
 # `metrika exec -- ls -la`, and `metrika exec ls -la` alike: options end at the command's name.
 CONTEXT_SETTINGS = {"allow_interspersed_args": False}
+MAX_COMMANDS = 2000  # what Tab offers at most, as a shell's own command completion would
+
+
+def complete_command(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Tab after `metrika exec --`: the programs on PATH, as the shell completes a command name;
+    after the command's name nothing, so the shell offers file names. Never fails."""
+    import os
+
+    if ctx.params.get("command"):
+        return []
+    found: set[str] = set()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        try:
+            with os.scandir(folder or ".") as entries:
+                found.update(
+                    entry.name
+                    for entry in entries
+                    if entry.name.startswith(incomplete) and entry.is_file() and os.access(entry.path, os.X_OK)
+                )
+        except OSError:
+            continue
+    return sorted(found)[:MAX_COMMANDS]
 
 
 def exec_command(
     ctx: typer.Context,
     command: Annotated[
-        list[str], typer.Argument(metavar="-- COMMAND [ARG]...", help=_("The command to run, and its arguments."))
+        list[str],
+        typer.Argument(
+            metavar="-- COMMAND [ARG]...",
+            help=_("The command to run, and its arguments."),
+            autocompletion=complete_command,
+        ),
     ],
     env_names: Annotated[
         Optional[list[str]],

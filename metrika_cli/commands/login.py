@@ -94,6 +94,7 @@ def run(env: Env, opts: LoginOptions) -> int:
     new = Profile(client_id=app_id, scopes=opts.scopes, obtained_at=now.isoformat(timespec="seconds"))
     if pasted.expires_in:
         new.expires_at = (now + timedelta(seconds=pasted.expires_in)).isoformat(timespec="seconds")
+    issued_to = None
     if not opts.no_verify:
         verdict, evidence = collect(env, Token(pasted.token, "login"), new, [], "read", None, all_pages=False)
         if not verdict.ok:
@@ -105,9 +106,11 @@ def run(env: Env, opts: LoginOptions) -> int:
         identity = evidence.identity.data if evidence.identity and evidence.identity.ok else {}
         new.login, new.uid = identity.get("login"), identity.get("id")
         new.client_id = app_id or identity.get("client_id")
+        issued_to = identity.get("client_id")
     say_replaced(env, opts.profile, saved, new)
     env.store.save(opts.profile, pasted.token, new, insecure=plain_text)
-    say(env, logged_in_line(env, opts.profile, new, pasted.token, not opts.no_verify), style="green")
+    line = logged_in_line(env, opts.profile, new, pasted.token, not opts.no_verify, issued_to)
+    say(env, line, style="green")
     return 0
 
 
@@ -188,7 +191,9 @@ def registration_guide(env: Env) -> None:
 
 
 def _show_authorize_url(env: Env, opts: LoginOptions, app_id: str) -> None:
-    url = oauth.build_authorize_url(env.endpoints.oauth_url, app_id, opts.scopes, opts.login_hint, opts.force_confirm)
+    url = oauth.build_authorize_url(
+        env.endpoints.oauth_url, app_id, opts.scopes, opts.login_hint, opts.force_confirm, secrets=env.secrets
+    )
     say(env, _('Open this address, sign in as the account whose counters you need, and press "Allow":'))
     say(env, url, style="bold")
     if _can_open_browser(env, opts.no_browser):
@@ -235,9 +240,12 @@ def _choose_storage(env: Env, insecure_storage: bool) -> bool:
     raise no_keyring_error()
 
 
-def logged_in_line(env: Env, name: str, profile: Profile, token: str, verified: bool) -> str:
-    """Who logged in, or (--no-verify) that nobody knows yet; until when; where the token went."""
-    values = {"profile": name, "fp": fingerprint(token), "app": profile.client_id or _("unknown")}
+def logged_in_line(
+    env: Env, name: str, profile: Profile, token: str, verified: bool, issued_to: str | None = None
+) -> str:
+    """Who logged in, or (--no-verify) that nobody knows yet; with the app the token was issued to
+    (Yandex ID's word, else the ClientID given); until when; where the token went."""
+    values = {"profile": name, "fp": fingerprint(token), "app": issued_to or profile.client_id or _("unknown")}
     if verified:
         line = _("Logged in as {login} with app {app} (profile {profile}, token {fp}).").format(
             login=profile.login or _("an account Yandex ID did not name"), **values

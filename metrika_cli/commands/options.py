@@ -47,9 +47,27 @@ ClientIdOption = Annotated[
         "--client-id", metavar="ID", help=_("Your app's ClientID, 32 hex characters (env: METRIKA_CLIENT_ID).")
     ),
 ]
+
+
+def checked_scopes(values: Optional[list[str]]) -> Optional[list[str]]:
+    """--scope takes Metrika's rights only: anything else is a usage error (2) before anything opens."""
+    from ..oauth import scope_problem
+
+    for value in values or []:
+        problem = scope_problem(value)
+        if problem:
+            raise typer.BadParameter(problem)
+    return values
+
+
 ScopeOption = Annotated[
     Optional[list[str]],
-    typer.Option("--scope", metavar="SCOPE", help=_("Ask for this right only, e.g. metrika:read (repeatable).")),
+    typer.Option(
+        "--scope",
+        metavar="SCOPE",
+        help=_("Ask for this right only, e.g. metrika:read (repeatable)."),
+        callback=checked_scopes,
+    ),
 ]
 LoginHintOption = Annotated[
     Optional[str],
