@@ -172,11 +172,12 @@ def test_a_broken_recorded_backend_is_explained_as_before(fake, metrika, isolate
 @pytest.mark.parametrize("backend", ["hanging", "locked", "fail"])
 def test_status_reading_every_profile_at_once_explains_a_broken_keyring_as_token_does(fake, metrika, isolated, backend):
     recorded_profiles(isolated, "keyring.backends.SecretService.Keyring", ("a", "b", "c"))
-    single = metrika("token", "--profile", "a", env=BROKEN[backend], keyring_timeout=1.0)
     many = metrika("status", "--offline", "--json", env=BROKEN[backend], keyring_timeout=1.0)
     items = json.loads(many.stdout)["profiles"]
-    assert single.code == 7 and many.code == 7
-    for item in items:
+    assert many.code == 7 and [item["profile"] for item in items] == ["a", "b", "c"]
+    for item in items:  # each as `metrika token` of that profile explains it
+        single = metrika("token", "--profile", item["profile"], env=BROKEN[backend], keyring_timeout=1.0)
+        assert single.code == 7
         assert item["summary"] in single.stderr and all(fix in single.stderr for fix in item["fix"])
 
 
