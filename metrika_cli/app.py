@@ -58,6 +58,7 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         env: Env = click.get_current_context().obj
         try:
+            env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
             code = command(*args, **kwargs)
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise

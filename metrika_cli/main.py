@@ -116,6 +116,7 @@ def run_lean_check(env: Env, command: str, global_profile: str | None, params: d
     """check-access or whoami without Typer; any failure shown as the app's handles_errors shows it."""
     env.global_profile = global_profile
     try:
+        env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
         if command == "whoami":
             from .commands.whoami import checked_run
 
