@@ -176,7 +176,7 @@ class Env:
 
     @cached_property
     def store(self) -> Store:
-        from .store import Store, config_dir
+        from .store import Store, config_dir, default_config_dir
 
         folder = config_dir(self.environ)
         self.secrets.allow(str(folder))  # a long folder name is shown in messages as it is
@@ -185,6 +185,7 @@ class Env:
             self.environ.get("PYTHON_KEYRING_BACKEND"),
             self.keyring_timeout,
             self.lock_timeout,
+            default_config_dir(self.environ) if self.environ.get("METRIKA_CONFIG_DIR") else None,
         )
 
     @cached_property

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from .errors import Diagnosis, ExitCode, Failed, Interrupted, MetrikaError
 from .i18n import _
 from .os_errors import os_reason
-from .store import SERVICE, backend_id, backend_path
+from .store import backend_id, backend_path
 from .text import escape_controls, fingerprint, with_profile
 
 if TYPE_CHECKING:
@@ -82,10 +82,10 @@ def stored_where(env: Env, storage: str | None) -> str:
 
 def keyring_place(env: Env) -> str:
     """The keyring backend really in use (keyrings.alt's plain-text file is no OS keyring), and the service."""
-    backend = env.store.keyring.describe()
+    backend, service = env.store.keyring.describe(), env.store.keyring.service
     if backend is None:
-        return _("service {service}").format(service=SERVICE)
-    return _("{backend} (service {service})").format(backend=backend, service=SERVICE)
+        return _("service {service}").format(service=service)
+    return _("{backend} (service {service})").format(backend=backend, service=service)
 
 
 def storage_document(env: Env, storage: str | None) -> dict[str, str | None] | None:

@@ -1,6 +1,7 @@
 """Where tokens and profile metadata live: the OS keyring, config.toml, credentials.toml.
 
-The only module that imports keyring (lazily: `metrika token` is called in loops).
+The keyring itself is keyrings.py's (the only module that imports keyring); here is which entry
+is whose: the config folder's service, the backend class a profile recorded, 0.3's entries moved.
 """
 
 from __future__ import annotations
@@ -12,22 +13,31 @@ import os
 import re
 import stat
 import sys
-import threading
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import ConfigError, MetrikaError, StoreUnavailable
-from .i18n import N_, _
+from .i18n import _
+from .keyrings import (
+    SERVICE,
+    Keyring,
+    backend_id,
+    backend_path,
+    describe_backend,
+    folder_service,
+    no_keyring_error,
+    recordable,
+)
 from .os_errors import os_reason
 
-SERVICE = "metrika-cli"
+# Re-exported: callers have always found the keyring's names here (the adapter itself is keyrings.py).
+__all__ = ["SERVICE", "Keyring", "backend_id", "backend_path", "describe_backend", "no_keyring_error"]
 REFRESH_SUFFIX = "#refresh"  # keyring username of a profile's refresh token: NAME#refresh
 APP_SECRET_PREFIX = "client-secret:"  # keyring username of an app's secret: client-secret:CLIENTID
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
-T = TypeVar("T")
 Saving = tuple[str, str, "Profile", bool, "str | None"]  # name, token, metadata, insecure, refresh token
 
 
@@ -45,6 +55,7 @@ class Profile:
     fingerprint: str | None = None  # of the token this metadata belongs to: a mismatch is never used
     renewable: bool = False  # a refresh token was stored beside the token
     device_id: str | None = None  # the token was issued with one, so it can be revoked
+    keyring_backend: str | None = None  # the keyring backend's class, loaded directly on the next read
 
     @classmethod
     def from_toml(cls, data: dict[str, Any], where: str = "") -> Profile:
@@ -91,6 +102,14 @@ def config_dir(environ: Mapping[str, str]) -> Path:
                 )
             ],
         ) from None
+
+
+def default_config_dir(environ: Mapping[str, str]) -> Path | None:
+    """The config folder metrika uses when METRIKA_CONFIG_DIR is not set; None when there is none."""
+    try:
+        return config_dir({key: value for key, value in environ.items() if key != "METRIKA_CONFIG_DIR"})
+    except ConfigError:
+        return None
 
 
 # ---- files -----------------------------------------------------------------------------
@@ -236,215 +255,6 @@ def shown_mode(mode: int) -> str:
     return f"{stat.filemode(mode)}, {stat.S_IMODE(mode):04o}"
 
 
-# ---- keyring ---------------------------------------------------------------------------
-
-
-def _with_time_limit(call: Callable[[], T], what: str, seconds: float) -> T:
-    """Run a keyring call in a daemon thread: a hung D-Bus must not hang the tool."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, name="keyring", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if worker.is_alive():
-        raise StoreUnavailable(
-            _("The keyring did not answer within {seconds:g} s ({what}).").format(seconds=seconds, what=what),
-            fix=_no_keyring_fix(),
-        )
-    if "error" in outcome:
-        raise _keyring_failure(outcome["error"], what)
-    return outcome["value"]  # type: ignore[no-any-return]
-
-
-def _keyring_failure(exc: BaseException, what: str) -> MetrikaError:
-    from keyring.errors import KeyringLocked
-
-    if isinstance(exc, MetrikaError):
-        return exc
-    if isinstance(exc, KeyringLocked):
-        reason = _("the keyring is locked")
-        fix = [
-            _(
-                "Unlock your keyring (log in to the desktop session, or run `gnome-keyring-daemon --unlock`), "
-                "then try again."
-            ),
-            *_no_keyring_fix(),
-        ]
-    elif _no_default_collection(exc):
-        reason = _(
-            "a Secret Service is running, but it has no default keyring to keep the token in, and "
-            "creating one needs a password prompt that nobody answered"
-        )
-        fix = [
-            _('Create a default keyring: on a desktop, in Seahorse ("Passwords and Keys"), add a password keyring.'),
-            _(
-                "Without a desktop, restart gnome-keyring with a login keyring, typing its new password: "
-                "`read -rs PASSWORD && printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --replace --unlock`."
-            ),
-            *_no_keyring_fix()[:2],  # not "install a keyring": one is running
-        ]
-    else:
-        reason = f"{exc.__class__.__name__}: {exc}" if str(exc) else exc.__class__.__name__
-        fix = _no_keyring_fix()
-    return StoreUnavailable(_("The keyring failed ({what}): {reason}.").format(what=what, reason=reason), fix=fix)
-
-
-def _no_default_collection(exc: BaseException) -> bool:
-    """keyring's Secret Service backend found no default collection ("login" keyring) and could not
-    create one: the prompt for its password was dismissed, or there is no one to show it (headless)."""
-    from keyring.errors import InitError
-
-    cause = type(exc.__cause__)
-    return isinstance(exc, InitError) and (cause.__module__, cause.__name__) == (
-        "secretstorage.exceptions",
-        "PromptDismissedException",
-    )
-
-
-def _no_keyring_fix() -> list[str]:
-    return [
-        _("Store the token in a plain-text file instead: `metrika login --insecure-storage`."),
-        _("Or give the token through the environment: METRIKA_TOKEN or METRIKA_TOKEN_FILE."),
-        _("Or install and start a keyring (on Linux: gnome-keyring or KeePassXC with Secret Service)."),
-    ]
-
-
-def no_keyring_error() -> StoreUnavailable:
-    return StoreUnavailable(_("No OS keyring is available to store the token."), fix=_no_keyring_fix())
-
-
-def _load_backend(name: str | None) -> Any | None:
-    """The keyring backend PYTHON_KEYRING_BACKEND names (else keyring's own choice); None when it
-    is one that stores nothing (`fail`, `null`, an empty chain)."""
-    import keyring
-    from keyring.backends import chainer, fail, null
-
-    backend = keyring.core.load_keyring(name) if name else keyring.get_keyring()
-    if isinstance(backend, (fail.Keyring, null.Keyring)):
-        return None
-    if isinstance(backend, chainer.ChainerBackend) and not backend.backends:
-        return None
-    return backend
-
-
-# The backends people know by a name of their own; any other is named by its class.
-KEYRING_NAMES = {
-    "keyring.backends.SecretService.Keyring": "Secret Service",
-    "keyring.backends.libsecret.Keyring": "Secret Service (libsecret)",
-    "keyring.backends.kwallet.DBusKeyring": "KWallet",
-    "keyring.backends.kwallet.DBusKeyringKWallet4": "KWallet 4",
-    "keyring.backends.macOS.Keyring": "macOS Keychain",
-    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Manager",
-}
-KEYRING_FILES = {  # backends that keep their entries in a file of their own: the file is named
-    "keyrings.alt.file.PlaintextKeyring": N_("keyrings.alt plain-text file {path}"),
-    "keyrings.alt.file.EncryptedKeyring": N_("keyrings.alt encrypted file {path}"),
-}
-
-
-def backend_id(backend: Any) -> str:
-    """The backend's class as PYTHON_KEYRING_BACKEND names it: `keyring.backends.SecretService.Keyring`."""
-    return f"{type(backend).__module__}.{type(backend).__qualname__}"
-
-
-def backend_path(backend: Any) -> str | None:
-    """The file a file-based backend (keyrings.alt) keeps its entries in."""
-    path = getattr(backend, "file_path", None)
-    return path if isinstance(path, str) and path else None
-
-
-def describe_backend(backend: Any) -> str:
-    """The backend in words a person knows: `Secret Service`, `keyrings.alt plain-text file PATH`."""
-    from keyring.backends import chainer
-
-    if isinstance(backend, chainer.ChainerBackend):
-        return _("a chain of keyrings: {backends}").format(
-            backends=", ".join(describe_backend(one) for one in backend.backends)
-        )
-    for kind in type(backend).__mro__:  # a subclass of a known backend is that backend
-        name = f"{kind.__module__}.{kind.__qualname__}"
-        if name in KEYRING_FILES:
-            return _(KEYRING_FILES[name]).format(path=backend_path(backend) or "?")
-        if name in KEYRING_NAMES:
-            return KEYRING_NAMES[name]
-    return backend_id(backend)
-
-
-class Keyring:
-    """The OS keyring, service `metrika-cli`, user = profile name; every call time-limited."""
-
-    def __init__(self, backend_name: str | None, timeout: float) -> None:
-        self.backend_name = backend_name
-        self.timeout = timeout
-        self._backend: Any = ...  # loaded on first use, inside the time limit
-
-    def _call(self, what: str, action: Callable[[Any], T], missing: Callable[[], T]) -> T:
-        def call() -> T:
-            if self._backend is ...:
-                self._backend = _load_backend(self.backend_name)
-            return missing() if self._backend is None else action(self._backend)
-
-        return _with_time_limit(call, what, self.timeout)
-
-    def loaded(self) -> Any | None:
-        """The backend in use, if a call already loaded it: none is loaded just to be named."""
-        return None if self._backend is ... else self._backend
-
-    def describe(self) -> str | None:
-        """The loaded backend in words (`Secret Service`); None when none was loaded or it cannot say."""
-        backend = self.loaded()
-        if backend is None:
-            return None
-        try:  # a chain asks each of its backends whether it is usable: time-limited as any call
-            return _with_time_limit(lambda: describe_backend(backend), _("naming the keyring"), self.timeout)
-        except MetrikaError:
-            return None
-
-    def available(self) -> bool:
-        """True when a real keyring backend exists (the `fail` and `null` backends do not count)."""
-        return self._call(_("looking for a keyring"), lambda backend: True, lambda: False)
-
-    def get(self, profile: str) -> str | None:
-        value = self._call(
-            _("reading the token"), lambda backend: backend.get_password(SERVICE, profile), _raise_no_keyring
-        )
-        if value is None or isinstance(value, str):
-            return value
-        raise StoreUnavailable(
-            _("The keyring returned something other than text for profile {profile}.").format(profile=profile),
-            fix=_no_keyring_fix(),
-        )
-
-    def set(self, profile: str, token: str) -> None:
-        self._call(
-            _("storing the token"), lambda backend: backend.set_password(SERVICE, profile, token), _raise_no_keyring
-        )
-
-    def delete(self, profile: str) -> bool:
-        """Delete the profile's entry; False when there was none (or no keyring)."""
-
-        def delete(backend: Any) -> bool:
-            from keyring.errors import PasswordDeleteError
-
-            try:
-                backend.delete_password(SERVICE, profile)
-            except PasswordDeleteError:
-                return False
-            return True
-
-        return self._call(_("deleting the token"), delete, lambda: False)
-
-
-def _raise_no_keyring() -> Any:
-    raise no_keyring_error()
-
-
 # ---- the store -------------------------------------------------------------------------
 
 
@@ -462,9 +272,11 @@ class Store:
         keyring_backend: str | None = None,
         keyring_timeout: float = 5.0,
         lock_timeout: float = 10.0,
+        default_directory: Path | None = None,
     ) -> None:
         self.directory = directory
-        self.keyring = Keyring(keyring_backend, keyring_timeout)
+        self.default_directory = default_directory or directory
+        self.keyring = Keyring(keyring_backend, keyring_timeout, folder_service(directory, self.default_directory))
         self.lock_timeout = lock_timeout
 
     @property
@@ -559,6 +371,7 @@ class Store:
             profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
             profile.renewable = refresh_token is not None
             undo = self._write_token(name, token, insecure, refresh_token)
+            profile.keyring_backend = None if insecure else recordable(self.keyring.loaded())
             try:
                 config.setdefault("profiles", {})[name] = profile.to_toml()
                 write_toml(self.config_path, config)  # the commit
@@ -584,6 +397,7 @@ class Store:
                     profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
                     profile.renewable = refresh_token is not None
                     undo.append(self._write_token(name, token, insecure, refresh_token))
+                    profile.keyring_backend = None if insecure else recordable(self.keyring.loaded())
                 for name, _token, profile, *_rest in entries:
                     config.setdefault("profiles", {})[name] = profile.to_toml()
                 write_toml(self.config_path, config)  # the commit
@@ -693,6 +507,7 @@ class Store:
                 if self.keyring.available():
                     had.append(self.keyring.delete(name + REFRESH_SUFFIX))
                     had.append(self.keyring.delete(name))
+                    had.append(self._forget_legacy(name))
                 config = self.config()
                 had.append(_table(config, "profiles", self.config_path).pop(name, None) is not None)
                 if had[-1]:
@@ -700,6 +515,115 @@ class Store:
                 if any(had):
                     forgotten.append(name)
         return forgotten
+
+    # ---- tokens in the keyring: this folder's service, the recorded backend, 0.3's entries moved
+
+    @property
+    def legacy_service(self) -> str | None:
+        """Where metrika 0.3 kept this folder's tokens (one service for every folder), when that is
+        not where they go now."""
+        return SERVICE if self.keyring.service != SERVICE else None
+
+    def keyring_token(self, name: str, profile: Profile) -> str | None:
+        """The profile's token in the keyring, read through the backend class it recorded (no
+        discovery); an entry 0.3 left under the shared service is moved here when it is this
+        profile's own (its fingerprint is the one config.toml records)."""
+        self.keyring.prefer(profile.keyring_backend)
+        value = self.keyring.get(name)
+        moved: dict[str, str] = {}
+        if value is None and self.legacy_service:
+            moved = self._legacy_entries({name: profile})
+            value = moved.get(name)
+        self._settle({name: profile}, {name: value}, moved)
+        return value
+
+    def keyring_tokens(self, profiles: Mapping[str, Profile]) -> dict[str, str | None]:
+        """keyring_token for many profiles at once: one connection, one unlock, one search, one
+        file read (`status`, `refresh --all`). Any failure is the keyring's, for all of them; a
+        profile whose entry is not text is left out (keyring_token of it says so)."""
+        if not profiles:
+            return {}
+        recorded = [profile.keyring_backend for profile in profiles.values() if profile.keyring_backend]
+        if recorded:
+            self.keyring.prefer(max(set(recorded), key=recorded.count))
+        found = self.keyring.get_many(list(profiles))
+        missing = {name: profile for name, profile in profiles.items() if name in found and found[name] is None}
+        moved = self._legacy_entries(missing) if missing and self.legacy_service else {}
+        found.update(moved)
+        self._settle(profiles, found, moved)
+        return found
+
+    def _legacy_entries(self, profiles: Mapping[str, Profile]) -> dict[str, str]:
+        """The entries 0.3 wrote under the shared service that are these profiles' own: the
+        fingerprint matches. Any other belongs to another folder and is left alone."""
+        from .text import fingerprint
+
+        old = self.keyring.get_many(list(profiles), service=SERVICE)
+        return {
+            name: value
+            for name, value in old.items()
+            if value and profiles[name].fingerprint and fingerprint(value) == profiles[name].fingerprint
+        }
+
+    def _settle(self, profiles: Mapping[str, Profile], found: Mapping[str, str | None], moved: dict[str, str]) -> None:
+        """After a successful read: move 0.3's entries to this folder's service, and record the
+        backend class where a profile records none (or another). Under the lock, and best effort:
+        the read has succeeded whatever happens here."""
+        from .text import fingerprint
+
+        backend = recordable(self.keyring.loaded())
+        stale = [
+            name
+            for name, value in found.items()
+            if value
+            and backend
+            and profiles[name].keyring_backend != backend
+            and profiles[name].fingerprint in (None, fingerprint(value))
+        ]
+        if not moved and not stale:
+            return
+        with contextlib.suppress(MetrikaError), self.lock():
+            for name, value in moved.items():
+                if self.keyring.get(name) is None:  # a login meanwhile wins
+                    self.keyring.set(name, value)
+                if not self._default_folder_keeps(name, value):
+                    self.keyring.delete(name, service=SERVICE)
+            if stale and backend:
+                self._record_backend({name: found[name] or "" for name in stale}, backend)
+
+    def _record_backend(self, tokens: Mapping[str, str], backend: str) -> None:
+        """config.toml records `backend` for these profiles, if their token is still the one read."""
+        from .text import fingerprint
+
+        config = self.config()
+        tables = _table(config, "profiles", self.config_path)
+        changed = False
+        for name, token in tokens.items():
+            table = tables.get(name)
+            if isinstance(table, dict) and table.get("fingerprint") in (None, fingerprint(token)):
+                table["keyring_backend"], changed = backend, True
+        if changed:
+            write_toml(self.config_path, config)
+
+    def _default_folder_keeps(self, name: str, value: str) -> bool:
+        """True when the default folder's profile of that name uses this very entry (or that cannot
+        be told): the shared service is the default folder's own, and its entry stays."""
+        from .text import fingerprint
+
+        try:
+            theirs = Store(self.default_directory).profile(name)
+        except MetrikaError:
+            return True
+        return theirs.storage == "keyring" and theirs.fingerprint in (None, fingerprint(value))
+
+    def _forget_legacy(self, name: str) -> bool:
+        """Delete the entry 0.3 left for this profile under the shared service, if it is this
+        profile's own and the default folder does not use it; True when there was one."""
+        if not self.legacy_service:
+            return False
+        profile = self.profile(name)
+        mine = self._legacy_entries({name: profile}).get(name)
+        return bool(mine) and not self._default_folder_keeps(name, mine or "") and self.keyring.delete(name, SERVICE)
 
 
 class ActiveProfileError(ConfigError):

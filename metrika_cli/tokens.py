@@ -78,7 +78,7 @@ def stored_token(env: Env, name: str, profile: Profile) -> Token | None:
     """The profile's stored token, if it is the one its metadata describes."""
     store = env.store
     if profile.storage == "keyring":
-        value = store.keyring.get(name)
+        value = store.keyring_token(name, profile)
     elif profile.storage == "file":
         value = store.file_token(name)
     else:
@@ -94,7 +94,8 @@ def recorded_token(name: str, profile: Profile, value: str | None) -> Token | No
         raise NoToken(
             _(
                 "The token stored for profile {profile} ({found}) is not the one its metadata describes ({recorded}): "
-                "an interrupted login left them apart, and metrika does not use it."
+                "it was changed outside this profile's login (by another program, or a login cut short), and metrika "
+                "does not use it."
             ).format(profile=name, found=fingerprint(value), recorded=profile.fingerprint),
             fix=[_("Log in again: `metrika login --profile {profile}`.").format(profile=name)],
         )

@@ -104,13 +104,19 @@ def real_keyring(monkeypatch: pytest.MonkeyPatch, secret_service_env: dict[str, 
     for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "PYTHON_KEYRING_BACKEND"):
         monkeypatch.setenv(name, secret_service_env[name])
     yield secret_service_env
-    clear = (
-        "import keyring, keyring.errors\n"
-        "for user in ('default', 'work', 'client-a', 'client-b'):\n"
-        "    try: keyring.delete_password('metrika-cli', user)\n"
-        "    except keyring.errors.PasswordDeleteError: pass\n"
+    clear = (  # every entry of metrika's, whichever config folder's service it is under
+        "import contextlib, secretstorage\n"
+        "with contextlib.closing(secretstorage.dbus_init()) as bus:\n"
+        "    for item in secretstorage.get_default_collection(bus).get_all_items():\n"
+        "        if item.get_attributes().get('service', '').startswith('metrika-cli'): item.delete()\n"
     )
     subprocess.run([sys.executable, "-c", clear], env=dict(os.environ), timeout=30, check=True)
+
+
+def keyring_service(environ: dict[str, str] | None = None) -> str:
+    """The keyring service metrika uses for the config folder the environment names: `metrika-cli`
+    for the default folder, `metrika-cli:HASH` for any other (a test's METRIKA_CONFIG_DIR)."""
+    return Env.for_test({**os.environ, **(environ or {})}).store.keyring.service
 
 
 @dataclass

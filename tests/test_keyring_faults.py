@@ -139,3 +139,56 @@ def test_insecure_storage_needs_no_keyring_at_all(fake, metrika, isolated):
     result = metrika(*LOGIN, "--insecure-storage", input=TOKEN, env=BROKEN["hanging"], timeout=30)
     assert result.code == 0, result.stderr
     assert time.monotonic() - started < KEYRING_TIMEOUT
+
+
+# ---- the same words on the new paths: the recorded class loaded directly, many profiles at once
+
+
+def recorded_profiles(directory: Path, backend: str, names: tuple[str, ...] = ("default",)) -> None:
+    """Profiles whose token is in the keyring, the backend class recorded at login."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    table = {"client_id": CLIENT_ID, "login": "vasya", "storage": "keyring", "keyring_backend": backend}
+    (directory / "config.toml").write_text(tomli_w.dumps({"profiles": dict.fromkeys(names, table)}))
+
+
+@pytest.mark.parametrize("backend", ["hanging", "locked"])
+@pytest.mark.parametrize("command", [("token",), ("status", "--offline", "--json")])
+def test_a_broken_recorded_backend_is_explained_as_before(fake, metrika, isolated, monkeypatch, backend, command):
+    recorded_profiles(isolated, BROKEN[backend]["PYTHON_KEYRING_BACKEND"], ("default", "work"))
+    monkeypatch.setenv("PYTHONPATH", BROKEN[backend]["PYTHONPATH"])
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND")  # nothing named: the recorded class is loaded
+    before = snapshot(isolated)
+    started = time.monotonic()
+    result = metrika(*command, timeout=30, keyring_timeout=1.0)
+    assert result.code == 7, result.output
+    assert time.monotonic() - started < 1 + 5  # one time limit for every profile
+    assert WORDS[backend].replace("5 s", "1 s") in result.output
+    assert "Traceback" not in result.output and snapshot(isolated) == before
+    if command[-1] == "--json":
+        items = json.loads(result.stdout)["profiles"]
+        assert [item["diagnosis"] for item in items] == ["store_unavailable"] * 2
+
+
+@pytest.mark.parametrize("backend", ["hanging", "locked", "fail"])
+def test_status_reading_every_profile_at_once_explains_a_broken_keyring_as_token_does(fake, metrika, isolated, backend):
+    recorded_profiles(isolated, "keyring.backends.SecretService.Keyring", ("a", "b", "c"))
+    many = metrika("status", "--offline", "--json", env=BROKEN[backend], keyring_timeout=1.0)
+    items = json.loads(many.stdout)["profiles"]
+    assert many.code == 7 and [item["profile"] for item in items] == ["a", "b", "c"]
+    for item in items:  # each as `metrika token` of that profile explains it
+        single = metrika("token", "--profile", item["profile"], env=BROKEN[backend], keyring_timeout=1.0)
+        assert single.code == 7
+        assert item["summary"] in single.stderr and all(fix in single.stderr for fix in item["fix"])
+
+
+@pytest.mark.parametrize("backend", ["BytesKeyring", "IntKeyring"])
+def test_an_entry_that_is_not_text_is_named_for_its_own_profile_when_read_many_at_once(
+    fake, metrika, isolated, backend
+):
+    recorded_profiles(isolated, f"keyring_backends.{backend}", ("alpha", "beta"))
+    result = metrika("status", "--offline", "--json", env=backend_env(backend))
+    assert result.code == 7, result.output
+    items = {item["profile"]: item for item in json.loads(result.stdout)["profiles"]}
+    for name in ("alpha", "beta"):
+        assert f"something other than text for profile {name}." in items[name]["summary"]
+    assert "Traceback" not in result.output

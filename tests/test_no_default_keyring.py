@@ -4,13 +4,14 @@ keyring", and the fix it gives works: against the real daemon, in a private D-Bu
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import time
 
 import pytest
-from conftest import CLIENT_ID, TOKEN
+from conftest import CLIENT_ID, TOKEN, keyring_service
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 from secret_service import SECRETS_BUS_NAME, secret_service_session
@@ -63,6 +64,26 @@ def test_the_command_in_the_fix_makes_a_default_keyring_and_login_then_works(
     secret_service_answers(no_default_keyring.bus_address)  # the new daemon takes a moment to take the name
     login = metrika(*LOGIN, input=TOKEN)
     assert login.code == 0, login.output
-    assert "Stored in the keyring: Secret Service (service metrika-cli)." in login.stderr
+    assert f"Stored in the keyring: Secret Service (service {keyring_service()})." in login.stderr
     assert metrika("token").stdout == TOKEN + "\n"
     assert list((home / "data" / "keyrings").glob("login.keyring"))  # in the test's folder, not the real home
+
+
+def test_the_recorded_class_and_status_over_many_profiles_say_the_same(
+    fake, metrika, no_default_keyring, isolated, monkeypatch
+):
+    """Loaded directly (nothing names a backend) and read many at once: the same explanation."""
+    import tomli_w
+
+    isolated.mkdir(mode=0o700, parents=True)
+    table = {"client_id": CLIENT_ID, "storage": "keyring", "keyring_backend": "keyring.backends.SecretService.Keyring"}
+    (isolated / "config.toml").write_text(tomli_w.dumps({"profiles": {"default": table, "work": table}}))
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
+    token = metrika("token")
+    status = metrika("status", "--offline", "--json")
+    items = json.loads(status.stdout)["profiles"]
+    assert token.code == 7 and status.code == 7
+    for said in [token.stderr] + ["\n".join([item["summary"], *item["fix"]]) for item in items]:
+        assert "a Secret Service is running, but it has no default keyring" in said
+        assert "gnome-keyring-daemon --replace --unlock" in said
+        assert "install and start a keyring" not in said and "Traceback" not in said

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN
+from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, keyring_service
 
 
 def files_containing(root: Path, needle: str) -> list[Path]:
@@ -18,17 +18,17 @@ def files_containing(root: Path, needle: str) -> list[Path]:
 def test_login_then_token_through_the_os_keyring(fake, metrika, real_keyring, isolated, tmp_path):
     result = metrika("login", "--with-token", "--client-id", CLIENT_ID, input=TOKEN)
     assert result.code == 0, result.stderr
-    assert "Stored in the keyring: Secret Service (service metrika-cli)." in result.stderr
+    assert f"Stored in the keyring: Secret Service (service {keyring_service()})." in result.stderr
     assert metrika("token").stdout == TOKEN + "\n"
     assert 'storage = "keyring"' in (isolated / "config.toml").read_text()
     assert not (isolated / "credentials.toml").exists()
     assert files_containing(tmp_path, TOKEN[8:24]) == []
 
 
-def test_the_keyring_entry_is_service_metrika_cli_user_profile(fake, metrika, real_keyring):
+def test_the_keyring_entry_is_the_folders_service_user_profile(fake, metrika, real_keyring):
     metrika("login", "--with-token", "--profile", "work", "--client-id", CLIENT_ID, input=TOKEN)
     read = subprocess.run(
-        [sys.executable, "-c", "import keyring; print(keyring.get_password('metrika-cli', 'work'))"],
+        [sys.executable, "-c", f"import keyring; print(keyring.get_password({keyring_service()!r}, 'work'))"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -57,6 +57,6 @@ def test_whoami_names_the_secret_service_once_and_json_its_backend(fake, metrika
     whoami = metrika("whoami")
     assert whoami.code == 0, whoami.output
     (row,) = [line for line in whoami.stdout.splitlines() if line.startswith("token ")]
-    assert row.endswith(", keyring: Secret Service (service metrika-cli)")  # once, and by its name
+    assert row.endswith(f", keyring: Secret Service (service {keyring_service()})")  # once, and by its name
     document = json.loads(metrika("whoami", "--json").stdout)
     assert document["storage"] == {"kind": "keyring", "backend": "keyring.backends.SecretService.Keyring", "path": None}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, Result
+from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, Result, keyring_service
 from keyring_backends import FILE_VARIABLE, PAUSED_VARIABLE, FileKeyring, backend_env
 
 from metrika_cli.text import fingerprint
@@ -26,7 +26,13 @@ from metrika_cli.text import fingerprint
 ALICE, BOB = TOKEN, OTHER_TOKEN
 LOGIN = ("login", "--with-token", "--client-id", CLIENT_ID)
 INSECURE = (*LOGIN, "--insecure-storage")
-ENTRY = "metrika-cli/default"
+
+
+def entry(user: str = "default") -> str:
+    """FileKeyring's key of a profile's entry: the test's config folder's service, then the user."""
+    return f"{keyring_service()}/{user}"
+
+
 TESTS = Path(__file__).resolve().parent
 
 
@@ -90,7 +96,7 @@ def test_login_records_the_fingerprint_of_the_token_it_stored(fake, metrika, iso
     assert metrika(*LOGIN, input=ALICE).code == 0
     assert config(isolated)["fingerprint"] == fingerprint(ALICE)
     assert len(fingerprint(ALICE)) == len("sha256:") + 8 and fingerprint(ALICE) != fingerprint(BOB)
-    assert FileKeyring.entries() == {ENTRY: ALICE}
+    assert FileKeyring.entries() == {entry(): ALICE}
 
 
 @pytest.mark.parametrize("storage", ["keyring", "file"])
@@ -101,7 +107,7 @@ def test_a_stored_token_that_is_not_the_one_the_metadata_describes_is_refused(
     assert login.code == 0, login.output
     fake.requests.clear()
     if storage == "keyring":
-        FileKeyring._save({"metrika-cli/work": BOB})
+        FileKeyring._save({entry("work"): BOB})
     else:
         (isolated / "credentials.toml").write_text(tomli_w.dumps({"profiles": {"work": {"token": BOB}}}))
     for command in (
@@ -126,7 +132,7 @@ def test_disk_full_at_the_commit_keeps_the_keyring_token_and_leaves_no_plain_tex
     assert result.code == 1, result.output
     assert "no space left on the device" in result.stderr and str(isolated / "config.toml") in result.stderr
     assert "Traceback" not in result.output
-    assert FileKeyring.entries() == {ENTRY: ALICE}
+    assert FileKeyring.entries() == {entry(): ALICE}
     assert "default" not in credentials(isolated)
     assert BOB not in "".join(p.read_text() for p in isolated.iterdir() if p.is_file())
     assert config(isolated)["storage"] == "keyring" and config(isolated)["fingerprint"] == fingerprint(ALICE)
@@ -285,7 +291,7 @@ def test_logout_removes_the_token_from_every_place_whatever_config_says(metrika,
             metrika(*LOGIN, "--no-verify", *(["--insecure-storage"] if recorded == "file" else []), input=ALICE).code
             == 0
         )
-    FileKeyring._save({ENTRY: ALICE, "metrika-cli/other": BOB})
+    FileKeyring._save({entry(): ALICE, entry("other"): BOB})
     (isolated / "credentials.toml").write_text(
         tomli_w.dumps({"profiles": {"default": {"token": ALICE}, "other": {"token": BOB}}})
     )
@@ -293,7 +299,7 @@ def test_logout_removes_the_token_from_every_place_whatever_config_says(metrika,
     result = metrika("logout")
     assert result.code == 0, result.output
     assert "Forgot the token of profile default" in result.stderr
-    assert FileKeyring.entries() == {"metrika-cli/other": BOB}
+    assert FileKeyring.entries() == {entry("other"): BOB}
     assert credentials(isolated) == {"other": {"token": BOB}}
     assert metrika("token").code == 3
 
@@ -318,7 +324,7 @@ def stored_pair(directory: Path, storage: str) -> tuple[str | None, str | None]:
         entry = credentials(directory).get("default", {})
         return entry.get("token"), entry.get("refresh_token")
     entries = FileKeyring.entries()
-    return entries.get(ENTRY), entries.get(ENTRY + "#refresh")
+    return entries.get(entry()), entries.get(entry("default#refresh"))
 
 
 def device_login_stopped_at(step: str, marker: Path, insecure: bool) -> subprocess.Popen:

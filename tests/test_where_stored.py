@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CLIENT_ID, TOKEN, run_metrika
+from conftest import CLIENT_ID, TOKEN, keyring_service, run_metrika
 from keyring_backends import FileKeyring, backend_env
 
 from metrika_cli.store import describe_backend
@@ -31,13 +31,16 @@ def test_keyrings_alt_plain_text_file_is_named_as_such_by_login_and_whoami(fake,
     env, cfg = plain_keyring
     login = metrika(*LOGIN, input=TOKEN, env=env)
     assert login.code == 0, login.output
-    assert f"Stored in the keyring: keyrings.alt plain-text file {cfg} (service metrika-cli)." in login.stderr
+    assert f"Stored in the keyring: keyrings.alt plain-text file {cfg} (service {keyring_service()})." in login.stderr
     assert "OS keyring" not in login.output
     assert cfg.is_file()  # it really went there
     whoami = metrika("whoami", env=env)
     assert whoami.code == 0, whoami.output
     fp = json.loads(metrika("whoami", "--json", env=env).stdout)["token"]["fingerprint"]
-    assert whoami_rows(whoami)["token"] == f"{fp}, keyring: keyrings.alt plain-text file {cfg} (service metrika-cli)"
+    assert (
+        whoami_rows(whoami)["token"]
+        == f"{fp}, keyring: keyrings.alt plain-text file {cfg} (service {keyring_service()})"
+    )
     assert "OS keyring" not in whoami.output
 
 
@@ -99,6 +102,7 @@ def test_in_russian_the_keyring_and_its_file_are_named_in_russian(fake, plain_ke
     env, cfg = plain_keyring
     result = run_metrika(*LOGIN, input=TOKEN, env={**env, "METRIKA_LANG": "ru"})
     assert result.code == 0, result.stderr
-    assert f"Токен сохранён в хранилище ключей: открытый текстовый файл keyrings.alt {cfg} (сервис metrika-cli)." in (
-        result.stderr
+    assert (
+        f"Токен сохранён в хранилище ключей: открытый текстовый файл keyrings.alt {cfg} (сервис {keyring_service()})."
+        in (result.stderr)
     )

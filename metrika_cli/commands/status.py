@@ -9,7 +9,6 @@ pool; at most two Metrika requests a profile (the first page of counters, the ac
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import replace
@@ -69,7 +68,7 @@ def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, 
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set: status checks each profile's stored token instead."))
     entries = [(name, saved.get(name) or Profile()) for name in names]
-    tokens = Tokens(env)
+    tokens = Tokens(env, dict(entries))
     many = not offline and len(entries) > PROGRESS_OVER
     bar = progress(env, len(entries), _("Checking profiles"), stdout_waits=True) if many else nullcontext(no_op)
     with bar as advance:
@@ -90,20 +89,22 @@ def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, 
 
 class Tokens:
     """Each profile's stored token, checked against the fingerprint login recorded: credentials.toml
-    read once, the keyring once a profile, one read at a time; once the keyring did not answer in
-    time, nobody waits for it again."""
+    read once, and the keyring once for every profile kept there (one connection, one unlock, one
+    search); when that read fails (locked, out of reach, no answer in time), it fails for all of
+    them, and nobody waits for the keyring again."""
 
-    def __init__(self, env: Env) -> None:
+    def __init__(self, env: Env, profiles: dict[str, Profile] | None = None) -> None:
         self.env = env
+        self.profiles = profiles or {}
         self.files: dict[str, str] | None = None
-        self.hung: MetrikaError | None = None
+        self.keyring: dict[str, str | None] | MetrikaError | None = None
         self.lock = asyncio.Lock()
         self.implicit = fix_profile(env)  # the profile whose fixes need no --profile
 
     def read(self, name: str, profile: Profile) -> Stored:
         try:
             if profile.storage == "keyring":
-                stored = recorded_token(name, profile, self._keyring(name))
+                stored = recorded_token(name, profile, self._keyring(name, profile))
             else:
                 stored = recorded_token(name, profile, self._files().get(name) if profile.storage == "file" else None)
         except MetrikaError as exc:
@@ -124,16 +125,18 @@ class Tokens:
             self.files = self.env.store.file_tokens()
         return self.files
 
-    def _keyring(self, name: str) -> str | None:
-        if self.hung:
-            raise self.hung
-        started = time.monotonic()
-        try:
-            return self.env.store.keyring.get(name)
-        except MetrikaError as exc:
-            if time.monotonic() - started >= self.env.keyring_timeout / 2:
-                self.hung = exc
-            raise
+    def _keyring(self, name: str, profile: Profile) -> str | None:
+        if self.keyring is None:
+            kept = {other: saved for other, saved in self.profiles.items() if saved.storage == "keyring"}
+            try:
+                self.keyring = self.env.store.keyring_tokens(kept or {name: profile})
+            except MetrikaError as exc:
+                self.keyring = exc
+        if isinstance(self.keyring, MetrikaError):
+            raise self.keyring
+        if name not in self.keyring:  # not among the profiles read at once
+            self.keyring[name] = self.env.store.keyring_token(name, profile)
+        return self.keyring[name]
 
 
 def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: str) -> whoami.Report:
