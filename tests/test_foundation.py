@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN
+from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, keyring_service
 from fake_oauth import DEVICE_URL, VERIFICATION_PATH
 from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 
@@ -265,14 +265,14 @@ def test_the_refresh_token_goes_beside_the_token_in_the_keyring(keyring_file):
     store = store_env().store
     saved = store.save("work", TOKEN, Profile(client_id=CLIENT_ID, device_id="metrika-1"), False, refresh_token=REFRESH)
     assert saved.renewable
-    assert FileKeyring.entries() == {"metrika-cli/work": TOKEN, "metrika-cli/work#refresh": REFRESH}
+    assert FileKeyring.entries() == {f"{keyring_service()}/work": TOKEN, f"{keyring_service()}/work#refresh": REFRESH}
     assert store.refresh_token("work") == REFRESH
     profile = store.profile("work")
     assert profile.renewable and profile.device_id == "metrika-1"
     config = (store.config_path).read_text()
     assert REFRESH not in config and TOKEN not in config
     store.save("work", OTHER_TOKEN, Profile(client_id=CLIENT_ID), False)  # pasted: the old one goes
-    assert FileKeyring.entries() == {"metrika-cli/work": OTHER_TOKEN}
+    assert FileKeyring.entries() == {f"{keyring_service()}/work": OTHER_TOKEN}
     assert store.refresh_token("work") is None and not store.profile("work").renewable
     store.save("work", TOKEN, Profile(), False, refresh_token=REFRESH)
     assert store.forget(["work"]) == ["work"] and FileKeyring.entries() == {}
@@ -300,7 +300,7 @@ def test_a_keyring_failing_at_the_refresh_token_puts_the_old_token_back(keyring_
     monkeypatch.setattr(FileKeyring, "set_password", refuse_refresh)
     with pytest.raises(StoreUnavailable):
         store.save("work", OTHER_TOKEN, Profile(), False, refresh_token=REFRESH)
-    assert FileKeyring.entries() == {"metrika-cli/work": TOKEN}
+    assert FileKeyring.entries() == {f"{keyring_service()}/work": TOKEN}
     assert not store.profile("work").renewable
 
 
@@ -308,7 +308,7 @@ def test_an_apps_secret_is_kept_per_client_id_never_in_config(keyring_file):
     store = store_env().store
     assert store.app_secret(CLIENT_ID) is None
     store.keep_app_secret(CLIENT_ID, SECRET)
-    assert FileKeyring.entries() == {f"metrika-cli/client-secret:{CLIENT_ID}": SECRET}
+    assert FileKeyring.entries() == {f"{keyring_service()}/client-secret:{CLIENT_ID}": SECRET}
     assert store.app_secret(CLIENT_ID) == SECRET and not store.config_path.exists()
 
 
@@ -345,7 +345,7 @@ def test_at_a_terminal_the_secret_is_asked_and_kept_with_consent(keyring_file, m
     answers = iter([SECRET, "y"])
     monkeypatch.setattr(Env, "ask", lambda self, question, hidden=False: next(answers))
     assert app_secret(env, CLIENT_ID, ask=True) == SECRET
-    assert FileKeyring.entries() == {f"metrika-cli/client-secret:{CLIENT_ID}": SECRET}
+    assert FileKeyring.entries() == {f"{keyring_service()}/client-secret:{CLIENT_ID}": SECRET}
     assert SECRET not in env.stderr.getvalue()
 
 
@@ -373,5 +373,5 @@ def test_when_the_refresh_token_cannot_be_put_back_the_token_stays_new_so_the_mi
     with pytest.raises(ConfigError):
         store.save("work", OTHER_TOKEN, Profile(), False, refresh_token="new-refresh-token-0123456789")
     # never the old token (which config.toml describes) beside a refresh token that is not its own
-    assert FileKeyring.entries()["metrika-cli/work"] == OTHER_TOKEN
+    assert FileKeyring.entries()[f"{keyring_service()}/work"] == OTHER_TOKEN
     assert store.profile("work").fingerprint == fingerprint(TOKEN)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pexpect
 import pytest
-from conftest import CLIENT_ID, TOKEN, Result, closed_port, process_environment
+from conftest import CLIENT_ID, TOKEN, Result, closed_port, keyring_service, process_environment
 from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 
 from metrika_cli import flows
@@ -125,8 +125,8 @@ def test_the_code_flow_exchanges_the_pasted_code_with_pkce_and_keeps_the_refresh
     assert set(form) == {"grant_type", "code", "client_id", "code_verifier"}  # no secret
     token = next(iter(fake.issued))
     assert FileKeyring.entries() == {
-        "metrika-cli/default": token,
-        "metrika-cli/default#refresh": fake.issued[token].refresh_token,
+        f"{keyring_service()}/default": token,
+        f"{keyring_service()}/default#refresh": fake.issued[token].refresh_token,
     }
     saved = profile(isolated)
     assert saved["renewable"] is True and saved["device_id"] == grant.device_id
@@ -148,7 +148,7 @@ def test_each_login_has_a_fresh_verifier_and_state_but_the_same_device_id(fake, 
 def test_a_pasted_token_is_still_taken_at_the_code_prompt(fake, monkeypatch, isolated, keyring_file):
     result = at_terminal(monkeypatch, Person([TOKEN]), *LOGIN)
     assert result.code == 0, result.stderr
-    assert FileKeyring.entries() == {"metrika-cli/default": TOKEN}
+    assert FileKeyring.entries() == {f"{keyring_service()}/default": TOKEN}
     assert "renewable" not in profile(isolated) and fake.requests_to("/token") == []
 
 
@@ -184,7 +184,7 @@ def test_a_used_code_is_said_and_asked_again_then_ctrl_d_stores_nothing(fake, mo
 def test_ctrl_c_or_ctrl_d_at_the_code_prompt_exits_130_and_stores_nothing(
     fake, monkeypatch, isolated, keyring_file, interrupt
 ):
-    keyring_file.write_text(json.dumps({"metrika-cli/default": TOKEN}))
+    keyring_file.write_text(json.dumps({f"{keyring_service()}/default": TOKEN}))
     before = stored(isolated)
     result = at_terminal(monkeypatch, Person([interrupt]), *LOGIN)
     assert result.code == 130 and "nothing was stored" in result.stderr.lower()
@@ -197,7 +197,7 @@ def test_an_app_that_wants_its_secret_offers_the_token_flow_at_once(fake, monkey
     result = at_terminal(monkeypatch, person, *LOGIN)
     assert result.code == 0, result.stderr
     assert "invalid_client" in result.stderr and "response_type=token" in result.stderr
-    assert FileKeyring.entries() == {"metrika-cli/default": TOKEN}
+    assert FileKeyring.entries() == {f"{keyring_service()}/default": TOKEN}
 
 
 def test_refusing_the_token_flow_says_both_ways_forward_and_stores_nothing(fake, monkeypatch, isolated, keyring_file):
@@ -233,7 +233,7 @@ def test_the_apps_secret_goes_with_the_code_when_known_and_never_into_the_trace(
 def test_the_network_failing_at_token_is_said_and_stores_nothing(
     fake, monkeypatch, isolated, keyring_file, fault, words, code
 ):
-    keyring_file.write_text(json.dumps({"metrika-cli/default": TOKEN}))
+    keyring_file.write_text(json.dumps({f"{keyring_service()}/default": TOKEN}))
     before = stored(isolated)
     fake.fail("/token", **fault)
     result = at_terminal(monkeypatch, Person([the_code]), *LOGIN)
@@ -304,7 +304,7 @@ def test_the_loopback_flow_catches_the_code_with_no_paste_and_no_terminal(fake, 
     assert str(landing.url).startswith(redirect + "?code=")
     assert process.returncode == 0, err
     token = next(iter(fake.issued))
-    assert FileKeyring.entries()["metrika-cli/default"] == token
+    assert FileKeyring.entries()[f"{keyring_service()}/default"] == token
     assert profile(isolated)["renewable"] is True
 
 
@@ -385,8 +385,8 @@ def test_the_device_flow_works_without_a_terminal_and_honours_slow_down(fake, me
     assert grant.device_name == f"metrika on {socket.gethostname()} (default)"
     token = next(iter(fake.issued))
     assert FileKeyring.entries() == {
-        "metrika-cli/default": token,
-        "metrika-cli/default#refresh": fake.issued[token].refresh_token,
+        f"{keyring_service()}/default": token,
+        f"{keyring_service()}/default#refresh": fake.issued[token].refresh_token,
     }
     saved = profile(isolated)
     assert saved["renewable"] is True and saved["device_id"] == grant.device_id and "expires_at" in saved
@@ -442,7 +442,7 @@ def test_the_device_flow_asks_for_the_secret_at_a_terminal_and_keeps_it_with_con
     fake.device_approve_after = 1
     result = at_terminal(monkeypatch, Person([SECRET, "y"]), *DEVICE)
     assert result.code == 0, result.stderr
-    assert FileKeyring.entries()[f"metrika-cli/client-secret:{CLIENT_ID}"] == SECRET
+    assert FileKeyring.entries()[f"{keyring_service()}/client-secret:{CLIENT_ID}"] == SECRET
     assert SECRET not in result.output
 
 
@@ -478,7 +478,7 @@ def test_the_code_address_pasted_in_a_real_terminal_is_hidden_and_exchanged(fake
     token = next(iter(fake.issued))
     for secret in (code, token, fake.issued[token].refresh_token):
         assert secret not in transcript.getvalue()
-    assert FileKeyring.entries()["metrika-cli/default"] == token
+    assert FileKeyring.entries()[f"{keyring_service()}/default"] == token
 
 
 @pytest.mark.parametrize("key", ["ctrl-d", "ctrl-c"])
@@ -503,7 +503,7 @@ def test_the_apps_secret_typed_in_a_real_terminal_is_hidden_and_kept_on_request(
     child.expect("Logged in as vasya")
     assert finish(child) == 0
     assert SECRET not in transcript.getvalue()
-    assert FileKeyring.entries()[f"metrika-cli/client-secret:{CLIENT_ID}"] == SECRET
+    assert FileKeyring.entries()[f"{keyring_service()}/client-secret:{CLIENT_ID}"] == SECRET
 
 
 def test_a_device_code_that_stays_pending_ends_on_the_clock_whatever_the_interval(fake, metrika, isolated):
@@ -531,7 +531,7 @@ def test_ctrl_d_or_ctrl_c_at_each_question_stores_nothing(
 ):
     if fake_setup:
         fake.app(CLIENT_ID, require_secret=True)
-    keyring_file.write_text(json.dumps({"metrika-cli/default": TOKEN}))
+    keyring_file.write_text(json.dumps({f"{keyring_service()}/default": TOKEN}))
     before = stored(isolated)
     result = at_terminal(monkeypatch, Person(answers), *args)
     assert result.code == 130, result.stderr

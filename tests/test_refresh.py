@@ -16,13 +16,13 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
-from conftest import CLIENT_ID, TOKEN
+from conftest import CLIENT_ID, TOKEN, keyring_service
 from fake_yandex import Account
 from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 
 from metrika_cli import store as store_module
 from metrika_cli.errors import ConfigError
-from metrika_cli.store import Profile, Store
+from metrika_cli.store import Profile, Store, default_config_dir
 from metrika_cli.text import fingerprint
 
 SECRET = "0123456789abcdef0123456789abcdef"  # the fake app's secret
@@ -41,7 +41,9 @@ def renewable(fake, directory: Path, name: str = "default", login: str = "vasya"
     account = Account(login=login, uid=str(1_000_000 + sum(map(ord, login))), counters=[{"id": 101}])
     issued = fake.issue(CLIENT_ID, device_id=f"metrika-{name}", account=account)
     keyring = kw.pop("keyring", False)
-    store = Store(directory, "keyring_backends.FileKeyring" if keyring else None)
+    store = Store(
+        directory, "keyring_backends.FileKeyring" if keyring else None, default_directory=default_config_dir(os.environ)
+    )
     profile = Profile(
         client_id=CLIENT_ID, login=login, uid=account.uid, expires_at=in_days(days), device_id=f"metrika-{name}"
     )
@@ -115,7 +117,7 @@ def test_refresh_in_the_keyring_replaces_token_and_refresh_token_there(fake, met
     result = metrika("refresh", "--profile", "default", env=WITH_SECRET)
     assert result.code == 0, result.output
     entries = FileKeyring.entries()
-    token, refresh = entries["metrika-cli/default"], entries["metrika-cli/default#refresh"]
+    token, refresh = entries[f"{keyring_service()}/default"], entries[f"{keyring_service()}/default#refresh"]
     assert token != old.access_token and refresh in fake.refresh_tokens
     config, credentials = stored(isolated)
     assert config["default"]["storage"] == "keyring" and config["default"]["fingerprint"] == fingerprint(token)
@@ -419,7 +421,7 @@ def test_renewals_stored_in_one_batch_change_together_or_not_at_all(fake, isolat
     second = renewable(fake, isolated, "b", login="b")
     keyring_before, config_before = FileKeyring.entries(), (isolated / "config.toml").read_bytes()
     credentials_before = (isolated / "credentials.toml").read_bytes()
-    store = Store(isolated, "keyring_backends.FileKeyring")
+    store = Store(isolated, "keyring_backends.FileKeyring", default_directory=default_config_dir(os.environ))
     profiles = store.profiles()
     entries = [
         ("a", "y0__xNewTokenOfAAbCdEfGh0123456789_QrStUvWxYz", profiles["a"], False, "1:new-a"),
@@ -440,7 +442,7 @@ def test_renewals_stored_in_one_batch_change_together_or_not_at_all(fake, isolat
     assert (isolated / "credentials.toml").read_bytes() == credentials_before
     monkeypatch.setattr(store_module, "write_toml", real_write)
     store.save_many(entries)
-    assert FileKeyring.entries()["metrika-cli/a#refresh"] == "1:new-a"
+    assert FileKeyring.entries()[f"{keyring_service()}/a#refresh"] == "1:new-a"
     assert tomllib.loads((isolated / "credentials.toml").read_text())["profiles"]["b"]["refresh_token"] == "1:new-b"
     assert {first.access_token, second.access_token}.isdisjoint(FileKeyring.entries().values())
 
@@ -454,7 +456,7 @@ def test_at_a_terminal_refresh_asks_for_the_secret_hidden_keeps_it_and_asks_no_m
     from test_terminal import finish, spawn
 
     renewable(fake, isolated, days=10)
-    store = Store(isolated, os.environ["PYTHON_KEYRING_BACKEND"])
+    store = Store(isolated, os.environ["PYTHON_KEYRING_BACKEND"], default_directory=default_config_dir(os.environ))
     try:
         child = spawn("refresh")
         child.logfile_read = transcript = io.StringIO()

@@ -321,8 +321,8 @@ def device_login(fake, monkeypatch):
 def stored_pair(directory: Path, storage: str) -> tuple[str | None, str | None]:
     """(token, refresh token) as the store holds them."""
     if storage == "file":
-        entry = credentials(directory).get("default", {})
-        return entry.get("token"), entry.get("refresh_token")
+        found = credentials(directory).get("default", {})
+        return found.get("token"), found.get("refresh_token")
     entries = FileKeyring.entries()
     return entries.get(entry()), entries.get(entry("default#refresh"))
 
