@@ -17,7 +17,7 @@ from .commands import api, auth_url, completion, exec_, login, logout, signature
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
-from .i18n import _
+from .i18n import _, load, speaking
 from .output import CLOSED_OUTPUT, base_document, emit_json, redact, report_failure
 from .text import looks_like_token, shown
 from .tokens import profile_name
@@ -136,11 +136,41 @@ def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
 
 @functools.cache
 def click_command() -> click.Command:
-    """The app as click sees it: built once a process (it costs more than most commands take)."""
-    command = typer.main.get_command(app)
+    """The app as click sees it: built once a process (it costs more than most commands take), in
+    English: the help texts in the commands' signatures are read now, and `translate_help` shows
+    them in each run's language."""
+    with speaking(load("en")):
+        command = typer.main.get_command(app)
     assert isinstance(command, click.Group)
     restore_argument_help(command)
     return command
+
+
+@functools.cache
+def help_texts() -> list[tuple[object, str, str]]:
+    """Every help text of the app, as written: main.py imports the app in English, so these are
+    msgids, and each run shows them in its own language (`translate_help`)."""
+    group = click_command()
+    assert isinstance(group, click.Group)
+    found = []
+    for command in [group, *group.commands.values()]:
+        for target in [command, *command.params]:
+            for attribute in ("help", "short_help", "epilog"):
+                value = getattr(target, attribute, None)
+                if isinstance(value, str) and value:
+                    found.append((target, attribute, value))
+    return found
+
+
+def translate_help() -> None:
+    for target, attribute, msgid in help_texts():
+        setattr(target, attribute, _(msgid))
+    group = click_command()
+    assert isinstance(group, click.Group)
+    for command in [group, *group.commands.values()]:
+        help_option = getattr(command, "_help_option", None)  # click keeps it, worded at its first use
+        if isinstance(help_option, click.Option):
+            help_option.help = _("Show this message and exit.")
 
 
 def restore_argument_help(group: click.Group) -> None:
@@ -162,6 +192,7 @@ def restore_argument_help(group: click.Group) -> None:
 def run(args: list[str], env: Env) -> int:
     """Run the app on `args`; usage errors are exit 2 (one JSON object with --json)."""
     command = click_command()
+    translate_help()
     if "_METRIKA_COMPLETE" in os.environ:
         # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
         # app sets add_completion=False, so the completion classes are registered here.

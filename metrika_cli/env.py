@@ -1,4 +1,4 @@
-"""The outside world as one object: environment, streams, terminals, clock, store and network.
+"""The outside world as one object: environment, streams, terminals, clock, language, store and network.
 
 Commands take an `Env` and touch nothing else of the process, so tests run them in-process
 with their own environment, streams and HTTP transport (`Env.for_test`). Cheap to import:
@@ -20,6 +20,8 @@ from typing import IO, TYPE_CHECKING, Any
 from .text import Secrets
 
 if TYPE_CHECKING:
+    import gettext
+
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
@@ -173,6 +175,19 @@ class Env:
             raise Interrupted(_("Interrupted; nothing was stored.")) from None
 
     # ---- what commands build from it ---------------------------------------------------
+
+    @cached_property
+    def translations(self) -> gettext.NullTranslations:
+        """The user's language, from this Env's environ (METRIKA_LANG, LC_ALL, LC_MESSAGES, LANG)."""
+        from .i18n import detect_language, load
+
+        return load(detect_language(self.environ))
+
+    def speaking(self) -> contextlib.AbstractContextManager[None]:
+        """Messages in this Env's language while it runs a command (main() enters it)."""
+        from .i18n import speaking
+
+        return speaking(self.translations)
 
     @cached_property
     def store(self) -> Store:

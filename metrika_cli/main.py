@@ -163,7 +163,10 @@ def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
 
 
 def run_app(args: list[str], env: Env) -> int:
-    from .app import run
+    from .i18n import load, speaking
+
+    with speaking(load("en")):  # the app's help texts stay msgids: it translates them as shown
+        from .app import run
 
     return run(args, env)
 
@@ -195,13 +198,21 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     if env is None:
         env = Env.from_process()
         env.core_limit = no_core_dumps(for_exec="exec" in args)
-    try:
-        if args == ["--version"]:
+    if args == ["--version"]:  # before the language: no catalog read for it
+        try:
             from . import version_line
 
             env.stdout.write(version_line())
             env.stdout.flush()
             return 0
+        except Exception as exc:  # a closed or full stdout
+            return failed(env, exc)
+    with env.speaking():
+        return dispatch(args, env)
+
+
+def dispatch(args: list[str], env: Env) -> int:
+    try:
         lean = lean_token_args(args)
         lean_exec = None if lean else lean_exec_args(args)
         if lean_exec:
@@ -211,10 +222,13 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         check = None if "_METRIKA_COMPLETE" in env.environ else lean_check_args(args)
         return run_lean_check(env, *check) if check else run_app(args, env)
     except Exception as exc:  # a closed or full stdout, above all
-        from .output import report_failure
-
-        return report_failure(env, exc, "default", as_json=False)
+        return failed(env, exc)
     except KeyboardInterrupt as exc:
-        from .output import report_failure
+        return failed(env, exc)
 
+
+def failed(env: Env, exc: BaseException) -> int:
+    from .output import report_failure
+
+    with env.speaking():
         return report_failure(env, exc, "default", as_json=False)

@@ -130,12 +130,12 @@ def test_every_russian_day_count_up_to_200_takes_the_grammar_books_form(n):
     assert translated.format(count=n) == f"через {n} {russian_days_word(n)}"
 
 
-def test_the_warning_and_whoami_are_in_russian_with_plurals(isolated):
+def test_the_warning_and_whoami_are_in_russian_with_plurals(isolated, metrika):
     one_profile(isolated, in_days(2))
-    warned = run_metrika("token", env={"METRIKA_LANG": "ru"}).stderr
+    warned = metrika("token", env={"METRIKA_LANG": "ru"}).stderr
     assert "истекает " in warned and ", через 2 дня: обновите его командой" in warned
     one_profile(isolated, (datetime.now(UTC) + timedelta(hours=5, minutes=30)).isoformat(timespec="seconds"))
-    warned = run_metrika("token", env={"METRIKA_LANG": "ru"}).stderr
+    warned = metrika("token", env={"METRIKA_LANG": "ru"}).stderr
     assert ", через 5 часов: обновите его командой `metrika login --profile default`." in warned
 
 

@@ -368,9 +368,9 @@ def test_a_progress_bar_shows_on_a_terminal_for_many_profiles_only(fake, isolate
     assert "Checking profiles" not in few
 
 
-def test_status_in_russian_keeps_codes_and_columns(fake, isolated):
+def test_status_in_russian_keeps_codes_and_columns(fake, isolated, metrika):
     store_profiles(isolated, {"default": {"token": TOKEN, "login": "vasya", "expires_at": in_days(3)}})
-    result = run_metrika("status", env={"METRIKA_LANG": "ru"})
+    result = metrika("status", env={"METRIKA_LANG": "ru"})
     assert result.code == 0
     assert result.stdout.split() == ["default*", "vasya", "4760…", "file", "3", "ok"]
     assert "1 ok" in result.stderr and "предупреждение" in result.stderr
