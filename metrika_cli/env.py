@@ -22,6 +22,7 @@ from .text import Secrets
 if TYPE_CHECKING:
     import gettext
 
+    from .pacing import Pacer
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
@@ -100,6 +101,9 @@ class Env:
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
     secrets: Secrets = field(default_factory=Secrets)  # what this run knows: never printed
     core_limit: tuple[int, int] | None = None  # RLIMIT_CORE as found at start, for `metrika exec`
+    # Metrika's requests a second per IP, as the pacer keeps it; None: Yandex's (pacing.PER_SECOND).
+    # Tests raise it together with the fake's quota, so paced runs take a fraction of the time.
+    quota_per_second: float | None = None
 
     def __post_init__(self) -> None:
         for name in SECRET_VARIABLES:  # known before any command runs: a usage error cannot echo them
@@ -175,6 +179,12 @@ class Env:
             raise Interrupted(_("Interrupted; nothing was stored.")) from None
 
     # ---- what commands build from it ---------------------------------------------------
+
+    def pacer(self, burst: int = 1) -> Pacer:
+        """A pacer for Metrika's quotas at this Env's rate."""
+        from .pacing import PER_SECOND, Pacer
+
+        return Pacer(self.quota_per_second or PER_SECOND, burst=burst)
 
     @cached_property
     def translations(self) -> gettext.NullTranslations:
