@@ -158,7 +158,7 @@ def test_an_unknown_expiry_never_warns_and_is_never_expiring(fake, isolated):
         result = fixed(*command, "--expiring-within", "100000")
         assert result.code == 0, (command, result.output)
         assert "expire" not in result.stderr
-    assert "expire" not in run_metrika("token").stderr
+    assert "expire" not in call_metrika("token").stderr
 
 
 def test_an_environment_token_gets_no_warning_for_the_stored_one(fake, isolated):
@@ -219,9 +219,9 @@ def test_a_bad_expiring_within_is_bad_usage(fake, isolated, value):
         assert result.code == 2 and json.loads(result.stdout)["diagnosis"] == "bad_input"
 
 
-def test_the_lean_token_path_warns_in_one_line_and_prints_only_the_token(isolated):
+def test_the_lean_token_path_warns_in_one_line_and_prints_only_the_token(isolated, metrika):
     one_profile(isolated, in_days(3))
-    result = run_metrika("token")
+    result = metrika("token")
     assert result.code == 0 and result.stdout == TOKEN + "\n"
     (line,) = result.stderr.splitlines()
     assert line.startswith("warning: The token of profile default expires on " + in_days(3)[:10])
