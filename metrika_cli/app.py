@@ -20,7 +20,7 @@ from .errors import BadInput, Diagnosis
 from .i18n import _, load, speaking
 from .output import CLOSED_OUTPUT, base_document, emit_json, redact, report_failure
 from .text import looks_like_token, shown
-from .tokens import profile_name
+from .tokens import fix_profile, profile_name
 
 app = typer.Typer(
     name="metrika",
@@ -66,7 +66,7 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
                 profile = shown(profile_name(env, kwargs.get("profile")), 80)
             except Exception:
                 profile = "default"
-            code = report_failure(env, exc, profile, kwargs.get("as_json", False))
+            code = report_failure(env, exc, profile, kwargs.get("as_json", False), fix_profile(env))
         raise typer.Exit(int(code))
 
     return wrapper

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import Diagnosis, ExitCode
-from .expiry import days_left, expires_in, renew_command
+from .expiry import days_left, expires_in
 from .i18n import N_, _, ngettext
 from .oauth import app_page_url, describe_problem, describe_source
+from .text import shown_name, with_profile
 
 WRITE_PERMISSIONS = ("own", "edit")
 
@@ -58,6 +59,8 @@ class Evidence:
     accounts: Reply | None = None  # the accounts the owner represents: extra, never decides
     expires_at: str | None = None  # recorded at login, for a stored token
     expiring_within: int | None = None  # --expiring-within DAYS
+    implicit_profile: str = "default"  # the one metrika picks without --profile: its fixes need none
+    profiles: list[str] | None = None  # the stored profiles' names, when there is no token: a typo is named
 
 
 @dataclass
@@ -173,6 +176,9 @@ def rule_no_token(ev: Evidence, c: Checks) -> Verdict | None:
         c.passed("token_present", detail=ev.token_source)
         return None
     c.failed("token_present")
+    unknown = unknown_profile_words(ev.profile, ev.profiles or [])
+    if unknown:
+        return c.result(Diagnosis.NO_TOKEN, *unknown)
     return c.result(
         Diagnosis.NO_TOKEN,
         _("No token: nothing in METRIKA_TOKEN, METRIKA_TOKEN_FILE or the store."),
@@ -181,6 +187,30 @@ def rule_no_token(ev: Evidence, c: Checks) -> Verdict | None:
             _("Or, in CI, set METRIKA_TOKEN (or METRIKA_TOKEN_FILE) to a token."),
         ],
     )
+
+
+CLOSE_NAMES = 3  # an unknown profile name is followed by this many of the closest stored ones
+
+
+def unknown_profile_words(name: str, stored: list[str]) -> tuple[str, list[str]] | None:
+    """(summary, fix) for a profile name that is not stored while others are (a typo, most
+    likely), with the closest stored names; None when it is stored, or nothing is."""
+    if not stored or name in stored:
+        return None
+    import difflib
+
+    close = [shown_name(found) for found in difflib.get_close_matches(name, stored, n=CLOSE_NAMES)]
+    summary = ngettext(
+        "No profile named {name} is stored (there is {count} other).",
+        "No profile named {name} is stored (there are {count} others).",
+        len(stored),
+    ).format(name=shown_name(name), count=len(stored))
+    fix = [_("Did you mean {names}?").format(names=", ".join(close))] if close else []
+    fix += [
+        _("To create it, log in: `metrika login`."),
+        _("`metrika switch` lists the stored profiles."),
+    ]
+    return summary, fix
 
 
 def rule_malformed(ev: Evidence, c: Checks) -> Verdict | None:
@@ -451,7 +481,7 @@ def rule_expiring(ev: Evidence, c: Checks) -> Verdict | None:
             "The token expires on {date}, {left}: less than the {within} days asked for.",
             ev.expiring_within,
         ).format(date=ev.expires_at[:10], left=left, within=ev.expiring_within),
-        [_("Get a new token before then: `{command}`.").format(command=renew_command(ev.profile))],
+        [_("Get a new token before then: `{command}`.").format(command="metrika login")],
     )
 
 
@@ -465,7 +495,7 @@ def rule_expired(ev: Evidence, c: Checks) -> Verdict | None:
     return c.result(
         Diagnosis.TOKEN_INVALID,
         _("The token expired on {date} (the expiry recorded at login).").format(date=ev.expires_at[:10]),
-        [_("Get a new one: `{command}`.").format(command=renew_command(ev.profile))],
+        [_("Get a new one: `{command}`.").format(command="metrika login")],
     )
 
 
@@ -510,8 +540,21 @@ def diagnose(ev: Evidence, rules: list[Rule] | None = None) -> Verdict:
     for rule in RULES if rules is None else rules:
         verdict = rule(ev, checks)
         if verdict is not None:
-            return verdict
+            return carrying_profile(verdict, ev)
     raise AssertionError("rule_ok always decides")
+
+
+def carrying_profile(verdict: Verdict, ev: Evidence) -> Verdict:
+    """Every command the verdict names acts on the profile it is about (`--profile NAME` where
+    metrika would otherwise pick another), so following the fix mends the profile that failed."""
+
+    def carry(text: str) -> str:
+        return with_profile(text, ev.profile, ev.implicit_profile)
+
+    verdict.summary = carry(verdict.summary)
+    verdict.fix = [carry(step) for step in verdict.fix]
+    verdict.warnings = [carry(line) for line in verdict.warnings]
+    return verdict
 
 
 LISTED_COUNTERS = 10  # a verdict names this many counters, then says how many more

@@ -126,13 +126,13 @@ def run_lean_check(env: Env, command: str, global_profile: str | None, params: d
     except BaseException as exc:
         from .output import report_failure
         from .text import shown
-        from .tokens import profile_name
+        from .tokens import fix_profile, profile_name
 
         try:
             profile = shown(profile_name(env, params["profile"]), 80)
         except Exception:
             profile = "default"
-        return report_failure(env, exc, profile, params["as_json"])
+        return report_failure(env, exc, profile, params["as_json"], fix_profile(env))
 
 
 def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list[str]) -> int:
@@ -145,8 +145,9 @@ def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list
         return run_with_token(env, name, names, command)
     except BaseException as exc:
         from .output import report_failure
+        from .tokens import fix_profile
 
-        return report_failure(env, exc, name, as_json=False)
+        return report_failure(env, exc, name, as_json=False, implicit=fix_profile(env))
 
 
 def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
@@ -158,8 +159,9 @@ def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
         return print_token(env, name, header)
     except BaseException as exc:
         from .output import report_failure
+        from .tokens import fix_profile
 
-        return report_failure(env, exc, name, as_json=False)
+        return report_failure(env, exc, name, as_json=False, implicit=fix_profile(env))
 
 
 def run_app(args: list[str], env: Env) -> int:

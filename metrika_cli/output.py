@@ -13,7 +13,7 @@ from .errors import Diagnosis, Interrupted, MetrikaError
 from .i18n import _
 from .os_errors import os_reason
 from .store import SERVICE, backend_id, backend_path
-from .text import escape_controls, fingerprint
+from .text import escape_controls, fingerprint, with_profile
 
 if TYPE_CHECKING:
     from .diagnose import Verdict
@@ -142,12 +142,17 @@ def failure_of(env: Env, exc: BaseException) -> MetrikaError:
     )
 
 
-def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool) -> int:
-    """The one way a failure is shown, by the lean path and the app alike; returns the exit code."""
+def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool, implicit: str | None = None) -> int:
+    """The one way a failure is shown, by the lean path and the app alike; returns the exit code.
+    `implicit`: the profile metrika picks without --profile; when given, every command the
+    message names carries `--profile PROFILE` unless PROFILE is that one."""
     if isinstance(exc, BrokenPipeError):  # `| head`: the reader has what it wanted
         env.silence_stdout()
         return CLOSED_OUTPUT
     error = failure_of(env, exc)
+    if implicit is not None:
+        error.message = with_profile(error.message, profile, implicit)
+        error.fix = [with_profile(step, profile, implicit) for step in error.fix]
     if as_json and not output_is_full(exc):  # a full stdout cannot carry the JSON: stderr says it
         emit_json(env, base_document(error.diagnosis, profile, error.message, error.fix))
     elif error.diagnosis is not Diagnosis.INTERRUPTED or error.message:

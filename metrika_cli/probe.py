@@ -17,7 +17,7 @@ from .i18n import _
 from .pacing import Pacer
 from .store import Profile
 from .text import shown
-from .tokens import Token
+from .tokens import Token, fix_profile, stored_profiles
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,6 +60,7 @@ class Options:
     and --expiring-within."""
 
     name: str = "default"  # the profile's name, for the fix of a stored token
+    implicit: str | None = None  # the profile metrika picks without --profile; None: found out from env
     expiring_within: int | None = None
     accounts: bool = False
     first_page: bool = False
@@ -87,6 +88,9 @@ async def collect_async(
     evidence = prepare(env, token, profile, counter_ids, need, expected_login, client_id)
     evidence.proxy, evidence.proxy_variable = (proxy[1], proxy[0]) if proxy else (None, None)
     evidence.profile, evidence.expiring_within = opts.name, opts.expiring_within
+    evidence.implicit_profile = fix_profile(env) if opts.implicit is None else opts.implicit
+    if token is None:
+        evidence.profiles = stored_profiles(env)
     if token and not evidence.token_problem:
         ask = Questions(counter_ids, all_pages, opts.first_page, opts.accounts, opts.pacer, opts.user, opts.transport)
         (evidence.identity, evidence.metrika, evidence.counters), evidence.accounts = await gather_evidence_async(

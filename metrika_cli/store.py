@@ -490,9 +490,13 @@ class Store:
         return read_toml(self.config_path)
 
     def profiles(self) -> dict[str, Profile]:
+        from .text import shown_name  # a hand-edited name is named escaped in an error
+
         tables = _table(self.config(), "profiles", self.config_path)
         return {
-            name: Profile.from_toml(_table(tables, name, self.config_path), f"{self.config_path}: profiles.{name}")
+            name: Profile.from_toml(
+                _table(tables, name, self.config_path), f"{self.config_path}: profiles.{shown_name(name)}"
+            )
             for name in tables
         }
 
@@ -500,9 +504,16 @@ class Store:
         return self.profiles().get(name) or Profile()
 
     def active_profile(self) -> str | None:
-        """The profile `metrika switch` recorded as the active one, if any."""
-        value = self.config().get("active_profile")
-        return value if isinstance(value, str) and value else None
+        """The profile `metrika switch` recorded as the active one, if any; one that is not a stored
+        profile's name (a hand edit: `active_profile = 42`, a typo) is an error naming file and value."""
+        config = self.config()
+        if "active_profile" not in config:
+            return None
+        value = config["active_profile"]
+        names = _table(config, "profiles", self.config_path)
+        if isinstance(value, str) and value in names:
+            return value
+        raise ActiveProfileError.about(self.config_path, value, sorted(names))
 
     def set_active(self, name: str | None) -> None:
         """Record `name` as the active profile (None: forget the choice)."""
@@ -595,6 +606,37 @@ class Store:
                 if any(had):
                     forgotten.append(name)
         return forgotten
+
+
+class ActiveProfileError(ConfigError):
+    """config.toml's active_profile names no stored profile, or is not a name at all."""
+
+    @classmethod
+    def about(cls, path: Path, value: object, names: list[str]) -> ActiveProfileError:
+        import difflib
+        import json
+
+        from .text import fingerprint, looks_like_token, shown_name
+
+        token_like = isinstance(value, str) and looks_like_token(value)
+        written = fingerprint(str(value)) if token_like else json.dumps(value, ensure_ascii=False, default=str)[:80]
+        fix = [
+            _("Choose a stored profile: `metrika switch NAME` (`metrika switch` lists them)."),
+            _("Or delete the active_profile line from {path} to use profile default.").format(path=path),
+        ]
+        if not isinstance(value, str) or not value:
+            message = _("{path}: active_profile = {value} is not a profile name (a stored profile's name, in quotes).")
+            return cls(message.format(path=path, value=shown_name(written)), fix)
+        close = difflib.get_close_matches(value, names, n=3)
+        if close:
+            fix.insert(
+                0,
+                _("Did you mean {names}? `metrika switch {first}` records it.").format(
+                    names=", ".join(shown_name(name) for name in close), first=shown_name(close[0])
+                ),
+            )
+        message = _("{path}: active_profile = {value}, but no profile of that name is stored there.")
+        return cls(message.format(path=path, value=shown_name(written)), fix)
 
 
 def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

@@ -9,6 +9,23 @@ from collections.abc import Iterator
 _TOKEN_LIKE = re.compile(r"[A-Za-z0-9._~+/-]{32,}=*")  # Yandex tokens: 39 to about 60 characters, or 32 hex
 _HEX = re.compile(r"[0-9a-fA-F]{32}")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_NAME_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+# The commands that act on a profile: a fix that names one says which profile.
+PROFILE_COMMANDS = (
+    "check-access",
+    "auth-url",
+    "refresh",
+    "logout",
+    "whoami",
+    "status",
+    "login",
+    "token",
+    "check",
+    "exec",
+    "api",
+)
+_QUOTED = re.compile(r"`[^`\n]*`")
+_PROFILE_COMMAND = re.compile(r"\bmetrika (?:" + "|".join(PROFILE_COMMANDS) + r")(?![\w-])")
 
 
 def fingerprint(token: str) -> str:
@@ -150,6 +167,36 @@ def _merged(spans: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
 def escape_controls(text: str) -> str:
     """Control characters (terminal escapes, bidi overrides) as visible escapes; newlines and tabs stay."""
     return _CONTROLS.sub(lambda match: ascii(match.group())[1:-1], text)
+
+
+def shown_name(name: str) -> str:
+    """A profile name as written in config.toml, fit to show on one line: a hand-edited newline,
+    tab or escape sequence shows as its escape (`\\n`, `\\x1b`), never as itself."""
+    return _NAME_CONTROLS.sub(lambda match: ascii(match.group())[1:-1], name)
+
+
+def with_profile(text: str, name: str, implicit: str) -> str:
+    """Every `metrika COMMAND …` quoted in `text` carries `--profile NAME`, so following it acts on
+    profile `name`; unless `name` is the profile metrika picks without --profile (`implicit`), or
+    the command names a profile already."""
+    if name == implicit:
+        return text
+    import shlex
+
+    option = " --profile " + shlex.quote(shown_name(name))
+
+    def carry(match: re.Match[str]) -> str:
+        quoted = match.group()
+        if "--profile" in quoted:
+            return quoted
+        return _PROFILE_COMMAND.sub(lambda command: command.group() + option, quoted, count=1)
+
+    return _QUOTED.sub(carry, text)
+
+
+def profile_command(words: str, name: str, implicit: str) -> str:
+    """`metrika whoami` for profile `name`: with `--profile NAME` unless it is the implicit one."""
+    return with_profile(f"`{words}`", name, implicit)[1:-1]
 
 
 def hide_userinfo(url: str) -> str:

@@ -11,7 +11,7 @@ from .env import Env
 from .errors import BadInput, MetrikaError, NoToken, TokenMalformed
 from .i18n import _
 from .os_errors import os_reason
-from .store import PROFILE_PATTERN, Profile
+from .store import PROFILE_PATTERN, ActiveProfileError, Profile
 from .text import fingerprint, looks_like_token, shown
 
 MAX_TOKEN_FILE = 64 * 1024
@@ -41,14 +41,35 @@ def checked_profile(name: str) -> str:
 def profile_name(env: Env, option: str | None = None) -> str:
     """The profile in use: --profile (after or before the command) > METRIKA_PROFILE > the one
     `metrika switch` recorded > default. The one place that decides it, for the lean path too."""
-    return option or env.global_profile or env.environ.get("METRIKA_PROFILE") or switched_profile(env) or "default"
+    return option or env.global_profile or implicit_profile(env)
+
+
+def implicit_profile(env: Env) -> str:
+    """The profile metrika picks when no --profile is given: METRIKA_PROFILE > `switch` > default.
+    A fix that names a command for this profile needs no --profile."""
+    return env.environ.get("METRIKA_PROFILE") or switched_profile(env) or "default"
+
+
+def fix_profile(env: Env) -> str:
+    """implicit_profile, for the words of a fix: "" when it cannot be known (then every command a
+    fix names carries its --profile, which is right whatever metrika would pick)."""
+    try:
+        return implicit_profile(env)
+    except Exception:  # a broken config: the failure being reported says so
+        return ""
 
 
 def switched_profile(env: Env) -> str | None:
-    """The active profile recorded in config.toml; never fails (a corrupt config is reported
-    by whatever reads the profile next, with its file and line)."""
+    """The active profile recorded in config.toml. A config that cannot be read is reported by
+    whatever reads the profile next, with its file and line; an active_profile that is not a
+    stored profile's name is reported here: the default profile's token is not what was chosen.
+    An environment token needs no config, so with one the choice is not checked."""
     try:
         return env.store.active_profile()
+    except ActiveProfileError:
+        if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
+            return None
+        raise
     except Exception:  # a corrupt config, no home: whatever reads the profile next says so
         return None
 
@@ -162,6 +183,9 @@ def usable_token(env: Env, name: str) -> tuple[Token, Profile]:
 
     token, profile = token_in_use(env, checked_profile(name))
     if token is None:
+        unknown = unknown_profile(env, name)
+        if unknown:
+            raise NoToken(*unknown)
         raise NoToken(
             _("No token for profile {profile}: run `metrika login` (or set METRIKA_TOKEN).").format(profile=name)
         )
@@ -173,6 +197,21 @@ def usable_token(env: Env, name: str) -> tuple[Token, Profile]:
             )
         )
     return token, profile
+
+
+def stored_profiles(env: Env) -> list[str] | None:
+    """The names of the stored profiles; None when config.toml cannot be read (its reader says why)."""
+    try:
+        return sorted(env.store.profiles())
+    except MetrikaError:
+        return None
+
+
+def unknown_profile(env: Env, name: str) -> tuple[str, list[str]] | None:
+    """(message, fix) when `name` is no stored profile while others are: a typo, most likely."""
+    from .diagnose import unknown_profile_words
+
+    return unknown_profile_words(name, stored_profiles(env) or [])
 
 
 def print_token(env: Env, name: str, header: bool) -> int:

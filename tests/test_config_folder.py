@@ -173,7 +173,7 @@ time.sleep(60)
 """
 
 
-@pytest.mark.parametrize("command", [LOGIN, ("logout", "--all")])
+@pytest.mark.parametrize("command", [LOGIN, ("logout", "--all", "--yes")])
 def test_a_lock_another_process_holds_is_waited_for_then_named_with_its_pid(metrika, isolated, command):
     isolated.mkdir(mode=0o700, parents=True)
     holder = subprocess.Popen(

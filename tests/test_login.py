@@ -200,7 +200,7 @@ def test_logout_forgets_the_token_and_says_how_to_revoke_it(fake, metrika, isola
 def test_logout_all_forgets_every_profile(fake, metrika):
     metrika(*INSECURE, "--client-id", CLIENT_ID, input=TOKEN)
     metrika(*INSECURE, "--profile", "work", "--client-id", CLIENT_ID, input=TOKEN)
-    assert metrika("logout", "--all").code == 0
+    assert metrika("logout", "--all", "--yes").code == 0
     assert metrika("token").code == 3 and metrika("token", "--profile", "work").code == 3
 
 

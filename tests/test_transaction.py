@@ -263,7 +263,7 @@ def plant_temporary_files(directory: Path) -> list[Path]:
     return planted
 
 
-@pytest.mark.parametrize("command", [INSECURE, ("logout",), ("logout", "--all")])
+@pytest.mark.parametrize("command", [INSECURE, ("logout",), ("logout", "--all", "--yes")])
 def test_a_temporary_file_left_by_a_crash_is_removed_by_the_next_command_that_takes_the_lock(
     fake, metrika, isolated, command
 ):

@@ -25,10 +25,10 @@ from ..i18n import _
 from ..os_errors import os_reason
 from ..output import pretty_json, progress, render_verdict, say, steps, warn
 from ..pacing import PARALLEL, Pacer
-from ..probe import collect
+from ..probe import Options, collect
 from ..store import Profile
-from ..text import escape_controls, fingerprint, shown
-from ..tokens import Token, checked_profile, profile_name, usable_token
+from ..text import escape_controls, fingerprint, shown, with_profile
+from ..tokens import Token, checked_profile, fix_profile, profile_name, usable_token
 from .options import ProfileOption
 
 if TYPE_CHECKING:  # httpx is imported only when a call is sent
@@ -61,6 +61,7 @@ class Call:
     paginate: bool = False
     include: bool = False
     ulogin: str | None = None
+    profile: str = "default"  # whose token: the commands a failure names carry it
 
 
 def api(
@@ -251,6 +252,7 @@ def with_page(call: Call, offset: int) -> list[tuple[str, str]]:
 
 def run(env: Env, name: str, call: Call) -> int:
     token, saved = usable_token(env, name)
+    call.profile = name
     refuse_token_in_request(token.value, call)
     failed, more_from = asyncio.run(perform(env, token.value, call))  # `| head`: report_failure ends it, 141
     if failed is not None:
@@ -481,7 +483,8 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
     need = "read" if call.method == "GET" else "write"
     ids = [] if call.ulogin else counter_ids_of(call)
     expected_login = saved.login if token.stored else None
-    verdict, _evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False)
+    options = Options(name=call.profile)
+    verdict, _evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False, options=options)
     if not verdict.ok:
         # check-access's `--need read` is no way out for a call that writes
         verdict.fix = [step for step in verdict.fix if "--need" not in step]
@@ -499,7 +502,8 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
                 service=service_name("Metrika"), what=what
             ),
         )
-    steps(env, refusal_hints(call, reply, need))
+    implicit = fix_profile(env)
+    steps(env, [with_profile(hint, call.profile, implicit) for hint in refusal_hints(call, reply, need)])
     return {401: 4, 403: 5}.get(reply.status or 0, 6)
 
 

@@ -15,7 +15,7 @@ from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
 from ..i18n import _
 from ..output import render_verdict, say, stored_where, warn
-from ..probe import collect, configured_client_id
+from ..probe import Options, collect, configured_client_id
 from ..store import Profile, no_keyring_error
 from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, stored_token
@@ -96,7 +96,9 @@ def run(env: Env, opts: LoginOptions) -> int:
         new.expires_at = (now + timedelta(seconds=pasted.expires_in)).isoformat(timespec="seconds")
     issued_to = None
     if not opts.no_verify:
-        verdict, evidence = collect(env, Token(pasted.token, "login"), new, [], "read", None, all_pages=False)
+        verdict, evidence = collect(
+            env, Token(pasted.token, "login"), new, [], "read", None, all_pages=False, options=Options(opts.profile)
+        )
         if not verdict.ok:
             render_verdict(env, verdict)
             say(env, _("Nothing was stored."))
@@ -107,29 +109,40 @@ def run(env: Env, opts: LoginOptions) -> int:
         new.login, new.uid = identity.get("login"), identity.get("id")
         new.client_id = app_id or identity.get("client_id")
         issued_to = identity.get("client_id")
-    say_replaced(env, opts.profile, saved, new)
+    if not replacing_agreed(env, opts, saved, new):
+        return 1
     env.store.save(opts.profile, pasted.token, new, insecure=plain_text)
     line = logged_in_line(env, opts.profile, new, pasted.token, not opts.no_verify, issued_to)
     say(env, line, style="green")
     return 0
 
 
-def say_replaced(env: Env, name: str, old: Profile, new: Profile) -> None:
-    """Logging in over a profile of another account says whose token it replaces."""
+def replacing_agreed(env: Env, opts: LoginOptions, old: Profile, new: Profile) -> bool:
+    """Logging in over a profile of another account: at a terminal, ask first (the default keeps
+    the old token); without one (or with --with-token, which never prompts) say whose token goes."""
     if not old.login or (new.login and same_login(old.login, new.login)):
-        return
+        return True
     old_fp = old.fingerprint
     if not old_fp:
         with contextlib.suppress(MetrikaError):  # what cannot be read is not worth a failure here
-            stored = stored_token(env, name, old)
+            stored = stored_token(env, opts.profile, old)
             old_fp = fingerprint(stored.value) if stored else None
-    say(
-        env,
-        _("Replacing the token of {login} ({fp}) in profile {profile}.").format(
-            login=old.login, fp=old_fp or _("fingerprint unknown"), profile=name
-        ),
-        style="yellow",
+    words = {"login": old.login, "fp": old_fp or _("fingerprint unknown"), "profile": opts.profile, "new": new.login}
+    if not env.may_prompt or opts.with_token:
+        say(env, _("Replacing the token of {login} ({fp}) in profile {profile}.").format(**words), style="yellow")
+        return True
+    question = (
+        _("Profile {profile} holds the token of {login} ({fp}). Replace it with the token of {new}? [y/N] ")
+        if new.login
+        else _("Profile {profile} holds the token of {login} ({fp}). Replace it with this unverified token? [y/N] ")
     )
+    if env.ask(question.format(**words)).strip().lower() in YES:
+        return True
+    say(env, _("Kept the token of {login} in profile {profile}; nothing was stored.").format(**words))
+    return False
+
+
+YES = ("y", "yes", "д", "да")
 
 
 def _check_input_is_possible(env: Env, opts: LoginOptions) -> None:
@@ -221,7 +234,15 @@ def _read_pasted(env: Env, with_token: bool) -> str:
         if len(text) > MAX_TOKEN_INPUT:
             raise BadInput(_("The input is over 64 KiB: that is not a token, and nothing was stored."))
         return text.removeprefix("\ufeff")  # `< token.txt` saved with a BOM, as METRIKA_TOKEN_FILE allows
-    return env.ask(_("Paste the token (or the whole address of the page) and press Enter: "), hidden=True)
+    for _try in range(PASTE_TRIES):  # an empty Enter asks again
+        answer = env.ask(_("Paste the token (or the whole address of the page) and press Enter: "), hidden=True)
+        if answer.strip():
+            return answer
+        say(env, _("Nothing was pasted (the prompt does not show what you paste); Ctrl-C cancels."), style="yellow")
+    raise BadInput(_("Nothing was pasted; nothing was stored."))
+
+
+PASTE_TRIES = 3
 
 
 def _choose_storage(env: Env, insecure_storage: bool) -> bool:
@@ -235,7 +256,7 @@ def _choose_storage(env: Env, insecure_storage: bool) -> bool:
         answer = env.ask(
             _("Store the token in plain text in {path} (mode 0600)? [y/N] ").format(path=env.store.credentials_path)
         )
-        if answer.strip().lower() in ("y", "yes", "д", "да"):
+        if answer.strip().lower() in YES:
             return True
     raise no_keyring_error()
 

@@ -8,9 +8,11 @@ import typer
 
 from .. import oauth
 from ..env import Env
-from ..i18n import _
-from ..output import say, warn
-from ..tokens import checked_profile, profile_name
+from ..errors import BadInput
+from ..i18n import _, ngettext
+from ..output import say, steps, warn
+from ..text import shown_name, with_profile
+from ..tokens import checked_profile, fix_profile, profile_name, unknown_profile
 from .options import ProfileOption
 
 
@@ -18,20 +20,25 @@ def logout(
     ctx: typer.Context,
     profile: ProfileOption = None,
     all_profiles: Annotated[bool, typer.Option("--all", help=_("Forget every profile."))] = False,
+    yes: Annotated[bool, typer.Option("--yes", help=_("Do not ask before forgetting every profile (--all)."))] = False,
 ) -> int:
-    return run(ctx.obj, profile_name(ctx.obj, profile), all_profiles)
+    env: Env = ctx.obj
+    return run(env, "" if all_profiles else profile_name(env, profile), all_profiles, yes)
 
 
-def run(env: Env, profile: str, all_profiles: bool) -> int:
+def run(env: Env, profile: str, all_profiles: bool, yes: bool = False) -> int:
     store = env.store
     names = sorted(store.profiles()) if all_profiles else [checked_profile(profile)]
+    if all_profiles and names and not yes and not all_agreed(env, names):
+        say(env, _("Nothing was forgotten."))
+        return 1
     forgotten = store.forget(names)
-    if forgotten and store.active_profile() in forgotten:
+    if forgotten and store.config().get("active_profile") in forgotten:
         store.set_active(None)  # `metrika switch` chose a profile that is gone: back to the default
     if not forgotten:
-        say(env, _("Nothing was stored for profile {profile}.").format(profile=", ".join(names) or profile))
+        nothing_stored(env, profile, all_profiles)
     for name in forgotten:
-        say(env, _("Forgot the token of profile {profile}.").format(profile=name), style="green")
+        say(env, _("Forgot the token of profile {profile}.").format(profile=shown_name(name)), style="green")
     say(
         env,
         _("A token stays valid until it expires or you revoke it: {url} (Yandex ID → Data access).").format(
@@ -41,3 +48,36 @@ def run(env: Env, profile: str, all_profiles: bool) -> int:
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set, and metrika still uses it."))
     return 0
+
+
+LISTED = 10  # profiles named in the question; the rest are counted
+
+
+def all_agreed(env: Env, names: list[str]) -> bool:
+    """`logout --all` at a terminal asks first (the default answer forgets nothing); without
+    one, it needs --yes, as `gh repo delete` does: a script says so on purpose."""
+    if not env.may_prompt:
+        raise BadInput(
+            _("logout --all forgets every profile; without a terminal to ask on, it needs --yes."),
+            fix=[_("Run `metrika logout --all --yes`.")],
+        )
+    listed = ", ".join(shown_name(name) for name in names[:LISTED])
+    if len(names) > LISTED:
+        listed += " " + _("and {count} more").format(count=len(names) - LISTED)
+    question = ngettext(
+        "Forget the token and metadata of {count} profile ({names})? [y/N] ",
+        "Forget the tokens and metadata of all {count} profiles ({names})? [y/N] ",
+        len(names),
+    ).format(count=len(names), names=listed)
+    return env.ask(question).strip().lower() in ("y", "yes", "д", "да")
+
+
+def nothing_stored(env: Env, profile: str, all_profiles: bool) -> None:
+    """Nothing to forget: say so, and name the closest stored profiles when this one is a typo."""
+    if all_profiles:
+        say(env, _("No profile is stored."))
+        return
+    say(env, _("Nothing was stored for profile {profile}.").format(profile=profile))
+    unknown = unknown_profile(env, profile)
+    if unknown:
+        steps(env, [with_profile(step, profile, fix_profile(env)) for step in unknown[1]])

@@ -10,13 +10,18 @@ from ..i18n import _
 
 
 def complete_profiles(ctx: typer.Context, incomplete: str) -> list[str]:
-    """The stored profiles' names, for the shell's Tab after --profile and `switch`; never fails."""
+    """The stored profiles' names, for the shell's Tab after --profile and `switch`; never fails.
+    A hand-edited name that --profile would refuse (a newline, an escape sequence) is not offered:
+    it would reach the shell's completion protocol raw, and could not be used anyway."""
     try:
         from ..env import Env
+        from ..store import PROFILE_PATTERN
 
         env = ctx.find_root().obj
         store = (env if isinstance(env, Env) else Env.from_process()).store
-        return [name for name in sorted(store.profiles()) if name.startswith(incomplete)]
+        return [
+            name for name in sorted(store.profiles()) if name.startswith(incomplete) and PROFILE_PATTERN.fullmatch(name)
+        ]
     except Exception:
         return []
 

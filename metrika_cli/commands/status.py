@@ -17,16 +17,16 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..diagnose import OFFLINE_RULES, Evidence, Verdict, diagnose
+from ..diagnose import OFFLINE_RULES, Evidence, Verdict, carrying_profile, diagnose, unknown_profile_words
 from ..env import Env
 from ..errors import Diagnosis, MetrikaError, NoToken
-from ..expiry import WARN_DAYS, renew_command
+from ..expiry import WARN_DAYS
 from ..i18n import _, ngettext
 from ..output import emit_json, progress, render_lines, render_table, say, warn
 from ..probe import Options, prepare
 from ..store import Profile
-from ..text import fingerprint
-from ..tokens import Token, checked_profile, profile_name, recorded_token
+from ..text import fingerprint, profile_command, shown_name
+from ..tokens import Token, checked_profile, fix_profile, profile_name, recorded_token, stored_profiles
 from . import whoami
 from .options import ExpiringWithinOption, JsonOption, complete_profiles
 
@@ -98,6 +98,7 @@ class Tokens:
         self.files: dict[str, str] | None = None
         self.hung: MetrikaError | None = None
         self.lock = asyncio.Lock()
+        self.implicit = fix_profile(env)  # the profile whose fixes need no --profile
 
     def read(self, name: str, profile: Profile) -> Stored:
         try:
@@ -135,10 +136,15 @@ class Tokens:
             raise
 
 
-def unreadable(env: Env, name: str, profile: Profile, stored: Stored) -> whoami.Report:
-    """A profile without a token to ask about: the store failed, or holds nothing for it."""
+def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: str) -> whoami.Report:
+    """A profile without a token to ask about: the store failed, holds nothing for it, or has no
+    profile of that name (named with the closest stored ones)."""
+    evidence = Evidence(now=env.now(), profile=name, implicit_profile=implicit, profiles=tokens_names(env))
+    unknown = unknown_profile_words(name, evidence.profiles or []) if stored is None else None
     if isinstance(stored, MetrikaError):
         verdict = Verdict(stored.diagnosis, stored.message, stored.fix)
+    elif unknown:
+        verdict = Verdict(Diagnosis.NO_TOKEN, *unknown)
     else:
         where = {
             "keyring": _("the keyring has no token for it"),
@@ -147,9 +153,14 @@ def unreadable(env: Env, name: str, profile: Profile, stored: Stored) -> whoami.
         verdict = Verdict(
             Diagnosis.NO_TOKEN,
             _("No token for profile {profile}: {where}.").format(profile=name, where=where),
-            [_("Log in to store one: `{command}`.").format(command=renew_command(name))],
+            [_("Log in to store one: `{command}`.").format(command="metrika login")],
         )
-    return whoami.Report(name, None, profile, verdict, Evidence(now=env.now(), profile=name), None)
+    return whoami.Report(name, None, profile, carrying_profile(verdict, evidence), evidence, None)
+
+
+def tokens_names(env: Env) -> list[str]:
+    """The stored profiles' names (status read config.toml already: a failure here is not news)."""
+    return stored_profiles(env) or []
 
 
 # ---- checking --------------------------------------------------------------------------
@@ -159,9 +170,10 @@ def check_offline(env: Env, name: str, profile: Profile, tokens: Tokens, expirin
     """What can be said without a server: the token is there, well formed, the one login recorded."""
     stored = tokens.read(name, profile)
     if not isinstance(stored, Token):
-        return unreadable(env, name, profile, stored)
+        return unreadable(env, name, profile, stored, tokens.implicit)
     evidence = prepare(env, stored, profile, [], "read", None)
     evidence.profile, evidence.expiring_within = name, expiring_within
+    evidence.implicit_profile = tokens.implicit
     verdict = diagnose(evidence, OFFLINE_RULES)
     return whoami.Report(name, stored, profile, verdict, evidence, evidence.expected_client_id)
 
@@ -174,7 +186,12 @@ async def check_all(
 
     transport = SharedTransport(env)
     template = Options(
-        expiring_within=expiring_within, accounts=True, first_page=True, pacer=env.pacer(), transport=transport
+        expiring_within=expiring_within,
+        accounts=True,
+        first_page=True,
+        pacer=env.pacer(),
+        transport=transport,
+        implicit=tokens.implicit,
     )
     gate = asyncio.Semaphore(AT_ONCE)
 
@@ -186,7 +203,7 @@ async def check_all(
                 options = replace(template, name=name, user=profile.login or fingerprint(stored.value))
                 report = await whoami.inspect_async(env, name, stored, profile, options)
             else:
-                report = unreadable(env, name, profile, stored)
+                report = unreadable(env, name, profile, stored, tokens.implicit)
         advance()
         return report
 
@@ -215,7 +232,7 @@ def row(env: Env, report: whoami.Report, active: str) -> list[str]:
     app = str(identity.get("client_id") or saved.client_id or "")
     days = report.days_left(env.now())
     return [
-        report.name + ("*" if report.name == active else ""),
+        shown_name(report.name) + ("*" if report.name == active else ""),
         str(identity.get("login") or saved.login or "-"),
         app[:4] + "…" if len(app) > 4 else app or "-",
         saved.storage or "-",
@@ -238,9 +255,22 @@ def show(env: Env, reports: list[whoami.Report]) -> None:
         render_lines(env, rows)
     say(env, count_line(reports))
     expiring_warning(env, reports)
-    failing = [report.name for report in reports if not report.verdict.ok]
-    if failing:
-        say(env, _("Why, and what to do: `metrika whoami --profile {name}`.").format(name=failing[0]))
+    pointers(env, [report.name for report in reports if not report.verdict.ok])
+
+
+POINTERS = 10  # failing profiles that get a line of their own; the rest are counted
+
+
+def pointers(env: Env, failing: list[str]) -> None:
+    """Where to see why, for each failing profile (up to POINTERS), each command carrying its profile."""
+    if not failing:
+        return
+    implicit = fix_profile(env)
+    say(env, _("Why, and what to do:"))
+    for name in failing[:POINTERS]:
+        say(env, "  " + profile_command("metrika whoami", name, implicit))
+    if len(failing) > POINTERS:
+        say(env, "  " + _("and {count} more").format(count=len(failing) - POINTERS))
 
 
 def count_line(reports: list[whoami.Report]) -> str:
@@ -256,7 +286,7 @@ def expiring_warning(env: Env, reports: list[whoami.Report]) -> None:
     for report in reports:
         days = report.days_left(now)
         if days is not None and days <= WARN_DAYS and report.verdict.code is not Diagnosis.TOKEN_INVALID:
-            soon.append((report.name, report.expires_at or ""))
+            soon.append((shown_name(report.name), report.expires_at or ""))
     if not soon:
         return
     listed = ", ".join(f"{name} ({date[:10]})" for name, date in soon[:5])
