@@ -343,10 +343,18 @@ def test_a_hung_keyring_is_waited_for_once(isolated):
 # ---- the terminal ----------------------------------------------------------------------
 
 
-def on_terminal(*args: str, stdout_tty: bool = True, stderr_tty: bool = False, **environ: str) -> tuple[str, str]:
+def on_terminal(
+    *args: str,
+    stdout_tty: bool = True,
+    stderr_tty: bool = False,
+    quota_per_second: float | None = None,
+    **environ: str,
+) -> tuple[str, str]:
     import os
 
-    env = Env.for_test({**os.environ, **environ}, stdout_tty=stdout_tty, stderr_tty=stderr_tty)
+    env = Env.for_test(
+        {**os.environ, **environ}, stdout_tty=stdout_tty, stderr_tty=stderr_tty, quota_per_second=quota_per_second
+    )
     main(list(args), env=env)
     assert isinstance(env.stdout, io.StringIO) and isinstance(env.stderr, io.StringIO)
     return env.stdout.getvalue(), env.stderr.getvalue()
@@ -363,14 +371,17 @@ def test_on_a_terminal_status_is_a_table_in_colour_unless_no_color(fake, isolate
     assert rows[0].split() == ["default*", "vasya", "4760…", "file", "300", "ok"]
 
 
+FAST = 30 * FASTER  # the fake's quotas are off in this test: the pacer may go faster than Metrika's
+
+
 def test_a_progress_bar_shows_on_a_terminal_for_many_profiles_only(fake, isolated):
     store_profiles(isolated, {f"p{number:02d}": {"token": TOKEN, "login": "vasya"} for number in range(12)})
-    _, bar = on_terminal("status", stdout_tty=False, stderr_tty=True, TERM="xterm")
+    _, bar = on_terminal("status", stdout_tty=False, stderr_tty=True, TERM="xterm", quota_per_second=FAST)
     assert "Checking profiles" in bar
-    _, quiet = on_terminal("status", stdout_tty=False, stderr_tty=False)
+    _, quiet = on_terminal("status", stdout_tty=False, stderr_tty=False, quota_per_second=FAST)
     assert "Checking profiles" not in quiet and quiet.splitlines()[0] == "12 ok"
     store_profiles(isolated, {f"p{number:02d}": {"token": TOKEN, "login": "vasya"} for number in range(3)})
-    _, few = on_terminal("status", stdout_tty=False, stderr_tty=True, TERM="xterm")
+    _, few = on_terminal("status", stdout_tty=False, stderr_tty=True, TERM="xterm", quota_per_second=FAST)
     assert "Checking profiles" not in few
 
 
