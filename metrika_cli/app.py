@@ -20,7 +20,7 @@ from .errors import BadInput, Diagnosis
 from .i18n import _, load, speaking
 from .output import CLOSED_OUTPUT, base_document, emit_json, redact, report_failure
 from .text import looks_like_token, shown
-from .tokens import fix_profile, profile_name
+from .tokens import command_failed, profile_name
 
 app = typer.Typer(
     name="metrika",
@@ -57,16 +57,13 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         env: Env = click.get_current_context().obj
+        env.profile_option, env.as_json = kwargs.get("profile"), bool(kwargs.get("as_json", False))
         try:
             code = command(*args, **kwargs)
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BaseException as exc:  # the last line of defence: a message, not a traceback
-            try:
-                profile = shown(profile_name(env, kwargs.get("profile")), 80)
-            except Exception:
-                profile = "default"
-            code = report_failure(env, exc, profile, kwargs.get("as_json", False), fix_profile(env))
+            code = command_failed(env, exc)
         raise typer.Exit(int(code))
 
     return wrapper

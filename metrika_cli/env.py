@@ -99,6 +99,10 @@ class Env:
     keyring_timeout: float = KEYRING_TIMEOUT
     lock_timeout: float = LOCK_TIMEOUT
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
+    # The command's own --profile and --json, recorded once where the command line is parsed (the
+    # app's handles_errors, main.py's lean paths): every failure is reported with them.
+    profile_option: str | None = None
+    as_json: bool = False
     secrets: Secrets = field(default_factory=Secrets)  # what this run knows: never printed
     core_limit: tuple[int, int] | None = None  # RLIMIT_CORE as found at start, for `metrika exec`
     # Metrika's requests a second per IP, as the pacer keeps it; None: Yandex's (pacing.PER_SECOND).

@@ -115,6 +115,7 @@ def lean_check_args(args: list[str]) -> tuple[str, str | None, dict[str, Any]] |
 def run_lean_check(env: Env, command: str, global_profile: str | None, params: dict[str, Any]) -> int:
     """check-access or whoami without Typer; any failure shown as the app's handles_errors shows it."""
     env.global_profile = global_profile
+    env.profile_option, env.as_json = params["profile"], params["as_json"]
     try:
         if command == "whoami":
             from .commands.whoami import checked_run
@@ -124,44 +125,30 @@ def run_lean_check(env: Env, command: str, global_profile: str | None, params: d
 
         return check(env, **params)
     except BaseException as exc:
-        from .output import report_failure
-        from .text import shown
-        from .tokens import fix_profile, profile_name
+        from .tokens import command_failed
 
-        try:
-            profile = shown(profile_name(env, params["profile"]), 80)
-        except Exception:
-            profile = "default"
-        return report_failure(env, exc, profile, params["as_json"], fix_profile(env))
+        return command_failed(env, exc)
 
 
 def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list[str]) -> int:
     from .launch import run_with_token
-    from .tokens import profile_name
+    from .tokens import command_failed, profile_name
 
-    name = "default"
+    env.profile_option = profile
     try:
-        name = profile_name(env, profile)
-        return run_with_token(env, name, names, command)
+        return run_with_token(env, profile_name(env, profile), names, command)
     except BaseException as exc:
-        from .output import report_failure
-        from .tokens import fix_profile
-
-        return report_failure(env, exc, name, as_json=False, implicit=fix_profile(env))
+        return command_failed(env, exc)
 
 
 def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
-    from .tokens import print_token, profile_name
+    from .tokens import command_failed, print_token, profile_name
 
-    name = "default"
+    env.profile_option = profile
     try:
-        name = profile_name(env, profile)
-        return print_token(env, name, header)
+        return print_token(env, profile_name(env, profile), header)
     except BaseException as exc:
-        from .output import report_failure
-        from .tokens import fix_profile
-
-        return report_failure(env, exc, name, as_json=False, implicit=fix_profile(env))
+        return command_failed(env, exc)
 
 
 def run_app(args: list[str], env: Env) -> int:
