@@ -159,15 +159,16 @@ def help_texts() -> list[tuple[object, str, str]]:
     return found
 
 
-def translate_help() -> None:
+def translate_help(translate: Callable[[str], str]) -> None:
+    """Every help text through `translate`: `_` for a run; `str` puts the msgids back after it."""
     for target, attribute, msgid in help_texts():
-        setattr(target, attribute, _(msgid))
+        setattr(target, attribute, translate(msgid))
     group = click_command()
     assert isinstance(group, click.Group)
     for command in [group, *group.commands.values()]:
         help_option = getattr(command, "_help_option", None)  # click keeps it, worded at its first use
         if isinstance(help_option, click.Option):
-            help_option.help = _("Show this message and exit.")
+            help_option.help = translate("Show this message and exit.")
 
 
 def restore_argument_help(group: click.Group) -> None:
@@ -187,9 +188,16 @@ def restore_argument_help(group: click.Group) -> None:
 
 
 def run(args: list[str], env: Env) -> int:
-    """Run the app on `args`; usage errors are exit 2 (one JSON object with --json)."""
-    command = click_command()
-    translate_help()
+    """Run the app on `args` with its help texts in the run's language (msgids again after it)."""
+    translate_help(_)
+    try:
+        return run_command(click_command(), args, env)
+    finally:
+        translate_help(str)
+
+
+def run_command(command: click.Command, args: list[str], env: Env) -> int:
+    """Usage errors are exit 2 (one JSON object with --json)."""
     if "_METRIKA_COMPLETE" in os.environ:
         # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
         # app sets add_completion=False, so the completion classes are registered here.

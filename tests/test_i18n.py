@@ -302,6 +302,7 @@ def test_runs_in_one_process_each_speak_the_language_of_their_own_env(metrika):
         assert metrika("logn", env=RUSSIAN).stderr.startswith("Использование: metrika")
         assert "error: No such command 'logn'." in metrika("logn", env={"METRIKA_LANG": "en"}).stderr
     assert _("What to do:") == "What to do:"  # outside a run, English
+    assert click_command().commands["login"].help.startswith("Get a token")  # the app's help texts too
 
 
 def test_metrika_lang_en_overrides_a_russian_locale(metrika):
