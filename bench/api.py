@@ -20,12 +20,24 @@
 2. exec. `metrika exec -- true` next to `metrika token`, interleaved, in the environment
    bench/startup.py uses (bench/file_keyring.py's backend, the default config folder): the
    token read is the same, exec adds replacing the process. Target <= 1.2.
+
+3. A big report. `metrika api /stat/v1/data … --paginate` over a counter of REPORT_ROWS
+   (1,000,000) rows, against the fake with every quota on (30 a second, 3 at once, 200 Reports
+   requests per 5 minutes per login): target <= 11 requests (100,000 rows a page, and one
+   more if the last page is full) and 0 429s, every row read.
+
+4. A Logs API part. `metrika api …/part/0/download --output FILE` of PART_MIB (256) MiB from
+   the fake, next to `curl -o FILE` of the same URL, interleaved, medians: target wall <= 1.3x
+   curl's; and metrika's peak RSS (GNU time's %M) <= its baseline + 64 MiB, the baseline
+   being the same command on a 1 MiB part. Both sides run under GNU time alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,6 +59,13 @@ TOKEN = "y0__xBenchTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijklmn"
 PER_PAGE = 10
 TARGET_PAGES = 1.2
 TARGET_EXEC = 1.2
+REPORT_ROWS = 1_000_000
+TARGET_REPORT_REQUESTS = 11
+PART_MIB = 256
+TARGET_DOWNLOAD = 1.3
+TARGET_RSS_MIB = 64
+PART = "/management/v1/counter/{counter}/logrequest/7/part/0/download"
+TIME = shutil.which("time") or "/usr/bin/time"  # GNU time: the peak RSS of the command alone
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
@@ -146,16 +165,124 @@ def exec_case(options: argparse.Namespace) -> float:
     return ratio
 
 
+def report_case() -> bool:
+    metrika = [sys.executable, "-m", "metrika_cli", "api", "/stat/v1/data", "--paginate"]
+    fields = ["ids=101", "metrics=ym:s:visits", "dimensions=ym:s:date", "date1=365daysAgo"]
+    command = metrika + [arg for field in fields for arg in ("-f", field)]
+    with FakeYandex(quota=True) as fake, tempfile.TemporaryDirectory() as config:
+        fake.add_token(TOKEN, login="bench", counters=[{"id": 101, "permission": "own", "report_rows": REPORT_ROWS}])
+        env = bench_environ(fake, config)
+        started = time.perf_counter()
+        completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        wall = time.perf_counter() - started
+        if completed.returncode != 0:
+            raise SystemExit(f"report: exit {completed.returncode}: {completed.stderr}")
+        rows = sum(len(json.loads(line)["data"]) for line in completed.stdout.splitlines())
+        requests = len(fake.requests_to("/stat/"))
+        rejected = len(fake.quota_rejections)
+    print(f"report: {REPORT_ROWS:,} rows, quotas on (30/s, 3 at once, 200 Reports requests / 5 min)")
+    print(f"  rows read {rows:,}; requests {requests} (target <= {TARGET_REPORT_REQUESTS}); 429s {rejected}")
+    print(f"  wall {wall:.2f} s")
+    return rows == REPORT_ROWS and requests <= TARGET_REPORT_REQUESTS and rejected == 0
+
+
+def bench_environ(fake: FakeYandex, config: str) -> dict[str, str]:
+    env = clean_environ()
+    env.update(
+        yandex_at(fake.url),
+        METRIKA_TOKEN=TOKEN,
+        METRIKA_CONFIG_DIR=config,
+        METRIKA_LANG="en",
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
+    return env
+
+
+def measured(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS in KiB, exit status) of one run. The peak is GNU time's (%M), as
+    ru_maxrss of a child forked from this process counts the pages it shared with it before exec."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as report:
+        started = time.perf_counter()
+        completed = subprocess.run(
+            [TIME, "-f", "%M", "-o", report.name, *command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=600,
+        )
+        wall = time.perf_counter() - started
+        peak = int(report.read().strip().splitlines()[-1] or 0)
+    return wall, peak, completed.returncode
+
+
+def download_case(options: argparse.Namespace) -> bool:
+    curl = shutil.which("curl")
+    with FakeYandex() as fake, tempfile.TemporaryDirectory() as folder:
+        fake.add_token(TOKEN, login="bench", counters=[{"id": 101, "permission": "own"}])
+        env = bench_environ(fake, folder)
+        target = str(Path(folder) / "part.tsv")
+        metrika = [sys.executable, "-m", "metrika_cli", "api", PART.format(counter=101), "--output", target]
+        fetch = [
+            curl or "curl",
+            "-sS",
+            "-f",
+            "-o",
+            target,
+            "-H",
+            f"Authorization: OAuth {TOKEN}",
+            fake.url + PART.format(counter=101),
+        ]
+        runs: dict[str, list[tuple[float, int]]] = {"metrika 1 MiB": [], "metrika": [], "curl": []}
+        for index in range(options.download_runs + 1):  # the first round warms the caches
+            for name, command, size in (
+                ("metrika 1 MiB", metrika, 1 << 20),
+                ("metrika", metrika, PART_MIB << 20),
+                ("curl", fetch, PART_MIB << 20),
+            ):
+                if name == "curl" and curl is None:
+                    continue
+                fake.log_part_size = size
+                wall, rss, code = measured(command, env)
+                if code != 0 or Path(target).stat().st_size != size:
+                    raise SystemExit(f"{name}: exit {code}")
+                if index:
+                    runs[name].append((wall, rss))
+    return report_download(options, runs)
+
+
+def report_download(options: argparse.Namespace, runs: dict[str, list[tuple[float, int]]]) -> bool:
+    wall = {name: statistics.median(w for w, _rss in values) for name, values in runs.items() if values}
+    rss = {name: max(r for _w, r in values) / 1024 for name, values in runs.items() if values}
+    print(f"download: a {PART_MIB} MiB Logs API part, --output FILE, {options.download_runs} runs, interleaved")
+    for name, median in wall.items():
+        print(f"  {name:<14} median wall {median:.3f} s, peak RSS {rss[name]:.0f} MiB (max of runs)")
+    growth = rss["metrika"] - rss["metrika 1 MiB"]
+    print(f"  peak RSS over the 1 MiB baseline: {growth:+.0f} MiB (target <= {TARGET_RSS_MIB})")
+    ratio = wall["metrika"] / wall["curl"] if "curl" in wall else math.inf
+    print(f"  metrika / curl -o wall = {ratio:.2f} (target <= {TARGET_DOWNLOAD})")
+    return growth <= TARGET_RSS_MIB and ratio <= TARGET_DOWNLOAD
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.1, help="seconds each request waits (default 0.1)")
     parser.add_argument("--runs", type=int, default=15, help="runs of each side of the pages case (default 15)")
     parser.add_argument("--pages", type=int, default=10, help="pages in the list (default 10)")
     parser.add_argument("--exec-runs", type=int, default=30, help="runs of exec and token each (default 30)")
+    parser.add_argument("--download-runs", type=int, default=7, help="runs of each side of the download (default 7)")
+    parser.add_argument(
+        "--only", choices=("pages", "exec", "report", "download"), help="run one case (default: every case)"
+    )
     options = parser.parse_args()
-    pages = pages_case(options)
-    executed = exec_case(options)
-    within = pages <= TARGET_PAGES and executed <= TARGET_EXEC
+    within = True
+    if options.only in (None, "pages"):
+        within = pages_case(options) <= TARGET_PAGES and within
+    if options.only in (None, "exec"):
+        within = exec_case(options) <= TARGET_EXEC and within
+    if options.only in (None, "report"):
+        within = report_case() and within
+    if options.only in (None, "download"):
+        within = download_case(options) and within
     print("within the targets" if within else "OVER a target")
     return 0 if within else 2
 

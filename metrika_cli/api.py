@@ -3,36 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import ssl
 import time
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
 from . import __version__
+from .bodies import ACCEPTED, BadEncoding, BrokenEncoding, Decoder
 from .diagnose import Reply
 from .env import Env
 from .errors import BadInput
 from .i18n import _
 from .output import redact
-from .pacing import Pacer
+from .pacing import PARALLEL, Pacer, kind_of
 from .text import hide_userinfo
 
-PAGE_SIZE = 1000
+PAGE_SIZE = 1000  # counters a page: Metrika's largest per_page
+REPORT_PAGE_SIZE = 100_000  # report rows a page when -f limit does not say: the Reporting API's largest
 IDS_PER_REQUEST = 100  # keeps the URL short whatever the number of counters asked for
-MAX_PAGES = 100  # 100,000 counters: a server's row count is never trusted beyond this
-MAX_BODY = 16 * 1024 * 1024  # bytes of an answer, after decompression
-RETRIES = 2  # a 429 that still comes (someone else on the same IP) is waited out this many times
-BACKOFF = 1.0  # seconds before the first retry when a 429 has no Retry-After; doubled each time
-MAX_RETRY_WAIT = 10.0  # a longer Retry-After (a daily quota) is reported, not waited out
+MAX_PAGES = 100  # pages of one list, whatever total the server claims (100,000 counters, 10^7 report rows)
+MAX_ROWS = 10**12  # a row count beyond this is no list's: unexpected_response
+MAX_BODY = 16 * 1024 * 1024  # bytes of an answer held in memory, after decompression
 
 
 def proxy_for(environ: Mapping[str, str], url: str) -> tuple[str, str] | None:
@@ -68,10 +71,78 @@ def _check_proxy(name: str, value: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When one request is sent again, as data: every command's differences are here.
+
+    `statuses` are retried whatever the method (a 429: Metrika refused before doing anything);
+    `safe_statuses` and `network` (failures by kind, see classify_network_error) for GET only, as a
+    write that may have happened is never repeated. `tries` counts the first attempt; a wait
+    longer than `longest_wait` (a Retry-After) is reported, not waited out; the call, its retries
+    and waits included, ends within `longest_total` seconds (or METRIKA_TIMEOUT, if longer)."""
+
+    name: str
+    statuses: frozenset[int] = frozenset({429, 420})  # 420: the English quota page's word for 429
+    safe_statuses: frozenset[int] = frozenset()
+    network: frozenset[str] = frozenset()
+    tries: int = 3
+    longest_wait: float = 10.0
+    longest_total: float = 30.0
+    backoff: tuple[float, ...] = (1.0, 2.0, 4.0)  # seconds before each retry when the server does not say
+
+
+# whoami, check-access, status, login's verification: a 429 (someone else on the same IP) twice.
+PROBE = RetryPolicy("probe")
+# `metrika api`: a 429 three times, and for GET a 5xx or a network failure that seconds may mend.
+API = RetryPolicy(
+    "api",
+    safe_statuses=frozenset({500, 502, 503, 504}),
+    network=frozenset({"refused", "timeout", "cut", "other"}),
+    tries=4,
+)
+# OAuth form posts (a code, a refresh token): never sent twice, no 4xx retried.
+OAUTH = RetryPolicy("oauth", statuses=frozenset(), tries=1)
+NEVER_RETRIED = ("quota_requests_by_uid",)  # a daily quota: it resets at 00:00 UTC, seconds never help
+SAFE_METHODS = ("GET", "HEAD")
+# A form field's value in METRIKA_DEBUG's trace of an OAuth post shows as [redacted].
+SECRET_FORM_FIELDS = ("client_secret", "code", "code_verifier", "refresh_token", "access_token", "device_code")
+DEAD_AFTER = 2  # connection failures of one kind to a host before a run stops trying it
+DEAD_KINDS = ("refused", "dns", "timeout")  # the host is not there, rather than slow
+
+
+def retry_wait(policy: RetryPolicy, method: str, reply: Reply, attempt: int, elapsed: float = 0.0) -> float | None:
+    """Seconds to wait before sending `reply`'s request again (attempt counts from 0), or None."""
+    if attempt + 1 >= policy.tries or reply.error_type in NEVER_RETRIED:
+        return None
+    safe = method.upper() in SAFE_METHODS
+    status = reply.status
+    if reply.network is not None:
+        retried = safe and reply.network in policy.network
+    else:
+        retried = status in policy.statuses or (safe and status in policy.safe_statuses)
+    if not retried:
+        return None
+    wait = reply.retry_after if reply.retry_after is not None else policy.backoff[min(attempt, len(policy.backoff) - 1)]
+    if wait > policy.longest_wait or elapsed + wait >= policy.longest_total:
+        return None
+    return wait
+
+
+@dataclass
+class Sink:
+    """Where `--output` puts a successful answer's body as it arrives (no size cap): `write`
+    takes each decoded piece; `progress(received, expected)` counts the bytes off the wire."""
+
+    write: Callable[[bytes], object]
+    progress: Callable[[int, int | None], None] = lambda received, expected: None
+
+
 class Client:
     """One async httpx client for a command; every request carries the token in the header only."""
 
-    def __init__(self, env: Env, token: str, pacer: Pacer | None = None, user: str = "", transport: Any = None) -> None:
+    def __init__(
+        self, env: Env, token: str | None, pacer: Pacer | None = None, user: str = "", transport: Any = None
+    ) -> None:
         for base in (env.endpoints.api_url, env.endpoints.login_url):
             proxy_for(env.environ, base)  # refuses an unusable proxy before anything is sent
         self.env = env
@@ -81,10 +152,13 @@ class Client:
         hooks: dict[str, list[Any]] = (
             {"request": [self._trace_request], "response": [self._trace_response]} if env.debug else {}
         )
+        headers = {"User-Agent": f"metrika-cli/{__version__}", "Accept-Encoding": ", ".join(ACCEPTED)}
+        if token is not None:
+            headers["Authorization"] = f"OAuth {token}"
         self.http = httpx.AsyncClient(
             transport=transport or env.transport,  # `transport`: a pool shared by many Clients
             timeout=self.endpoints.timeout,
-            headers={"Authorization": f"OAuth {token}", "User-Agent": f"metrika-cli/{__version__}"},
+            headers=headers,
             event_hooks=hooks,
             follow_redirects=False,
         )
@@ -97,7 +171,11 @@ class Client:
 
     async def _trace_request(self, request: httpx.Request) -> None:
         request.extensions["metrika_started"] = time.monotonic()
-        self._trace(f"metrika: > {request.method} {request.url} Authorization: OAuth [redacted]")
+        auth = " Authorization: OAuth [redacted]" if "authorization" in request.headers else ""
+        self._trace(f"metrika: > {request.method} {request.url}{auth}")
+        form = request.extensions.get("metrika_form")
+        if form:
+            self._trace(f"metrika: > {traced_form(form)}")
 
     async def _trace_response(self, response: httpx.Response) -> None:
         started = response.request.extensions.get("metrika_started", time.monotonic())
@@ -111,71 +189,148 @@ class Client:
         self.env.stderr.write(redact(self.env, line) + "\n")
         self.env.stderr.flush()
 
-    async def send(self, service: str, method: str, url: str, params: Any = None, body: bytes | None = None) -> Reply:
-        """One request, bounded from start to end by METRIKA_TIMEOUT (a server that drips bytes
-        included) and in size by MAX_BODY after decompression; never raises for the network."""
-        host = urlsplit(url).hostname or url
+    async def request(
+        self,
+        method: str,
+        url: str,
+        policy: RetryPolicy,
+        service: str = "Metrika",
+        outgoing: Outgoing | None = None,
+        on_retry: Callable[[Reply, float, int], None] | None = None,
+    ) -> Reply:
+        """One call under `policy`: sent, and sent again while the policy says so, all of it within
+        the policy's total and METRIKA_DEADLINE; Metrika requests under the pacer. Never raises
+        for the network: a failure is a Reply."""
+        outgoing = outgoing or Outgoing()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        total = max(policy.longest_total, self.endpoints.timeout)
+        for attempt in range(policy.tries):
+            reply = await self._within_deadline(service, method, url, outgoing, total - (loop.time() - started))
+            wait = retry_wait(policy, method, reply, attempt, loop.time() - started)
+            if wait is None or wait >= self.env.time_left():
+                return reply
+            if on_retry is not None:
+                on_retry(reply, wait, attempt)
+            await asyncio.sleep(wait)
+        raise AssertionError("the last attempt always returns")
+
+    async def _within_deadline(self, service: str, method: str, url: str, outgoing: Outgoing, left: float) -> Reply:
+        """One attempt, the pacer's wait included, cut off when METRIKA_DEADLINE runs out."""
+        remaining = self.env.time_left()
         try:
-            status, headers, content = await asyncio.wait_for(
-                self._exchange(method, url, params, body), self.endpoints.timeout
-            )
-        except (TimeoutError, httpx.TimeoutException):
-            return self._failed(service, host, "timeout", "deadline")
+            if remaining <= 0:
+                raise TimeoutError
+            attempt = self._attempt(service, method, url, outgoing, left)
+            return await (attempt if remaining == float("inf") else asyncio.wait_for(attempt, remaining))
+        except TimeoutError:
+            return self._failed(service, urlsplit(url).hostname or url, "deadline", "METRIKA_DEADLINE")
+
+    async def _attempt(self, service: str, method: str, url: str, outgoing: Outgoing, left: float) -> Reply:
+        if service != "Metrika":
+            return await self.send(service, method, url, outgoing, left)
+        async with self.pacer.slot(self.user, kind_of(urlsplit(url).path)):
+            return await self.send(service, method, url, outgoing, left)
+
+    async def send(self, service: str, method: str, url: str, outgoing: Outgoing, left: float | None = None) -> Reply:
+        """One request, bounded from start to end by METRIKA_TIMEOUT (a server that drips bytes
+        included; with a sink, each wait for data instead) and by `left` seconds, and in size by
+        MAX_BODY after decompression; never raises for the network."""
+        host = urlsplit(url).hostname or url
+        limit = self.endpoints.timeout if left is None else max(0.001, min(self.endpoints.timeout, left))
+        try:
+            if outgoing.sink is not None:
+                status, headers, content = await self._exchange(method, url, outgoing, self.endpoints.timeout)
+            else:
+                status, headers, content = await asyncio.wait_for(self._exchange(method, url, outgoing, None), limit)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            kind = classify_network_error(exc, url) if isinstance(exc, httpx.TimeoutException) else "timeout"
+            return self._failed(service, host, kind, "timeout")
         except httpx.HTTPError as exc:
             return self._failed(service, host, classify_network_error(exc, url), exc.__class__.__name__)
         except BodyTooLarge:
             return Reply(service, host, None, broken=True, detail="too_large")
-        return parse_body(service, host, status, headers, content)
+        except BadEncoding as exc:
+            return Reply(service, host, None, broken=True, detail="encoding", data=exc.value)
+        except BrokenEncoding:
+            return Reply(service, host, None, broken=True, detail="broken_encoding")
+        if outgoing.sink is not None and 200 <= status < 300:  # the body is in the sink
+            return Reply(service, host, status, headers=headers.multi_items())
+        return parse_body(service, host, status, headers, content, outgoing.expect_json)
 
     async def _exchange(
-        self, method: str, url: str, params: Any, body: bytes | None
+        self, method: str, url: str, outgoing: Outgoing, read_timeout: float | None
     ) -> tuple[int, httpx.Headers, bytes]:
-        extra = {"Content-Type": "application/json"} if body is not None else None
-        async with self.http.stream(method, url, params=params, content=body, headers=extra) as response:
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
+        extensions = {"metrika_form": outgoing.form} if outgoing.form else None
+        timeout = httpx.Timeout(read_timeout) if read_timeout is not None else httpx.USE_CLIENT_DEFAULT
+        with contextlib.ExitStack() as opened:
+            request = self.http.build_request(
+                method,
+                url,
+                params=outgoing.params,
+                content=outgoing.content,
+                data=outgoing.form,
+                files=outgoing.files(opened) if outgoing.uploads or outgoing.fields else None,
+                headers=outgoing.headers or None,
+                timeout=timeout,
+                extensions=extensions,
+            )
+            response = await self.http.send(request, stream=True)
+        try:
+            decoder = Decoder(response.headers.get("content-encoding"))
+            sink = outgoing.sink if outgoing.sink is not None and 200 <= response.status_code < 300 else None
+            content = await self._read(response, decoder, sink)
+            return response.status_code, response.headers, content
+        finally:
+            await response.aclose()
+
+    async def _read(self, response: httpx.Response, decoder: Decoder, sink: Sink | None) -> bytes:
+        """The body, decoded a bounded step at a time: into memory up to MAX_BODY, or to the sink."""
+        chunks: list[bytes] = []
+        size = received = 0
+        expected = _length(response.headers)
+        async for raw in _raw_chunks(response):
+            received += len(raw)
+            for piece in decoder.feed(raw):
+                if sink is not None:
+                    sink.write(piece)
+                    continue
+                size += len(piece)
                 if size > MAX_BODY:
                     raise BodyTooLarge
-                chunks.append(chunk)
-            return response.status_code, response.headers, b"".join(chunks)
+                chunks.append(piece)
+            if sink is not None:
+                sink.progress(received, expected)
+        rest = decoder.finish()
+        if sink is not None:
+            sink.write(rest)
+            return b""
+        if size + len(rest) > MAX_BODY:
+            raise BodyTooLarge
+        return b"".join([*chunks, rest])
 
     def _failed(self, service: str, host: str, network: str, detail: str) -> Reply:
         if self.env.debug:
             self._trace(f"metrika: ! {service}: {detail}")
         return Reply(service, host, network=network, detail=detail)
 
-    async def _get(self, service: str, url: str, params: dict[str, Any] | None = None) -> Reply:
-        return await self.send(service, "GET", url, params)
-
     async def identity(self) -> Reply:
-        return await self._get("Yandex ID", f"{self.endpoints.login_url}/info", {"format": "json"})
+        return await self.request(
+            "GET", f"{self.endpoints.login_url}/info", PROBE, "Yandex ID", Outgoing(params={"format": "json"})
+        )
+
+    async def _metrika(self, url: str, params: dict[str, Any] | None = None) -> Reply:
+        return await self.request("GET", url, PROBE, outgoing=Outgoing(params=params))
 
     async def _counters_page(self, params: dict[str, Any]) -> Reply:
         return await self._metrika(f"{self.endpoints.api_url}/management/v1/counters", params)
-
-    async def _metrika(self, url: str, params: dict[str, Any] | None = None) -> Reply:
-        """A Metrika request under the pacer; a 429 is waited out (its Retry-After, else a short
-        back-off) and retried, and reported as it is when it does not pass."""
-        for attempt in range(RETRIES + 1):
-            async with self.pacer.slot(self.user):
-                reply = await self._get("Metrika", url, params)
-            wait = retry_wait(reply, attempt)
-            if wait is None:
-                break
-            await asyncio.sleep(wait)
-        return reply
 
     async def first_counters_page(self) -> tuple[Reply, dict[int, dict[str, Any]]]:
         """One page of counters (up to PAGE_SIZE): proves the token works; `rows` is the total."""
         reply = await self._counters_page({"per_page": PAGE_SIZE})
         if not reply.ok:
             return reply, {}
-        found = {
-            counter["id"]: counter
-            for counter in reply.data.get("counters", [])
-            if isinstance(counter, dict) and isinstance(counter.get("id"), int)
-        }
+        found = counters_by_id([reply])
         return Reply("Metrika", reply.host, 200, data={"rows": reply.data.get("rows", len(found))}), found
 
     async def accounts(self) -> Reply:
@@ -187,42 +342,230 @@ class Client:
     ) -> tuple[Reply, dict[int, dict[str, Any]]]:
         """Counters the token's owner can see: those asked for (by the counter_ids filter), or
         all of them when `all_pages`, or just enough to prove the token works for Metrika."""
+        url = f"{self.endpoints.api_url}/management/v1/counters"
         if counter_ids:
             chunks = [counter_ids[i : i + IDS_PER_REQUEST] for i in range(0, len(counter_ids), IDS_PER_REQUEST)]
             queries = [{"counter_ids": ",".join(map(str, chunk)), "per_page": PAGE_SIZE} for chunk in chunks]
-            replies = await asyncio.gather(*(self._counters_page(q) for q in queries))
+            replies = list(await asyncio.gather(*(self._counters_page(q) for q in queries)))
+        elif all_pages:
+            pager = Pager(self, url, [], MANAGEMENT_PAGES, PROBE)
+            replies = [page async for page in pager.pages()]
+            if pager.problem is not None:
+                replies.append(pager.problem)
         else:
-            first = await self._counters_page({"per_page": PAGE_SIZE if all_pages else 1})
-            replies = [first]
-            total = first.data.get("rows", 0) if first.ok else 0
-            if all_pages and isinstance(total, int) and total > PAGE_SIZE:
-                offsets = range(PAGE_SIZE + 1, min(total, MAX_PAGES * PAGE_SIZE) + 1, PAGE_SIZE)
-                replies += await asyncio.gather(
-                    *(self._counters_page({"per_page": PAGE_SIZE, "offset": offset}) for offset in offsets)
-                )
+            replies = [await self._counters_page({"per_page": 1})]
         failed = next((reply for reply in replies if not reply.ok), None)
         if failed:
             return failed, {}
-        found = {
-            counter["id"]: counter
-            for reply in replies
-            for counter in reply.data.get("counters", [])
-            if isinstance(counter, dict) and isinstance(counter.get("id"), int)
-        }
-        total = len(found) if counter_ids else replies[0].data.get("rows", len(found))
+        found = counters_by_id(replies)
+        total = len(found) if counter_ids or all_pages else replies[0].data.get("rows", len(found))
         return Reply("Metrika", replies[0].host, 200, data={"rows": total}), found
 
 
-def retry_wait(reply: Reply, attempt: int) -> float | None:
-    """Seconds to wait before retrying a 429; None: no retry (not a 429, a daily quota, no tries left)."""
-    if reply.status != 429 or attempt >= RETRIES or reply.error_type == "quota_requests_by_uid":
-        return None
-    wait = reply.retry_after if reply.retry_after is not None else BACKOFF * 2**attempt
-    return wait if wait <= MAX_RETRY_WAIT else None
+async def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it came off the wire (a response built whole, as a test's transport makes, at once)."""
+    if response.is_stream_consumed:
+        yield response.content
+        return
+    async for raw in response.aiter_raw():
+        yield raw
+
+
+def counters_by_id(replies: list[Reply]) -> dict[int, dict[str, Any]]:
+    return {
+        counter["id"]: counter
+        for reply in replies
+        for counter in reply.data.get("counters", [])
+        if isinstance(counter, dict) and isinstance(counter.get("id"), int)
+    }
+
+
+def _length(headers: httpx.Headers) -> int | None:
+    value = headers.get("content-length", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 16 else None
+
+
+def traced_form(form: Mapping[str, str]) -> str:
+    """An OAuth form body for METRIKA_DEBUG's trace, its secrets as [redacted]."""
+    shown = {key: "[redacted]" if key in SECRET_FORM_FIELDS else value for key, value in form.items()}
+    return urlencode(shown, safe="[]")
+
+
+@dataclass
+class Outgoing:
+    """What a request carries besides its method and URL: the query, a body (bytes, a form, or
+    multipart fields and files), extra headers, and where a successful body goes (`--output`)."""
+
+    params: Any = None
+    content: bytes | None = None
+    form: dict[str, str] | None = None
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    uploads: list[tuple[str, Path]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    sink: Sink | None = None
+    expect_json: bool = True  # False: a 200 that is not JSON is fine unless it says it is JSON
+
+    def files(self, opened: contextlib.ExitStack) -> list[tuple[str, Any]]:
+        """Multipart parts for httpx: the files opened afresh for each attempt (closed with
+        `opened`), then the fields."""
+        parts: list[tuple[str, Any]] = [
+            (key, (path.name, opened.enter_context(path.open("rb")), "text/csv" if path.suffix == ".csv" else None))
+            for key, path in self.uploads
+        ]
+        return parts + [(key, (None, value)) for key, value in self.fields]
 
 
 class BodyTooLarge(Exception):
     """An answer longer than MAX_BODY once decompressed."""
+
+
+# ---- paging ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paging:
+    """How a list is paged: the page size parameter, where the rows and the total are."""
+
+    size_key: str  # per_page or limit
+    rows_key: str  # counters or data
+    total_key: str  # rows or total_rows
+    default_size: int  # rows a page when the caller does not say
+
+
+MANAGEMENT_PAGES = Paging("per_page", "counters", "rows", PAGE_SIZE)
+REPORT_PAGES = Paging("limit", "data", "total_rows", REPORT_PAGE_SIZE)
+
+
+def paging_of(path: str) -> Paging:
+    return REPORT_PAGES if path.startswith("/stat/") else MANAGEMENT_PAGES
+
+
+class Pager:
+    """Every page of a list, in order: one pager for offset/per_page and offset/limit.
+
+    It advances by the rows received (a server may cap the page size), stops at a page shorter
+    than the page size or at an empty one, and uses the total only to ask for pages ahead of time
+    and, when the total is exact, to stop without one more request: a rounded total
+    (total_rows_rounded) decides nothing. Numbers no list can hold make the page
+    `unexpected_response` (`problem`); MAX_PAGES pages at most (`more_from`: where it stopped)."""
+
+    def __init__(
+        self,
+        client: Client,
+        url: str,
+        params: list[tuple[str, str]],
+        paging: Paging,
+        policy: RetryPolicy,
+        ahead: int = 2 * PARALLEL,
+        on_retry: Callable[[Reply, float, int], None] | None = None,
+    ) -> None:
+        self.client, self.url, self.paging, self.policy, self.ahead = client, url, paging, policy, ahead
+        values = dict(params)
+        self.start = int(values.get("offset", "1"))
+        self.size = int(values.get(paging.size_key, str(paging.default_size)))
+        self.params = [(key, value) for key, value in params if key not in ("offset", paging.size_key)]
+        self.on_retry = on_retry
+        self.problem: Reply | None = None  # a page whose numbers no list can have
+        self.more_from: int | None = None  # the offset after MAX_PAGES pages, when the list went on
+        self.failed: Reply | None = None  # the page that failed (network, status)
+        self.expected: int | None = None  # pages the total promises, for a progress bar
+        self.not_a_list = False  # the first page has no rows to page through: shown, and that is all
+
+    async def _page(self, offset: int) -> Reply:
+        params = [*self.params, ("offset", str(offset)), (self.paging.size_key, str(self.size))]
+        return await self.client.request(
+            "GET", self.url, self.policy, outgoing=Outgoing(params=params), on_retry=self.on_retry
+        )
+
+    def _measure(self, reply: Reply) -> tuple[int, int | None, bool] | None:
+        """(rows on the page, the total, whether the total is exact); None: numbers beyond reason."""
+        data = reply.data if isinstance(reply.data, dict) else {}
+        rows = data.get(self.paging.rows_key)
+        total = data.get(self.paging.total_key)
+        if not isinstance(rows, list) or len(rows) > self.size:
+            return None
+        if total is not None and (not _count(total) or total < len(rows)):
+            return None
+        return len(rows), total, total is not None and data.get("total_rows_rounded") is not True
+
+    async def pages(self) -> AsyncIterator[Reply]:
+        """Yield each page that succeeded; a failure ends the pages (`failed` or `problem`)."""
+        first = await self._page(self.start)
+        if not first.ok:
+            self.failed = first
+            yield first
+            return
+        if self.paging.rows_key not in (first.data if isinstance(first.data, dict) else {}):
+            self.not_a_list = True
+            yield first
+            return
+        measured = self._measure(first)
+        if measured is None:
+            self.problem = unexpected(first)
+            return
+        received, total, exact = measured
+        left = (total or 0) - (self.start + received - 1)
+        self.expected = 1 + min(MAX_PAGES - 1, max(0, -(-left // received) if received else 0))
+        yield first
+        if received == 0 or (received < self.size and not (total and self.start + received - 1 < total)):
+            return
+        self.size = received  # the server's page size: what it sent when more was there
+        async for page in self._rest(self.start + received, total, exact):
+            yield page
+
+    async def _rest(self, offset: int, total: int | None, exact: bool) -> AsyncIterator[Reply]:
+        pending: deque[tuple[int, asyncio.Task[Reply]]] = deque()
+        planned = offset
+        last = total if total is not None else offset  # without a total, one page at a time
+        stop = min(last, self.start + MAX_PAGES * self.size - 1) if exact else self.start + MAX_PAGES * self.size - 1
+        try:
+            while True:
+                while len(pending) < self.ahead and planned <= stop and (planned <= last or not pending):
+                    pending.append((planned, asyncio.ensure_future(self._page(planned))))
+                    planned += self.size
+                if not pending:
+                    break
+                at, task = pending.popleft()
+                reply = await task
+                verdict = self._judge(reply, at, stop)
+                if verdict is not None:
+                    yield reply
+                if verdict != "more":
+                    break
+                if not pending and planned > last:
+                    last = planned  # past the (rounded) total and the pages still full: one more page
+        finally:
+            for _at, task in pending:
+                task.cancel()
+            await asyncio.gather(*(task for _at, task in pending), return_exceptions=True)
+
+    def _judge(self, reply: Reply, offset: int, stop: int) -> str | None:
+        """ "more" (read on), "end" (the last page), or None (the page failed: not shown)."""
+        if not reply.ok:
+            self.failed = reply
+            return "end"
+        measured = self._measure(reply)
+        if measured is None:
+            self.problem = unexpected(reply)
+            return None
+        received, total, exact = measured
+        if received < self.size or (exact and total is not None and offset + received - 1 >= total):
+            return "end"
+        if offset + received - 1 >= stop:
+            if not exact or total is None or offset + received - 1 < total:
+                self.more_from = offset + received
+            return "end"
+        return "more"
+
+
+def _count(value: Any) -> bool:
+    """A row count a list can have: a whole number, not a bool, from 0 to MAX_ROWS."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ROWS
+
+
+def unexpected(reply: Reply) -> Reply:
+    """`reply` marked as a 200 whose body is not what a page of a list holds."""
+    return Reply(reply.service, reply.host, reply.status, broken=True, detail="absurd_numbers", raw=reply.raw)
 
 
 def retry_after(value: str | None) -> float | None:
@@ -248,7 +591,11 @@ def parse_reply(service: str, host: str, response: httpx.Response) -> Reply:
     return parse_body(service, host, response.status_code, response.headers, response.content)
 
 
-def parse_body(service: str, host: str, status: int, headers: httpx.Headers, content: bytes) -> Reply:
+def parse_body(
+    service: str, host: str, status: int, headers: httpx.Headers, content: bytes, expect_json: bool = True
+) -> Reply:
+    """The answer as a Reply; a 200 whose JSON is broken or nested beyond reason is `broken`
+    (without `expect_json`, only when its Content-Type says JSON: a CSV report is no JSON)."""
     reply = Reply(
         service,
         host,
@@ -263,10 +610,10 @@ def parse_body(service: str, host: str, status: int, headers: httpx.Headers, con
     try:
         reply.data = json.loads(content)
     except (ValueError, RecursionError):  # not JSON, or nested beyond reason
-        reply.broken = status == 200
+        reply.broken = status == 200 and (expect_json or "json" in headers.get("content-type", ""))
         return reply
     if not isinstance(reply.data, dict):
-        reply.broken = status == 200
+        reply.broken = status == 200 and expect_json
         return reply
     if status == 200:
         if service == "Metrika" and not isinstance(reply.data.get("counters", []), list):
@@ -290,6 +637,8 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
     """dns, refused, tls, proxy, timeout, cut or other: what a person can act on."""
+    if isinstance(exc, DeadHost):
+        return exc.kind
     if isinstance(exc, httpx.ProxyError):
         return "proxy"
     if isinstance(exc, httpx.TimeoutException):
@@ -346,17 +695,41 @@ async def gather_evidence_async(env: Env, token: str, ask: Questions) -> tuple[A
     return (identity, metrika, found), represented
 
 
+class DeadHost(httpx.ConnectError):
+    """A host that failed to connect DEAD_AFTER times this run: not asked again."""
+
+    def __init__(self, kind: str, host: str) -> None:
+        super().__init__(f"{host}: {kind}, {DEAD_AFTER} times: not tried again")
+        self.kind = kind
+
+
 class SharedTransport(httpx.AsyncBaseTransport):
     """One connection pool (per proxy) for the Clients of a run: a Client closing leaves it open,
     and a Client made with it costs no TLS context of its own (about 25 ms each otherwise).
-    The proxy of each request is the one proxy_for names, as httpx would choose it itself."""
+    The proxy of each request is the one proxy_for names, as httpx would choose it itself.
+    A host that is dead (refused, not in DNS, no connection within the time-out) DEAD_AFTER
+    times is not asked again: the requests left fail at once with the same network error."""
 
     def __init__(self, env: Env) -> None:
         self.environ = env.environ
         self.inner: httpx.AsyncBaseTransport | None = env.transport  # a test's transport: every request
         self.pools: dict[str | None, httpx.AsyncBaseTransport] = {}
+        self.failures: dict[tuple[str, int | None], list[str]] = {}  # (host, port) -> kinds of connect failures
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        where = (request.url.host, request.url.port)
+        kinds = self.failures.get(where, [])
+        if len(kinds) >= DEAD_AFTER:
+            raise DeadHost(kinds[-1], request.url.host)
+        try:
+            return await self._forward(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            kind = classify_network_error(exc, str(request.url))
+            if kind in DEAD_KINDS:
+                self.failures.setdefault(where, []).append(kind)
+            raise
+
+    async def _forward(self, request: httpx.Request) -> httpx.Response:
         if self.inner is not None:
             return await self.inner.handle_async_request(request)
         found = proxy_for(self.environ, str(request.url))
@@ -373,3 +746,12 @@ class SharedTransport(httpx.AsyncBaseTransport):
     async def close(self) -> None:
         for pool in self.pools.values():
             await pool.aclose()
+
+
+async def oauth_post(env: Env, path: str, form: dict[str, str]) -> Reply:
+    """A form POST to METRIKA_OAUTH_URL + `path` (the token endpoints): no Authorization header,
+    never sent twice (OAUTH); METRIKA_DEBUG traces the form with its secrets redacted."""
+    async with Client(env, None) as client:
+        return await client.request(
+            "POST", f"{env.endpoints.oauth_url}{path}", OAUTH, "Yandex OAuth", Outgoing(form=form)
+        )

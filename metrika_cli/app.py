@@ -59,6 +59,7 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
         env: Env = click.get_current_context().obj
         env.profile_option, env.as_json = kwargs.get("profile"), bool(kwargs.get("as_json", False))
         try:
+            env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
             code = command(*args, **kwargs)
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise

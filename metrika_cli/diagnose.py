@@ -732,9 +732,9 @@ def _transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list
 
 
 def _rate_limit_reset(quota: str, now: datetime, retry_after: float | None = None) -> str:
-    if retry_after is not None:
+    if quota != "quota_requests_by_uid" and retry_after is not None:
         return _("Retry in {seconds} s, as the server asks (Retry-After).").format(seconds=math.ceil(retry_after))
-    if quota == "quota_requests_by_uid":
+    if quota == "quota_requests_by_uid":  # a daily quota: whatever a Retry-After says, it resets at midnight
         midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         left = midnight - now
         hours, minutes = int(left.total_seconds() // 3600), int(left.total_seconds() % 3600 // 60)
@@ -751,6 +751,7 @@ NETWORK = {
     "proxy": N_("the proxy {proxy} did not connect to {host}"),
     "timeout": N_("{host} did not answer within {timeout:g} s"),
     "cut": N_("the connection to {host} broke in the middle of the answer"),
+    "deadline": N_("METRIKA_DEADLINE ran out before {host} answered"),
     "other": N_("cannot reach {host}"),
 }
 
@@ -771,6 +772,8 @@ def _network_fix(reply: Reply, ev: Evidence) -> list[str]:
         ]
     if reply.network == "timeout":
         return [_("Retry; on a slow network raise METRIKA_TIMEOUT (now {timeout:g} s).").format(timeout=ev.timeout)]
+    if reply.network == "deadline":
+        return [_("Retry with a longer METRIKA_DEADLINE, or unset it.")]
     if reply.network == "tls":
         return [
             _(

@@ -243,6 +243,36 @@ class Env:
             timeout=timeout,
         )
 
+    @cached_property
+    def deadline(self) -> float | None:
+        """When the command must be over, in time.monotonic() seconds: METRIKA_DEADLINE seconds
+        after the command starts (the app asks for it first thing); None when it is not set."""
+        import time
+
+        from .errors import BadInput
+        from .i18n import _
+
+        raw = self.environ.get("METRIKA_DEADLINE", "")
+        if not raw:
+            return None
+        try:
+            seconds = float(raw)
+            if not 0 < seconds <= 86400:
+                raise ValueError
+        except ValueError:
+            raise BadInput(
+                _("METRIKA_DEADLINE must be a number of seconds between 0 and 86400; got {value!r}.").format(
+                    value=raw[:20]
+                )
+            ) from None
+        return time.monotonic() + seconds
+
+    def time_left(self) -> float:
+        """Seconds left before METRIKA_DEADLINE (infinity without one)."""
+        import time
+
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
     def _base_url(self, variable: str, default: str) -> str:
         """A base URL the token may go to: https, or plain http to this machine only (tests)."""
         from urllib.parse import urlsplit

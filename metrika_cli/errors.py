@@ -16,7 +16,10 @@ class ExitCode(IntEnum):
     NO_ACCESS = 5
     RETRY_LATER = 6
     STORE_UNAVAILABLE = 7
+    CANNOT_EXECUTE = 126  # exec: the command was found but cannot be run, as shells say
+    NOT_FOUND = 127  # exec: no such command, as shells say
     INTERRUPTED = 130
+    CLOSED_OUTPUT = 141  # as a shell reports a process ended by SIGPIPE (`| head`)
 
 
 class Diagnosis(StrEnum):
@@ -112,3 +115,15 @@ class TokenMalformed(MetrikaError):
 
 class Interrupted(MetrikaError):
     diagnosis = Diagnosis.INTERRUPTED
+
+
+class Failed(MetrikaError):
+    """An outcome whose diagnosis is known only when it happens (a call that Metrika refused, a
+    network failure): `details` are lines said after the message, before the steps."""
+
+    def __init__(
+        self, diagnosis: Diagnosis, message: str, fix: list[str] | None = None, details: list[str] | None = None
+    ) -> None:
+        super().__init__(message, fix)
+        self.diagnosis = diagnosis
+        self.details = list(details or [])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from .env import Env
-from .errors import BadInput
+from .errors import BadInput, ExitCode
 from .i18n import _
 from .os_errors import os_reason
 from .text import shown
@@ -20,7 +20,7 @@ LOADER_AND_SHELL = re.compile(
     r"LD_.*|DYLD_.*|PYTHON.*|PERL5.*|PERLLIB|RUBYOPT|RUBYLIB|NODE_OPTIONS|NODE_PATH|JAVA_TOOL_OPTIONS"
     r"|GCONV_PATH|PATH|HOME|IFS|BASH_ENV|ENV|PS4|SHELLOPTS|BASHOPTS"
 )
-NOT_FOUND, NOT_EXECUTABLE = 127, 126  # what shells answer
+NOT_FOUND, NOT_EXECUTABLE = ExitCode.NOT_FOUND, ExitCode.CANNOT_EXECUTE  # what shells answer
 
 
 def checked_names(names: list[str]) -> list[str]:

@@ -117,6 +117,7 @@ def run_lean_check(env: Env, command: str, global_profile: str | None, params: d
     env.global_profile = global_profile
     env.profile_option, env.as_json = params["profile"], params["as_json"]
     try:
+        env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
         if command == "whoami":
             from .commands.whoami import checked_run
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from .errors import Diagnosis, Interrupted, MetrikaError
+from .errors import Diagnosis, ExitCode, Failed, Interrupted, MetrikaError
 from .i18n import _
 from .os_errors import os_reason
 from .store import SERVICE, backend_id, backend_path
@@ -157,11 +157,13 @@ def report_failure(env: Env, exc: BaseException, profile: str, as_json: bool, im
         emit_json(env, base_document(error.diagnosis, profile, error.message, error.fix))
     elif error.diagnosis is not Diagnosis.INTERRUPTED or error.message:
         say(env, _("error: {message}").format(message=error.message), style="bold red")
+        for line in error.details if isinstance(error, Failed) else []:
+            say(env, f"  {line}")
         steps(env, error.fix)
     return int(error.exit_code)
 
 
-CLOSED_OUTPUT = 141  # as a shell reports a process ended by SIGPIPE
+CLOSED_OUTPUT = ExitCode.CLOSED_OUTPUT  # as a shell reports a process ended by SIGPIPE
 
 CHECK_STYLES = {"passed": "green", "failed": "bold red", "skipped": "dim"}
 
@@ -282,3 +284,20 @@ def progress(env: Env, total: int, label: str, stdout_waits: bool = False) -> It
     with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
+
+
+@contextlib.contextmanager
+def transfer_progress(env: Env) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar of bytes received and the rate, on stderr while a person watches (`--output`);
+    yields `update(received, expected)`, expected None when the size is not known."""
+    if not env.stderr_tty:
+        yield lambda received, expected: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    console = Console(file=env.stderr, force_terminal=True, no_color=not env.colour(stderr=True))
+    columns = (TextColumn(_("receiving")), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
+        task = bar.add_task("", total=None)
+        yield lambda received, expected: bar.update(task, completed=received, total=expected)

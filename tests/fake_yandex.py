@@ -46,8 +46,18 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 MAX_PER_PAGE = 1000
 DEFAULT_REPORT_LIMIT = 100
 MAX_REPORT_LIMIT = 100_000
+REPORTS_WINDOW = 300.0  # seconds: Metrika allows 200 Reports API requests per user in this window
+# The 5-minute Reports quota's error_type is not documented: this one is the fake's own.
+REPORTS_QUOTA = "quota_requests_by_uid_reports"
+LOG_PART = re.compile(r"^/management/v1/counter/(\d+)/logrequest/(\d+)/part/(\d+)/download$")
+UPLOAD_PATHS = (  # multipart/form-data uploads with a CSV `file` part (as Yandex documents them)
+    "offline_conversions/upload",
+    "offline_conversions/upload_calls",
+    "expense/upload",
+    "user_params/uploadings/upload",
+)
 DEFAULT_REPORT_ROWS = 10  # report rows of a counter that does not say ("report_rows")
-FAULT_MODES = ("status", "html", "broken_json", "cut", "hang")
+FAULT_MODES = ("status", "html", "broken_json", "cut", "hang", "encoded")
 METRIKA_PREFIXES = ("/management/", "/stat/")  # what the Metrika quotas count
 
 # error_type -> (English message, Russian message)
@@ -81,6 +91,7 @@ _METRIKA_ROUTES: tuple[tuple[re.Pattern[str], dict[str, tuple[str, str]]], ...] 
     (re.compile(r"^/management/v1/counter/(\d+)/goals$"), {"GET": ("_goals", READ), "POST": ("_add_goal", WRITE)}),
     (re.compile(r"^/management/v1/counter/(\d+)/goal/(\d+)$"), {"DELETE": ("_delete_goal", WRITE)}),
     (re.compile(r"^/stat/v1/data$"), {"GET": ("_report", READ)}),
+    (re.compile(r"^/management/v1/counter/(\d+)/(" + "|".join(UPLOAD_PATHS) + ")$"), {"POST": ("_upload", WRITE)}),
 )
 
 
@@ -143,6 +154,15 @@ class Fault:
     mode: str
     options: dict[str, Any]
     times: int | None = None  # how many more requests it hits; None: until cleared
+
+
+@dataclass
+class Upload:
+    """One multipart upload as the fake parsed it: the fields and the files by part name."""
+
+    path: str
+    fields: dict[str, str]
+    files: dict[str, tuple[str, bytes]]  # part name -> (file name, content)
 
 
 class Rejection(NamedTuple):
@@ -258,6 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
                     return self._send_cut(record)
                 else:
                     return self._send(record, _fault_reply(fault, fake.russian))
+            if LOG_PART.match(urlsplit(self.path).path) and self.command == "GET":
+                return self._send_part(record)
             self._send(record, fake._answer(self.command, self.path, self.headers, record.body))
         finally:
             self._slot.release()
@@ -289,6 +311,31 @@ class _Handler(BaseHTTPRequestHandler):
         self._slot.release()  # before writing: a client reading this answer has nothing in flight
         self.end_headers()
         self.wfile.write(reply.body)
+
+    def _send_part(self, record: Recorded) -> None:
+        """A Logs API part: ``log_part_size`` bytes of TSV, streamed a megabyte at a time."""
+        fake = self.server.fake
+        token = _read_authorization(self.headers.get("Authorization"))
+        if token not in fake.accounts:
+            return self._send(record, fake._error(403, "invalid_token"))
+        size = fake.log_part_size
+        header = b"ym:s:visitID\tym:s:date\n"
+        line = b"1234567890123456789\t2026-11-30\n"
+        block = header + line * ((1 << 20) // len(line))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/tab-separated-values; charset=utf-8")
+        self.send_header("Content-Length", str(size))
+        record.status, record.finished = 200, time.monotonic()
+        self._slot.release()
+        self.end_headers()
+        left = size
+        while left > 0:
+            piece = block[: min(left, len(block))]
+            try:
+                self.wfile.write(piece)
+            except OSError:
+                return None
+            left -= len(piece)
 
     def _send_cut(self, record: Recorded) -> None:
         body = b'{"rows": 1, "counters": [{"id": 1, "name": "cut short'
@@ -352,6 +399,13 @@ class FakeYandex:
         self.parallel_per_login = 3
         self.retry_after = retry_after
         self.quota_rejections: list[Rejection] = []
+        self.reports_per_window = 200  # Reports API (/stat/) requests per login in REPORTS_WINDOW seconds
+        self.logs_per_second = 10  # Logs API (…/logrequest…) requests a second per IP
+        self._reports: dict[str, deque[float]] = {}  # login -> times of admitted /stat/ requests
+        self._logs_windows: dict[str, deque[float]] = {}  # client IP -> times of admitted Logs API requests
+        self.rounded_totals = False  # reports say total_rows_rounded: true (the total is approximate)
+        self.log_part_size = 1024 * 1024  # bytes of every Logs API part (TSV, streamed)
+        self.uploads: list[Upload] = []  # multipart uploads received, as parsed
         self.represented: dict[str, Account] = {}  # login -> account, see add_represented()
         self.goals: dict[int, list[dict]] = {}  # counter id -> goals created (ids from 1 up)
         self._last_goal_id = 0
@@ -500,12 +554,25 @@ class FakeYandex:
             window = self._windows.setdefault(client_ip, deque())
             while window and window[0] <= now - 1.0:
                 window.popleft()
-            if len(window) >= self.per_ip_per_second:
+            path = urlsplit(record.path).path
+            reports = self._reports.setdefault(login or "", deque())
+            while reports and reports[0] <= now - REPORTS_WINDOW:
+                reports.popleft()
+            logs = self._logs_windows.setdefault(client_ip, deque())
+            while logs and logs[0] <= now - 1.0:
+                logs.popleft()
+            if len(window) >= self.per_ip_per_second or ("/logrequest" in path and len(logs) >= self.logs_per_second):
                 rejected = "quota_requests_by_ip"
             elif login is not None and self._in_flight.get(login, 0) >= self.parallel_per_login:
                 rejected = "quota_parallel_requests"
+            elif login is not None and path.startswith("/stat/") and len(reports) >= self.reports_per_window:
+                rejected = REPORTS_QUOTA
             else:
                 window.append(now)
+                if "/logrequest" in path:
+                    logs.append(now)
+                if path.startswith("/stat/") and login is not None:
+                    reports.append(now)
                 if login is None:
                     return _NO_SLOT, None
                 self._in_flight[login] = self._in_flight.get(login, 0) + 1
@@ -575,7 +642,10 @@ class FakeYandex:
             return self._error(405, "method_not_allowed")
         name, scope = methods[method]
         token = None if self.strip_metrika_auth else _read_authorization(headers.get("Authorization"))
-        return self._metrika(token, scope, query, body, lambda call: getattr(self, name)(call, *match.groups()))
+        extra = {"content_type": headers.get("Content-Type", ""), "path": path} if name == "_upload" else {}
+        return self._metrika(
+            token, scope, query, body, lambda call: getattr(self, name)(call, *match.groups(), **extra)
+        )
 
     # -- Yandex ID ---------------------------------------------------------------------
 
@@ -742,10 +812,26 @@ class FakeYandex:
                 "query": {"ids": ids, "metrics": metrics, "dimensions": dimensions, "offset": offset, "limit": limit},
                 "data": data,
                 "total_rows": total_rows,
+                "total_rows_rounded": self.rounded_totals,
                 "sampled": False,
                 "totals": totals,
             },
         )
+
+    def _upload(self, call: _Call, counter_id: str, _kind: str, content_type: str = "", path: str = "") -> Reply:
+        """A multipart/form-data upload with a ``file`` part (CSV): kept in ``uploads``, answered
+        with its line count; anything else is 400 ``invalid_parameter``."""
+        denied = self._check_edit(call, int(counter_id))
+        if denied is not None:
+            return denied
+        upload = _parse_multipart(content_type, call.body, path)
+        if upload is None or "file" not in upload.files:
+            return self._error(400, "invalid_parameter")
+        with self._lock:
+            self.uploads.append(upload)
+            number = len(self.uploads)
+        lines = upload.files["file"][1].count(b"\n")
+        return _json(200, {"uploading": {"id": number, "line_quantity": max(0, lines - 1), "status": "UPLOADED"}})
 
     def _error(self, status: int, error_type: str) -> Reply:
         return _json(status, _error_body(status, error_type, self.russian))
@@ -854,9 +940,37 @@ def _fault_reply(fault: Fault, russian: bool) -> Reply:
             "</body></html>\n"
         )
         return Reply(status, HTML_TYPE, page.encode(), extra_headers)
+    if fault.mode == "encoded":  # a body sent with the Content-Encoding given, as it is
+        return Reply(200, JSON_TYPE, options["body"], {"Content-Encoding": options["encoding"], **extra_headers})
     if fault.mode == "broken_json":
         return Reply(200, JSON_TYPE, b'{"rows": 3, "counters": [{"id": 1, "na', extra_headers)
     raise AssertionError(f"mode {fault.mode!r} is not a plain reply")
+
+
+def _parse_multipart(content_type: str, body: bytes, path: str) -> Upload | None:
+    """The parts of a multipart/form-data body; None if it is not one."""
+    import email.parser
+    import email.policy
+
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    if not message.is_multipart():
+        return None
+    upload = Upload(path, {}, {})
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        content = part.get_payload(decode=True) or b""
+        if not isinstance(name, str):
+            return None
+        filename = part.get_filename()
+        if filename is None:
+            upload.fields[name] = content.decode("utf-8", "replace")
+        else:
+            upload.files[name] = (filename, content)
+    return upload
 
 
 def _authorize_page(query: dict[str, list[str]]) -> Reply:

@@ -3,6 +3,7 @@ failing call explaining itself with check-access's diagnosis."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -15,9 +16,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import CLIENT_ID, TOKEN, Result, closed_port, process_environment
 
-import metrika_cli.commands.api as api_command
+import metrika_cli.api as client
 from metrika_cli.env import Env
 from metrika_cli.main import main
+from metrika_cli.pacing import PARALLEL
 
 ANSI = "\x1b["
 GOAL = {"goal": {"name": "Thanks page", "type": "url", "conditions": [{"type": "contain", "url": "thanks"}]}}
@@ -30,7 +32,7 @@ def as_token(**extra: str) -> dict[str, str]:
 @pytest.fixture
 def quick_retries(monkeypatch):
     """Back-off of 10 ms instead of 1, 2 and 4 s, where the server sends no Retry-After."""
-    monkeypatch.setattr(api_command, "BACKOFF", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(client, "API", dataclasses.replace(client.API, backoff=(0.01, 0.01, 0.01)))
 
 
 def direct(fake, path: str) -> bytes:
@@ -321,22 +323,22 @@ def test_paginate_without_a_page_size_asks_for_a_thousand(fake, metrika):
 def test_paginate_of_something_that_is_not_a_list_prints_it_once_with_a_warning(fake, metrika):
     result = metrika("api", "/management/v1/counter/101", "--paginate", env=as_token())
     assert result.code == 0 and len(result.stdout.splitlines()) == 1
-    assert "warning: The answer has no rows" in result.stderr
+    assert "warning: The answer has no counters list" in result.stderr
     assert len(fake.requests) == 1
 
 
 def test_paginate_never_goes_past_the_page_ceiling(fake, metrika, monkeypatch):
     many_counters(fake)
-    monkeypatch.setattr(api_command, "MAX_PAGES", 3)
+    monkeypatch.setattr(client, "MAX_PAGES", 3)
     result = metrika("api", "/management/v1/counters", "--paginate", "-f", "per_page=5", env=as_token())
     assert result.code == 1
     assert len(result.stdout.splitlines()) == 3 and len(fake.requests) == 3
     assert "Stopped after 3 pages" in result.stderr and "offset 16" in result.stderr
 
 
-def test_paginate_never_trusts_a_total_beyond_the_ceiling(fake, metrika, monkeypatch):
-    """A server claiming two billion rows costs MAX_PAGES requests, not two million."""
-    monkeypatch.setattr(api_command, "MAX_PAGES", 5)
+def test_paginate_never_trusts_a_total_alone(fake, metrika, monkeypatch):
+    """A server claiming two billion rows while its pages run dry costs one more request, not
+    MAX_PAGES: an empty page ends the list whatever the total says."""
     original = fake._counters
 
     def lying(call):
@@ -347,8 +349,9 @@ def test_paginate_never_trusts_a_total_beyond_the_ceiling(fake, metrika, monkeyp
 
     fake._counters = lying
     result = metrika("api", "/management/v1/counters", "--paginate", "-f", "per_page=1000", env=as_token())
-    assert result.code == 1 and "Stopped after 5 pages" in result.stderr and "offset 5001" in result.stderr
-    assert len(fake.requests) == 5 and len(result.stdout.splitlines()) == 5
+    assert result.code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+    assert len(fake.requests) <= 1 + 2 * PARALLEL  # the first page, then at most the pages asked for ahead
 
 
 @pytest.mark.parametrize("args", [("-X", "POST"), ("-X", "delete"), ("-f", "offset=0"), ("-f", "per_page=x")])
@@ -405,18 +408,20 @@ def test_a_quota_429_from_the_fake_s_own_quota_is_retried(fake, metrika):
     assert len(fake.requests_to("/management/v1/counter/101")) == 4  # the call and 3 retries
     assert result.code == 6
     assert result.stderr.endswith(
-        "rate_limited: Metrika refused the request: the limit of parallel requests per user (3 at once) was exceeded.\n"
+        "error: rate_limited: Metrika refused the request: the limit of parallel requests per user (3 at once) was exceeded.\n"
         "What to do:\n  1. Retry in 0 s, as the server asks (Retry-After).\n"
     )
     assert json.loads(result.stdout)["errors"][0]["error_type"] == "quota_parallel_requests"
 
 
-def test_a_429_that_does_not_pass_runs_the_diagnosis(fake, metrika):
+def test_a_daily_quota_is_never_retried_and_says_when_it_resets_at_once(fake, metrika):
+    """0.3.0 retried quota_requests_by_uid three times (7.6 s) before saying anything."""
     fake.fail("/management/", "status", status=429, error_type="quota_requests_by_uid", headers={"Retry-After": "0"})
     result = metrika("api", "/management/v1/counter/101", env=as_token())
     assert result.code == 6
-    assert len(fake.requests_to("/management/v1/counter/101")) == 4
+    assert len(fake.requests_to("/management/v1/counter/101")) == 1 and "retrying" not in result.stderr
     assert "rate_limited: Metrika refused the request: the daily limit of requests per user" in result.stderr
+    assert "It resets at 00:00 UTC, in " in result.stderr
     assert json.loads(result.stdout)["errors"][0]["error_type"] == "quota_requests_by_uid"
 
 
@@ -505,7 +510,7 @@ def test_403_on_a_counter_without_access_is_no_counter_access(fake, metrika):
     result = metrika("api", "/management/v1/counter/999", env=as_token())
     assert result.code == 5
     assert json.loads(result.stdout) == json.loads(direct_error(fake, "/management/v1/counter/999"))
-    assert result.stderr.startswith("no_counter_access: vasya has no access to counter 999")
+    assert result.stderr.startswith("error: no_counter_access: vasya has no access to counter 999")
     assert "What to do:" in result.stderr
     probe = fake.requests_to("/management/v1/counters")
     assert [query_of(r)["counter_ids"] for r in probe] == [["999"]]
@@ -538,7 +543,7 @@ def test_a_write_on_a_counter_with_view_access_is_insufficient_permission(fake, 
         "api", "-X", "POST", "/management/v1/counter/202/goals", "--input", "-", input=json.dumps(GOAL), env=as_token()
     )
     assert result.code == 5
-    assert result.stderr.startswith('insufficient_permission: vasya has "view" access to counter 202')
+    assert result.stderr.startswith('error: insufficient_permission: vasya has "view" access to counter 202')
     assert "--need" not in result.stderr
     assert json.loads(result.stdout)["errors"][0]["error_type"] == "access_denied"
 
@@ -549,7 +554,7 @@ def test_a_write_without_metrika_write_is_scope_missing(fake, metrika):
     assert metrika(*login, input=TOKEN).code == 0
     result = metrika("api", "-X", "POST", "/management/v1/counter/101/goals", "--input", "-", input=json.dumps(GOAL))
     assert result.code == 5
-    assert result.stderr.startswith("scope_missing: Writing needs metrika:write")
+    assert result.stderr.startswith("error: scope_missing: Writing needs metrika:write")
     assert json.loads(result.stdout)["errors"][0]["error_type"] == "access_denied"
 
 
@@ -570,13 +575,13 @@ def test_an_invalid_token_is_token_invalid(fake, metrika):
         "/management/v1/counters",
         env={"METRIKA_TOKEN": "y0__xRevokedTokenNotKnownAnywhere0123456789_abcdefghijklmn"},
     )
-    assert result.code == 4 and result.stderr.startswith("token_invalid:")
+    assert result.code == 4 and result.stderr.startswith("error: token_invalid:")
 
 
 def test_a_401_with_the_header_dropped_is_header_rejected(fake, metrika):
     fake.strip_metrika_auth = True
     result = metrika("api", "/management/v1/counters", env=as_token())
-    assert result.code == 4 and result.stderr.startswith("header_rejected:")
+    assert result.code == 4 and result.stderr.startswith("error: header_rejected:")
     assert json.loads(result.stdout)["errors"][0]["error_type"] == "unauthorized"
 
 

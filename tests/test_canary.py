@@ -6,6 +6,7 @@ piece of it anywhere at all."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import CLIENT_ID, TOKEN, Result, closed_port
 
-import metrika_cli.commands.api as api_command
+import metrika_cli.api as client
 from metrika_cli.env import Env
 
 # The child prints its own command line (the token must not be in it) and whether it got the token.
@@ -101,8 +102,7 @@ def child_processes(monkeypatch):
         return completed.returncode
 
     monkeypatch.setattr(Env, "exec", run_child)
-    monkeypatch.setattr(api_command, "BACKOFF", (0.0, 0.0, 0.0))
-    monkeypatch.setattr(api_command, "RETRIES", 1)
+    monkeypatch.setattr(client, "API", dataclasses.replace(client.API, backoff=(0.0,), tries=2))
 
 
 def break_things(mode: str, fake) -> dict[str, str]:

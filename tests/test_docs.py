@@ -85,7 +85,7 @@ def test_the_reference_has_every_command_alias_argument_and_option_of_the_app():
 def test_the_reference_shows_defaults_metavars_and_environment_variables():
     found = sections(page("commands.md"))
     assert "| `--need` | `read\\|write` | `read` | — |" in found["metrika check-access"]
-    assert "| `--method`, `-X` | `METHOD` | `GET` |" in found["metrika api"]
+    assert "| `--method`, `-X` | `METHOD` | — |" in found["metrika api"]
     assert "| `--client-id` | `ID` | — | `METRIKA_CLIENT_ID` |" in found["metrika login"]
     assert "`SHELL` (one of `bash`, `zsh`, `fish`, `powershell`) | yes |" in found["metrika completion"]
     assert "`DAYS` (integer ≥ 0)" in found["metrika status"]

@@ -85,7 +85,8 @@ def test_a_100_mb_body_is_refused_without_being_read_to_the_end(metrika):
 
 def test_a_server_claiming_a_billion_counters_gets_at_most_max_pages_requests(metrika, monkeypatch):
     monkeypatch.setattr(api, "Pacer", lambda: Pacer(per_second=10_000))  # the ceiling is the point, not the pace
-    with HostileServer({"/info": identity(), "/management/v1/counters": counters(10**9)}) as server:
+    full_page = [{"id": n, "permission": "own"} for n in range(1, api.PAGE_SIZE + 1)]  # every page full
+    with HostileServer({"/info": identity(), "/management/v1/counters": counters(10**9, full_page)}) as server:
         result = metrika("whoami", "--json", env=on(server))
         pages = server.requests_to("/management/v1/counters")
     assert result.code == 0, result.output

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from metrika_cli.api import retry_wait
+from metrika_cli.api import PROBE, retry_wait
 from metrika_cli.diagnose import Reply
 from metrika_cli.pacing import Pacer
 
@@ -109,9 +109,9 @@ def test_a_429_is_retried_after_its_retry_after_or_a_back_off_but_not_a_daily_qu
     def limited(error_type: str = "quota_requests_by_ip", retry_after: float | None = None) -> Reply:
         return Reply("Metrika", status=429, error_type=error_type, retry_after=retry_after)
 
-    assert retry_wait(limited(retry_after=2.0), 0) == 2.0
-    assert retry_wait(limited(), 0) == 1.0 and retry_wait(limited(), 1) == 2.0
-    assert retry_wait(limited(), 2) is None  # two retries, then it is reported
-    assert retry_wait(limited(retry_after=3600), 0) is None  # too long to wait here
-    assert retry_wait(limited("quota_requests_by_uid"), 0) is None  # a daily quota
-    assert retry_wait(Reply("Metrika", status=200), 0) is None
+    assert retry_wait(PROBE, "GET", limited(retry_after=2.0), 0) == 2.0
+    assert retry_wait(PROBE, "GET", limited(), 0) == 1.0 and retry_wait(PROBE, "GET", limited(), 1) == 2.0
+    assert retry_wait(PROBE, "GET", limited(), 2) is None  # two retries, then it is reported
+    assert retry_wait(PROBE, "GET", limited(retry_after=3600), 0) is None  # too long to wait here
+    assert retry_wait(PROBE, "GET", limited("quota_requests_by_uid"), 0) is None  # a daily quota
+    assert retry_wait(PROBE, "GET", Reply("Metrika", status=200), 0) is None

@@ -1,29 +1,32 @@
 """`metrika api`: call Metrika with the token in use, without ever showing it; a call that fails
-says why, with check-access's diagnosis and fix."""
+says why, with check-access's diagnosis and fix. This module builds the call and prints the
+result; sending, retrying, paging and decoding are the one client's (api.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import json
 import math
+import os
 import re
-from collections import deque
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import IO, TYPE_CHECKING, Annotated, Any, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import typer
 
 from ..diagnose import NETWORK, QUOTAS, Reply, service_name
+from ..diagnose import _rate_limit_reset as rate_limit_reset
 from ..env import Env
-from ..errors import BadInput
+from ..errors import BadInput, Diagnosis, ExitCode, Failed
 from ..i18n import _
 from ..os_errors import os_reason
-from ..output import pretty_json, progress, render_verdict, say, steps, warn
+from ..output import for_terminal, pretty_json, progress, say, transfer_progress, warn
 from ..pacing import PARALLEL, Pacer
 from ..probe import Options, collect
 from ..store import Profile
@@ -32,21 +35,33 @@ from ..tokens import Token, checked_profile, fix_profile, profile_name, usable_t
 from .options import ProfileOption
 
 if TYPE_CHECKING:  # httpx is imported only when a call is sent
-    from ..api import Client
+    from ..api import Client, Outgoing, Pager
 
 METHODS = ("GET", "POST", "PUT", "DELETE")
-RETRIES = 3  # retries after the first attempt
-BACKOFF = (1.0, 2.0, 4.0)  # seconds before each retry when the server does not say (Retry-After)
-MAX_WAIT = 60.0  # a longer Retry-After is not waited out: the failure is explained at once
-RETRIED_NETWORK = ("refused", "timeout", "cut", "other")  # not dns, tls, proxy: seconds do not mend those
-MAX_PAGES = 1000  # --paginate never fetches more, whatever total the server claims
-PAGE_SIZE = 1000  # rows a page when -f per_page / -f limit does not say: Metrika's largest per_page
 MAX_INPUT = 16 * 1024 * 1024  # bytes of --input, as much as an answer may hold
-AHEAD = 2 * PARALLEL  # pages requested ahead of the one being printed
 MAX_DIAGNOSED_IDS = 100  # counters a failed call's diagnosis checks: one filtered request
 FULL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 COUNTER_IN_PATH = re.compile(r"/counter/(\d+)(?:/|$)")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+FormOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--form",
+        "-F",
+        metavar="KEY=VALUE|KEY=@FILE",
+        help=_("A multipart/form-data field, or a file to upload with @ (CSV uploads); repeatable."),
+    ),
+]
+OutputOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help=_("Write the body to FILE as it arrives, with no size limit ('-': standard output)."),
+    ),
+]
 
 
 @dataclass
@@ -61,6 +76,9 @@ class Call:
     paginate: bool = False
     include: bool = False
     ulogin: str | None = None
+    form: list[tuple[str, str]] = field(default_factory=list)  # --form KEY=VALUE
+    uploads: list[tuple[str, Path]] = field(default_factory=list)  # --form KEY=@FILE
+    output: str | None = None  # --output FILE ('-': stdout)
     profile: str = "default"  # whose token: the commands a failure names carry it
 
 
@@ -70,8 +88,11 @@ def api(
         str, typer.Argument(metavar="PATH", help=_("A path under METRIKA_API_URL, e.g. /management/v1/counters."))
     ],
     method: Annotated[
-        str, typer.Option("--method", "-X", metavar="METHOD", help=_("GET (the default), POST, PUT or DELETE."))
-    ] = "GET",
+        Optional[str],
+        typer.Option(
+            "--method", "-X", metavar="METHOD", help=_("GET (the default; POST with --form), POST, PUT or DELETE.")
+        ),
+    ] = None,
     fields: Annotated[
         Optional[list[str]],
         typer.Option(
@@ -85,6 +106,7 @@ def api(
         Optional[str],
         typer.Option("--input", metavar="FILE", help=_("Send the JSON in FILE as the body ('-': standard input).")),
     ] = None,
+    form: FormOption = None,
     paginate: Annotated[
         bool, typer.Option("--paginate", help=_("Fetch every page of a list or report: one JSON line per page."))
     ] = False,
@@ -94,48 +116,74 @@ def api(
     include: Annotated[
         bool, typer.Option("--include", "-i", help=_("Print the status line and headers (on stderr) first."))
     ] = False,
+    output: OutputOption = None,
     profile: ProfileOption = None,
 ) -> int:
     env: Env = ctx.obj
     name = checked_profile(profile_name(env, profile))
-    call = build_call(env, path, method, fields or [], input_file, paginate, ulogin, include)
+    request = Request(method, fields or [], input_file, form or [], paginate, ulogin, include, output)
+    call = build_call(env, path, request)
     return run(env, name, call)
 
 
 # ---- the call, checked before anything is sent -----------------------------------------
 
 
-def build_call(
-    env: Env,
-    path: str,
-    method: str,
-    fields: list[str],
-    input_file: str | None,
-    paginate: bool,
-    ulogin: str | None,
-    include: bool,
-) -> Call:
-    verb = method.upper()
+@dataclass
+class Request:
+    """The options of `metrika api` as given, before they are checked."""
+
+    method: str | None
+    fields: list[str]
+    input_file: str | None
+    form: list[str]
+    paginate: bool
+    ulogin: str | None
+    include: bool
+    output: str | None
+
+
+def build_call(env: Env, path: str, given: Request) -> Call:
+    verb = ("POST" if given.form else "GET") if given.method is None else given.method.upper()
     if verb not in METHODS:
-        raise BadInput(_("-X takes GET, POST, PUT or DELETE; got {value!r}.").format(value=shown(method, 20)))
-    if paginate and verb != "GET":
-        raise BadInput(_("--paginate works with GET only; got -X {method}.").format(method=verb))
+        given_method = shown(given.method or "", 20)
+        raise BadInput(_("-X takes GET, POST, PUT or DELETE; got {value!r}.").format(value=given_method))
+    check_combination(verb, given)
     url, under, query = target(env, path)
-    pairs = [parse_field(item) for item in fields]
-    body = read_input(env, input_file) if input_file is not None else None
+    pairs = [parse_field(item) for item in given.fields]
+    body = read_input(env, given.input_file) if given.input_file is not None else None
     params = list(query)
-    if verb in ("GET", "DELETE") or body is not None:
+    if verb in ("GET", "DELETE") or body is not None or given.form:
         params += pairs
     elif pairs:
         body = json_fields(pairs)
-    if ulogin is not None:
-        if not ulogin.strip() or any(ch.isspace() for ch in ulogin):
-            raise BadInput(_("--ulogin needs a Yandex login; got {value!r}.").format(value=shown(ulogin, 40)))
-        params.append(("ulogin", ulogin))
-    call = Call(verb, url, under, params, body, paginate, include, ulogin)
-    if paginate:
-        page_window(call)  # a bad offset or page size is refused now
+    if given.ulogin is not None:
+        if not given.ulogin.strip() or any(ch.isspace() for ch in given.ulogin):
+            raise BadInput(_("--ulogin needs a Yandex login; got {value!r}.").format(value=shown(given.ulogin, 40)))
+        params.append(("ulogin", given.ulogin))
+    form, uploads = parse_form(given.form)
+    call = Call(verb, url, under, params, body, given.paginate, given.include, given.ulogin, form, uploads)
+    call.output = checked_output(given.output)
+    if given.paginate:
+        check_pages(call)  # a bad offset or page size, or a CSV report, is refused now
     return call
+
+
+def check_combination(verb: str, given: Request) -> None:
+    """Options that cannot go together, refused before anything else."""
+    if given.paginate and verb != "GET":
+        raise BadInput(_("--paginate works with GET only; got -X {method}.").format(method=verb))
+    if given.form and verb in ("GET", "DELETE"):
+        raise BadInput(
+            _("--form sends a multipart body: it needs -X POST or PUT; got -X {method}.").format(method=verb)
+        )
+    if given.form and given.input_file is not None:
+        raise BadInput(_("--form and --input are two kinds of body: give one of them."))
+    if given.paginate and given.output is not None:
+        raise BadInput(
+            _("--output writes one answer; --paginate prints one line per page on stdout: give one of them."),
+            fix=[_("To keep every page in a file: `metrika api PATH --paginate > FILE`.")],
+        )
 
 
 def target(env: Env, raw: str) -> tuple[str, str, list[tuple[str, str]]]:
@@ -226,25 +274,71 @@ def read_input(env: Env, name: str) -> bytes:
     return data
 
 
-def page_window(call: Call) -> tuple[str, str, int, int]:
-    """(size parameter, total key, first offset, page size) of a paginated call."""
-    size_key, total_key = ("limit", "total_rows") if call.path.startswith("/stat/") else ("per_page", "rows")
+def parse_form(items: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, Path]]]:
+    """--form KEY=VALUE fields and KEY=@FILE uploads; each file must be readable now."""
+    form, uploads = [], []
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise BadInput(
+                _("--form takes KEY=VALUE or KEY=@FILE with a key that is not empty; got {value!r}.").format(
+                    value=shown(item, 80)
+                )
+            )
+        if not value.startswith("@"):
+            form.append((key, value))
+            continue
+        path = Path(value[1:]).expanduser()
+        try:
+            with path.open("rb"):
+                pass
+            if not path.is_file():
+                raise IsADirectoryError(21, "Is a directory")
+        except OSError as exc:
+            raise BadInput(
+                _("Cannot read --form {key}=@{file}: {error}.").format(key=key, file=value[1:], error=os_reason(exc))
+            ) from None
+        uploads.append((key, path))
+    return form, uploads
+
+
+def checked_output(name: str | None) -> str | None:
+    """--output FILE: a file that can be put in its folder (checked before anything is sent)."""
+    if name is None or name == "-":
+        return name
+    path = Path(name).expanduser()
+    folder = path.parent
+    if path.is_dir():
+        raise BadInput(_("--output {file} is a folder; give a file name.").format(file=name))
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInput(_("--output {file}: cannot write in the folder {folder}.").format(file=name, folder=folder))
+    return str(path)
+
+
+def check_pages(call: Call) -> None:
+    """--paginate's offset and page size are whole numbers; a CSV report is one answer."""
+    if call.path.startswith("/stat/") and call.path.lower().endswith(".csv"):
+        raise BadInput(
+            _(
+                "{path} answers CSV in one piece (a header, the rows, a totals row): it has no pages to "
+                "follow, so --paginate does not apply."
+            ).format(path=call.path),
+            fix=[
+                _("For up to 100,000 rows, drop --paginate and add -f limit=100000."),
+                _(
+                    "For more, page the JSON report: `metrika api {path} --paginate` (one JSON line per page), "
+                    "or ask for CSV page by page with -f offset=N -f limit=100000."
+                ).format(path=call.path[: -len(".csv")]),
+            ],
+        )
     values = dict(call.params)
-    numbers = []
-    for key, default in (("offset", 1), (size_key, PAGE_SIZE)):
-        value = values.get(key, str(default))
+    size_key = "limit" if call.path.startswith("/stat/") else "per_page"
+    for key in ("offset", size_key):
+        value = values.get(key, "1")
         if not (value.isascii() and value.isdigit() and 0 < int(value) <= 10**9):
             raise BadInput(
                 _("-f {key} must be a positive whole number; got {value!r}.").format(key=key, value=shown(value, 40))
             )
-        numbers.append(int(value))
-    return size_key, total_key, numbers[0], numbers[1]
-
-
-def with_page(call: Call, offset: int) -> list[tuple[str, str]]:
-    size_key, _total, _start, size = page_window(call)
-    kept = [(key, value) for key, value in call.params if key not in ("offset", size_key)]
-    return [*kept, ("offset", str(offset)), (size_key, str(size))]
 
 
 # ---- sending -----------------------------------------------------------------------------
@@ -254,24 +348,107 @@ def run(env: Env, name: str, call: Call) -> int:
     token, saved = usable_token(env, name)
     call.profile = name
     refuse_token_in_request(token.value, call)
-    failed, more_from = asyncio.run(perform(env, token.value, call))  # `| head`: report_failure ends it, 141
+    failed = asyncio.run(perform(env, token.value, call))  # `| head`: report_failure ends it, 141
     if failed is not None:
-        return explain(env, token, saved, call, failed)
-    if more_from is not None:
-        error(
+        explain(env, token, saved, call, failed)
+    return int(ExitCode.OK)
+
+
+def outgoing_of(call: Call) -> Outgoing:
+    from ..api import Outgoing
+
+    headers = {"Content-Type": "application/json"} if call.body is not None else {}
+    return Outgoing(
+        params=call.params,
+        content=call.body,
+        fields=call.form,
+        uploads=call.uploads,
+        headers=headers,
+        expect_json=False,
+    )
+
+
+def retrying(env: Env) -> Callable[[Reply, float, int], None]:
+    """What is said on stderr before a retry."""
+    from .. import api as client
+
+    def say_it(reply: Reply, wait: float, attempt: int) -> None:
+        say(
             env,
-            _(
-                "Stopped after {pages} pages, although the server's total says there is more; the next page starts at "
-                "offset {offset} (-f offset={offset}, or ask for larger pages)."
-            ).format(pages=MAX_PAGES, offset=more_from),
+            _("Metrika answered {what}; retrying in {seconds:g} s ({attempt} of {retries}).").format(
+                what=answered(env, reply), seconds=wait, attempt=attempt + 1, retries=client.API.tries - 1
+            ),
         )
-        return 1
-    return 0
+
+    return say_it
+
+
+async def perform(env: Env, token: str, call: Call) -> Reply | None:
+    """Send the call (every page of it with --paginate; to a file with --output): the answer
+    that failed, or None."""
+    from .. import api as client
+
+    async with client.Client(env, token, pacer=Pacer(burst=PARALLEL), user=fingerprint(token)) as http:
+        if call.paginate:
+            return await paginate(env, http, call)
+        if call.output is not None:
+            return await download(env, http, call)
+        reply = await http.request(
+            call.method, call.url, client.API, outgoing=outgoing_of(call), on_retry=retrying(env)
+        )
+        show(env, call, reply, compact=False)
+        return None if succeeded(reply) else reply
+
+
+def succeeded(reply: Reply) -> bool:
+    return reply.status is not None and 200 <= reply.status < 300 and not reply.broken
+
+
+async def paginate(env: Env, http: Client, call: Call) -> Reply | None:
+    """Every page, one compact JSON line each, in order; a report's page holds 100,000 rows
+    unless -f limit says otherwise."""
+    from .. import api as client
+
+    paging = client.paging_of(call.path)
+    params = list(call.params)
+    if paging is client.REPORT_PAGES and "limit" not in dict(params):
+        params.append(("limit", str(client.REPORT_PAGE_SIZE)))
+    pager = client.Pager(http, call.url, params, paging, client.API, on_retry=retrying(env))
+    pages = pager.pages()
+    first = await anext(pages, None)
+    if first is not None:
+        show(env, call, first, compact=True)
+        with progress(env, pager.expected or 1, _("pages")) as advance:
+            advance()
+            async for page in pages:
+                show(env, call, page, compact=True)
+                advance()
+    return pages_outcome(env, pager, paging.rows_key)
+
+
+def pages_outcome(env: Env, pager: Pager, rows_key: str) -> Reply | None:
+    from .. import api as client
+
+    if pager.failed is not None:
+        return pager.failed
+    if pager.problem is not None:
+        return pager.problem
+    if pager.not_a_list:
+        warn(env, _("The answer has no {key} list: it is not a list metrika can page through.").format(key=rows_key))
+    if pager.more_from is not None:
+        raise Failed(
+            Diagnosis.UNEXPECTED_RESPONSE,
+            _(
+                "Stopped after {pages} pages, although there may be more; the next page starts at "
+                "offset {offset} (-f offset={offset}, or ask for larger pages)."
+            ).format(pages=client.MAX_PAGES, offset=pager.more_from),
+        )
+    return None
 
 
 def refuse_token_in_request(token: str, call: Call) -> None:
     """The token goes in the Authorization header only: never in a URL, a query or a body."""
-    in_params = any(token in key or token in value for key, value in call.params)
+    in_params = any(token in key or token in value for key, value in [*call.params, *call.form])
     if token in call.url or in_params or (call.body is not None and token.encode() in call.body):
         raise BadInput(
             _(
@@ -281,101 +458,107 @@ def refuse_token_in_request(token: str, call: Call) -> None:
         )
 
 
-async def perform(env: Env, token: str, call: Call) -> tuple[Reply | None, int | None]:
-    """Send the call, every page of it with --paginate: (the answer that failed, the offset where
-    the page ceiling stopped the paging), each None when there was none."""
-    from ..api import Client
+async def download(env: Env, http: Client, call: Call) -> Reply | None:
+    """--output: the body into a temporary file beside FILE, renamed into place only when all of
+    it came (a failure leaves FILE as it was); '-' streams it to stdout."""
+    from .. import api as client
 
-    pacer = Pacer(burst=PARALLEL)
-    async with Client(env, token, pacer=pacer, user=fingerprint(token)) as client:
-        params = with_page(call, page_window(call)[2]) if call.paginate else call.params
-        first = await send(env, client, call, params)
-        if not succeeded(first):
-            show(env, call, first, compact=call.paginate)
-            return first, None
-        if not call.paginate:
-            show(env, call, first, compact=False)
-            return None, None
-        return await paginate(env, client, call, first)
+    with destination(env, call.output or "-") as (handle, keep):
+        with transfer_progress(env) as advance, Writer(handle) as writer:
+            outgoing = outgoing_of(call)
+            outgoing.sink = client.Sink(writer.write, advance)
+            reply = await http.request(call.method, call.url, client.API, outgoing=outgoing, on_retry=retrying(env))
+        if call.include:
+            show_headers(env, reply)
+        if not succeeded(reply):
+            return reply  # stdout stays empty: the message on stderr says what Metrika answered
+        keep()
+    return None
 
 
-async def send(env: Env, client: Client, call: Call, params: list[tuple[str, str]]) -> Reply:
-    """One request, retried: a 429 always (Metrika refused it before doing anything), a 5xx or a
-    network failure only for GET (a write that may have happened is never repeated)."""
-    for attempt in itertools.count():
-        async with client.pacer.slot(client.user):
-            reply = await client.send("Metrika", call.method, call.url, params, call.body)
-        wait = retry_wait(call.method, reply, attempt)
-        if wait is None:
-            return reply
-        say(
-            env,
-            _("Metrika answered {what}; retrying in {seconds:g} s ({attempt} of {retries}).").format(
-                what=answered(env, reply), seconds=wait, attempt=attempt + 1, retries=RETRIES
-            ),
+@contextlib.contextmanager
+def destination(env: Env, name: str) -> Iterator[tuple[Any, Callable[[], None]]]:
+    """(a binary file to write the body to, `keep`: put it in place); without `keep`, nothing changes."""
+    if name == "-":
+        env.stdout.flush()
+        yield getattr(env.stdout, "buffer", None) or _TextSink(env.stdout), lambda: None
+        return
+    path = Path(name)
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by keep, or below)
+            dir=path.parent, prefix=f".{path.name}.", suffix=".part", delete=False
         )
-        await asyncio.sleep(wait)
-    raise AssertionError("unreachable")
+    except OSError as exc:
+        raise BadInput(_("Cannot write --output {file}: {error}.").format(file=name, error=os_reason(exc))) from None
+    kept = False
 
-
-def retry_wait(method: str, reply: Reply, attempt: int) -> float | None:
-    """Seconds to wait before retrying `reply`'s request, or None: do not retry."""
-    if attempt >= RETRIES:
-        return None
-    transient = reply.network in RETRIED_NETWORK or (reply.status or 0) >= 500
-    if reply.status != 429 and not (method == "GET" and transient):
-        return None
-    wait = reply.retry_after if reply.retry_after is not None else BACKOFF[attempt]
-    return wait if wait <= MAX_WAIT else None
-
-
-def succeeded(reply: Reply) -> bool:
-    return reply.status is not None and 200 <= reply.status < 300 and reply.detail != "too_large"
-
-
-async def paginate(env: Env, client: Client, call: Call, first: Reply) -> tuple[Reply | None, int | None]:
-    _size_key, total_key, start, size = page_window(call)
-    total = first.data.get(total_key) if isinstance(first.data, dict) else None
-    if not isinstance(total, int) or isinstance(total, bool):
-        show(env, call, first, compact=True)
-        warn(env, _("The answer has no {key}: it is not a list metrika can page through.").format(key=total_key))
-        return None, None
-    offsets = range(start + size, total + 1, size)
-    more_from = offsets[MAX_PAGES - 1] if len(offsets) >= MAX_PAGES else None
-    offsets = offsets[: MAX_PAGES - 1]
-    with progress(env, 1 + len(offsets), _("pages")) as advance:
-        show(env, call, first, compact=True)
-        advance()
-        failed = await rest_of_pages(env, client, call, offsets, advance)
-    return failed, None if failed else more_from
-
-
-async def rest_of_pages(
-    env: Env, client: Client, call: Call, offsets: range, advance: Callable[[], None]
-) -> Reply | None:
-    """The pages after the first, at most AHEAD requested at once (the pacer lets PARALLEL go),
-    printed in order; the first page that fails stops the rest."""
-    pending: deque[asyncio.Task[Reply]] = deque()
-    waiting: Iterator[int] = iter(offsets)
-
-    def request_more() -> None:
-        for offset in itertools.islice(waiting, AHEAD - len(pending)):
-            pending.append(asyncio.ensure_future(send(env, client, call, with_page(call, offset))))
+    def keep() -> None:
+        nonlocal kept
+        handle.close()
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(handle.name, 0o666 & ~mask)  # as any new file, not the temporary file's 0600
+        os.replace(handle.name, path)
+        kept = True
 
     try:
-        request_more()
-        while pending:
-            reply = await pending.popleft()
-            show(env, call, reply, compact=True)
-            if not succeeded(reply):
-                return reply
-            advance()
-            request_more()
+        yield handle, keep
     finally:
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-    return None
+        if not kept:
+            handle.close()
+            with contextlib.suppress(OSError):
+                os.unlink(handle.name)
+
+
+class Writer:
+    """Writes to a file in a thread of its own, so that the disk and the network work at the same
+    time; at most QUEUED pieces wait (bounded memory: the network waits for the disk)."""
+
+    QUEUED = 32
+
+    def __init__(self, handle: Any) -> None:
+        import queue
+        import threading
+
+        self.handle = handle
+        self.pieces: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._drain, name="metrika-writer", daemon=True)
+
+    def _drain(self) -> None:
+        while (piece := self.pieces.get()) is not None:
+            if self.error is None:
+                try:
+                    self.handle.write(piece)
+                except BaseException as exc:  # kept, and raised in the command's thread
+                    self.error = exc
+
+    def write(self, piece: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        if piece:
+            self.pieces.put(piece)
+
+    def __enter__(self) -> Writer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pieces.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
+class _TextSink:
+    """Bytes written to a text stream (a test's stdout), decoded as they come."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> int:
+        self.stream.write(data.decode("utf-8", "replace"))
+        return len(data)
 
 
 # ---- output ------------------------------------------------------------------------------
@@ -387,13 +570,7 @@ def show(env: Env, call: Call, reply: Reply, compact: bool) -> None:
     if reply.status is None:
         return
     if call.include:
-        try:
-            phrase = HTTPStatus(reply.status).phrase
-        except ValueError:
-            phrase = ""
-        lines = [f"HTTP {reply.status} {phrase}".rstrip(), *(f"{name}: {value}" for name, value in reply.headers)]
-        env.stderr.write(escape_controls("\n".join(lines)) + "\n\n")
-        env.stderr.flush()
+        show_headers(env, reply)
     if compact:
         line = json.dumps(reply.data, ensure_ascii=False, separators=(",", ":")) if reply.data is not None else None
         line = line or reply.raw.decode("utf-8", "replace").strip()
@@ -403,6 +580,19 @@ def show(env: Env, call: Call, reply: Reply, compact: bool) -> None:
         pretty_json(env, reply.raw)
     else:
         write_bytes(env, reply.raw)
+
+
+def show_headers(env: Env, reply: Reply) -> None:
+    """--include: the status line and the headers on stderr, redacted like every other line."""
+    if reply.status is None:
+        return
+    try:
+        phrase = HTTPStatus(reply.status).phrase
+    except ValueError:
+        phrase = ""
+    headers = [f"{for_terminal(env, name)}: {for_terminal(env, value)}" for name, value in reply.headers]
+    env.stderr.write("\n".join([f"HTTP {reply.status} {phrase}".rstrip(), *headers]) + "\n\n")
+    env.stderr.flush()
 
 
 def write_bytes(env: Env, data: bytes) -> None:
@@ -415,10 +605,6 @@ def write_bytes(env: Env, data: bytes) -> None:
     else:
         env.stdout.write(data.decode("utf-8", "replace"))
         env.stdout.flush()
-
-
-def error(env: Env, message: str) -> None:
-    say(env, _("error: {message}").format(message=message), style="bold red")
 
 
 def error_of(reply: Reply) -> tuple[str, str]:
@@ -449,20 +635,55 @@ def answered(env: Env, reply: Reply) -> str:
 # ---- a failure, explained ----------------------------------------------------------------
 
 
-def explain(env: Env, token: Token, saved: Profile, call: Call, reply: Reply) -> int:
-    """A failed call's message and exit code: 401, 403 and 429 through check-access's diagnosis."""
+def explain(env: Env, token: Token, saved: Profile, call: Call, reply: Reply) -> None:
+    """A failed call as the error it ends in: 401, 403 and 429 through check-access's diagnosis."""
     if reply.network:
         what = answered(env, reply)
-        error(env, _("Network error talking to {service}: {what}.").format(service=service_name("Metrika"), what=what))
-        return 6
+        raise Failed(
+            Diagnosis.NETWORK_ERROR,
+            _("Network error talking to {service}: {what}.").format(service=service_name("Metrika"), what=what),
+        )
+    if reply.status is None or (reply.broken and reply.status == 200):
+        raise body_trouble(reply)
+    if reply.status in (401, 403, 420, 429):
+        diagnose_refusal(env, token, saved, call, reply)
+    diagnosis = Diagnosis.SERVICE_UNAVAILABLE if reply.status >= 500 else Diagnosis.UNEXPECTED_RESPONSE
+    fix = [retry_after_hint(reply)] if reply.retry_after is not None else []
+    raise Failed(diagnosis, _("Metrika answered {what}.").format(what=answered(env, reply)), fix)
+
+
+def body_trouble(reply: Reply) -> Failed:
+    """An answer metrika will not take as it is: unexpected_response, and why."""
     if reply.detail == "too_large":
-        error(env, _("Metrika's answer is larger than 16 MiB."))
-        steps(env, [_("Ask for less: a smaller -f limit (or -f per_page) with --paginate.")])
-        return 1
-    if reply.status in (401, 403, 429):
-        return diagnose_refusal(env, token, saved, call, reply)
-    error(env, _("Metrika answered {what}.").format(what=answered(env, reply)))
-    return 6 if (reply.status or 0) >= 500 else 1
+        return Failed(
+            Diagnosis.UNEXPECTED_RESPONSE,
+            _("Metrika's answer is larger than 16 MiB."),
+            [
+                _("Ask for less: a smaller -f limit (or -f per_page) with --paginate."),
+                _("Or write it to a file as it arrives, with no size limit: --output FILE."),
+            ],
+        )
+    if reply.detail == "encoding":
+        message = _(
+            "Metrika's answer is compressed as {encoding!r}: metrika asks for one layer of gzip or deflate and "
+            "decodes nothing else."
+        ).format(encoding=str(reply.data))
+    elif reply.detail == "broken_encoding":
+        message = _("Metrika's answer is not the compressed data its Content-Encoding says it is.")
+    elif reply.detail == "absurd_numbers":
+        message = _("Metrika answered a page whose row count or total no list can have.")
+    else:
+        message = _("Metrika answered 200 with a body that is not the JSON it says it is.")
+    return Failed(
+        Diagnosis.UNEXPECTED_RESPONSE,
+        message,
+        [_("Retry; if it persists, check for a proxy, and run with METRIKA_DEBUG=1.")],
+    )
+
+
+def retry_after_hint(reply: Reply) -> str:
+    seconds = math.ceil(reply.retry_after or 0)
+    return _("Retry in {seconds} s, as the server asks (Retry-After).").format(seconds=seconds)
 
 
 def counter_ids_of(call: Call) -> list[int]:
@@ -477,7 +698,7 @@ def counter_ids_of(call: Call) -> list[int]:
     return list(dict.fromkeys(ids))[:MAX_DIAGNOSED_IDS]
 
 
-def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: Reply) -> int:
+def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: Reply) -> None:
     """Run check-access's checks for this call's counters and need; when they all pass, the
     refusal is about the call itself: say what Metrika answered, and what may be behind it."""
     need = "read" if call.method == "GET" else "write"
@@ -487,33 +708,31 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
     verdict, _evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False, options=options)
     if not verdict.ok:
         # check-access's `--need read` is no way out for a call that writes
-        verdict.fix = [step for step in verdict.fix if "--need" not in step]
-        render_verdict(env, verdict)
-        return int(verdict.exit_code)
-    error(env, _("Metrika refused this call: {what}.").format(what=answered(env, reply)))
-    say(env, "  " + _("check-access finds nothing wrong with the token: {summary}").format(summary=verdict.summary))
-    if reply.status == 429:
+        fix = [step for step in verdict.fix if "--need" not in step]
+        raise Failed(verdict.code, f"{verdict.code}: {verdict.summary}", fix, [*verdict.evidence, *verdict.warnings])
+    details = [_("check-access finds nothing wrong with the token: {summary}").format(summary=verdict.summary)]
+    if reply.status in (420, 429):
         quota = reply.error_type or ""
         what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
-        say(
-            env,
-            "  "
-            + _("{service} refused the request: {what} was exceeded.").format(
-                service=service_name("Metrika"), what=what
-            ),
+        details.append(
+            _("{service} refused the request: {what} was exceeded.").format(service=service_name("Metrika"), what=what)
         )
+    diagnosis = {401: Diagnosis.HEADER_REJECTED, 403: Diagnosis.INSUFFICIENT_PERMISSION}.get(
+        reply.status or 0, Diagnosis.RATE_LIMITED
+    )
     implicit = fix_profile(env)
-    steps(env, [with_profile(hint, call.profile, implicit) for hint in refusal_hints(call, reply, need)])
-    return {401: 4, 403: 5}.get(reply.status or 0, 6)
+    raise Failed(
+        diagnosis,
+        _("Metrika refused this call: {what}.").format(what=answered(env, reply)),
+        [with_profile(hint, call.profile, implicit) for hint in refusal_hints(env, call, reply, need)],
+        details,
+    )
 
 
-def refusal_hints(call: Call, reply: Reply, need: str) -> list[str]:
+def refusal_hints(env: Env, call: Call, reply: Reply, need: str) -> list[str]:
     """What to do about a refusal that the token's checks do not explain."""
-    if reply.status == 429:
-        if reply.retry_after is not None:
-            seconds = math.ceil(reply.retry_after)
-            return [_("Retry in {seconds} s, as the server asks (Retry-After).").format(seconds=seconds)]
-        return [_("Wait a few seconds and retry.")]
+    if reply.status in (420, 429):
+        return [rate_limit_reset(reply.error_type or "", env.now(), reply.retry_after)]
     hints = []
     if call.ulogin:
         hints.append(
