@@ -462,6 +462,8 @@ def test_metrika_lang_en_keeps_click_and_typer_in_english(metrika):
 def help_walk(language: str) -> dict[str, dict[str, object]]:
     """Every command's --help as the app renders it in `language`, with the app's own view of it:
     each argument's help (as that run showed it), and every metavar click shows."""
+    from metrika_cli.i18n import load
+
     group = click_command()
     walk: dict[str, dict[str, object]] = {}
     for name, command in {"": group, **group.commands}.items():
@@ -469,7 +471,8 @@ def help_walk(language: str) -> dict[str, dict[str, object]]:
         walk[name] = {
             "code": result.code,
             "shown": result.stdout,
-            "arguments": [p.help for p in command.params if isinstance(p, click.Argument)],
+            # as the run showed them: outside a run, the app's help texts are msgids
+            "arguments": [load(language).gettext(p.help) for p in command.params if isinstance(p, click.Argument)],
             "names": [p.name for p in command.params if isinstance(p, click.Argument)],
             "metavars": [
                 p.make_metavar(click.Context(command)) for p in command.params if not getattr(p, "is_flag", 0)
