@@ -139,7 +139,8 @@ def run_metrika(*args: str, input: str | None = None, env: dict[str, str] | None
 
 
 def process_environment(environ: dict[str, str]) -> contextlib.AbstractContextManager[object]:
-    """os.environ as `environ` for the duration: httpx (proxies) and keyring read it themselves."""
+    """os.environ as `environ` for the duration: keyring reads it itself (httpx does not: the Env
+    gives it its proxies)."""
     return mock.patch.dict(os.environ, environ, clear=True)
 
 
