@@ -13,7 +13,7 @@ import urllib.request
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -146,7 +146,7 @@ class Client:
         for base in (env.endpoints.api_url, env.endpoints.login_url):
             proxy_for(env.environ, base)  # refuses an unusable proxy before anything is sent
         self.env = env
-        self.pacer = pacer or Pacer()
+        self.pacer = pacer or env.pacer()
         self.user = user  # whose quota the Metrika requests count against
         self.endpoints = env.endpoints
         hooks: dict[str, list[Any]] = (
@@ -155,8 +155,12 @@ class Client:
         headers = {"User-Agent": f"metrika-cli/{__version__}", "Accept-Encoding": ", ".join(ACCEPTED)}
         if token is not None:
             headers["Authorization"] = f"OAuth {token}"
+        # The Env is the only route out: proxies (and SSL_CERT_FILE) from env.environ, through
+        # SharedTransport and proxy_for; never os.environ. `transport`: a pool shared by many Clients.
+        self._own_transport = None if transport is not None else SharedTransport(env)
         self.http = httpx.AsyncClient(
-            transport=transport or env.transport,  # `transport`: a pool shared by many Clients
+            transport=transport or self._own_transport,
+            trust_env=False,
             timeout=self.endpoints.timeout,
             headers=headers,
             event_hooks=hooks,
@@ -168,6 +172,8 @@ class Client:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.http.aclose()
+        if self._own_transport is not None:
+            await self._own_transport.close()
 
     async def _trace_request(self, request: httpx.Request) -> None:
         request.extensions["metrika_started"] = time.monotonic()
@@ -244,10 +250,16 @@ class Client:
             else:
                 status, headers, content = await asyncio.wait_for(self._exchange(method, url, outgoing, None), limit)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            kind = classify_network_error(exc, url) if isinstance(exc, httpx.TimeoutException) else "timeout"
+            kind = (
+                classify_network_error(exc, url, self.env.environ)
+                if isinstance(exc, httpx.TimeoutException)
+                else "timeout"
+            )
             return self._failed(service, host, kind, "timeout")
         except httpx.HTTPError as exc:
-            return self._failed(service, host, classify_network_error(exc, url), exc.__class__.__name__)
+            return self._failed(
+                service, host, classify_network_error(exc, url, self.env.environ), exc.__class__.__name__
+            )
         except BodyTooLarge:
             return Reply(service, host, None, broken=True, detail="too_large")
         except BadEncoding as exc:
@@ -256,7 +268,7 @@ class Client:
             return Reply(service, host, None, broken=True, detail="broken_encoding")
         if outgoing.sink is not None and 200 <= status < 300:  # the body is in the sink
             return Reply(service, host, status, headers=headers.multi_items())
-        return parse_body(service, host, status, headers, content, outgoing.expect_json)
+        return parse_body(service, host, status, headers, content, outgoing.expect_json, self.env.now())
 
     async def _exchange(
         self, method: str, url: str, outgoing: Outgoing, read_timeout: float | None
@@ -568,8 +580,9 @@ def unexpected(reply: Reply) -> Reply:
     return Reply(reply.service, reply.host, reply.status, broken=True, detail="absurd_numbers", raw=reply.raw)
 
 
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date (against
+    `now`, the Env's clock; the system's when not given)."""
     if not value:
         return None
     value = value.strip()
@@ -581,9 +594,7 @@ def retry_after(value: str | None) -> float | None:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    from datetime import datetime
-
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds()) if moment.tzinfo else None
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()) if moment.tzinfo else None
 
 
 def parse_reply(service: str, host: str, response: httpx.Response) -> Reply:
@@ -592,7 +603,13 @@ def parse_reply(service: str, host: str, response: httpx.Response) -> Reply:
 
 
 def parse_body(
-    service: str, host: str, status: int, headers: httpx.Headers, content: bytes, expect_json: bool = True
+    service: str,
+    host: str,
+    status: int,
+    headers: httpx.Headers,
+    content: bytes,
+    expect_json: bool = True,
+    now: datetime | None = None,
 ) -> Reply:
     """The answer as a Reply; a 200 whose JSON is broken or nested beyond reason is `broken`
     (without `expect_json`, only when its Content-Type says JSON: a CSV report is no JSON)."""
@@ -600,7 +617,7 @@ def parse_body(
         service,
         host,
         status,
-        retry_after=retry_after(headers.get("retry-after")),
+        retry_after=retry_after(headers.get("retry-after"), now),
         raw=content,
         headers=headers.multi_items(),
     )
@@ -635,7 +652,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
+def classify_network_error(exc: httpx.HTTPError, url: str, environ: Mapping[str, str]) -> str:
     """dns, refused, tls, proxy, timeout, cut or other: what a person can act on."""
     if isinstance(exc, DeadHost):
         return exc.kind
@@ -645,7 +662,7 @@ def classify_network_error(exc: httpx.HTTPError, url: str) -> str:
         return "timeout"
     chain = _causes(exc)
     text = " ".join(str(item) for item in chain).lower()
-    if isinstance(exc, httpx.ConnectError) and proxy_for(os.environ, url):
+    if isinstance(exc, httpx.ConnectError) and proxy_for(environ, url):
         return "proxy"
     if (
         any(isinstance(item, socket.gaierror) for item in chain)
@@ -703,6 +720,17 @@ class DeadHost(httpx.ConnectError):
         self.kind = kind
 
 
+def verify(environ: Mapping[str, str]) -> ssl.SSLContext | bool:
+    """The certificates to trust: SSL_CERT_FILE or SSL_CERT_DIR of the Env's environ, as httpx
+    would read them from the process's; else httpx's own (certifi)."""
+    cafile, capath = environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR")
+    if cafile and os.path.isfile(cafile):
+        return ssl.create_default_context(cafile=cafile)
+    if capath and os.path.isdir(capath):
+        return ssl.create_default_context(capath=capath)
+    return True
+
+
 class SharedTransport(httpx.AsyncBaseTransport):
     """One connection pool (per proxy) for the Clients of a run: a Client closing leaves it open,
     and a Client made with it costs no TLS context of its own (about 25 ms each otherwise).
@@ -724,7 +752,7 @@ class SharedTransport(httpx.AsyncBaseTransport):
         try:
             return await self._forward(request)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            kind = classify_network_error(exc, str(request.url))
+            kind = classify_network_error(exc, str(request.url), self.environ)
             if kind in DEAD_KINDS:
                 self.failures.setdefault(where, []).append(kind)
             raise
@@ -737,7 +765,7 @@ class SharedTransport(httpx.AsyncBaseTransport):
         if proxy and "://" not in proxy:
             proxy = f"http://{proxy}"
         if proxy not in self.pools:
-            self.pools[proxy] = httpx.AsyncHTTPTransport(proxy=proxy)
+            self.pools[proxy] = httpx.AsyncHTTPTransport(proxy=proxy, verify=verify(self.environ), trust_env=False)
         return await self.pools[proxy].handle_async_request(request)
 
     async def aclose(self) -> None:

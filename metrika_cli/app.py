@@ -17,10 +17,10 @@ from .commands import api, auth_url, completion, exec_, login, logout, refresh, 
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
-from .i18n import _
+from .i18n import _, load, speaking
 from .output import CLOSED_OUTPUT, base_document, emit_json, redact, report_failure
 from .text import looks_like_token, shown
-from .tokens import fix_profile, profile_name
+from .tokens import command_failed, profile_name
 
 app = typer.Typer(
     name="metrika",
@@ -57,17 +57,14 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         env: Env = click.get_current_context().obj
+        env.profile_option, env.as_json = kwargs.get("profile"), bool(kwargs.get("as_json", False))
         try:
             env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
             code = command(*args, **kwargs)
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BaseException as exc:  # the last line of defence: a message, not a traceback
-            try:
-                profile = shown(profile_name(env, kwargs.get("profile")), 80)
-            except Exception:
-                profile = "default"
-            code = report_failure(env, exc, profile, kwargs.get("as_json", False), fix_profile(env))
+            code = command_failed(env, exc)
         raise typer.Exit(int(code))
 
     return wrapper
@@ -146,11 +143,42 @@ def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
 
 @functools.cache
 def click_command() -> click.Command:
-    """The app as click sees it: built once a process (it costs more than most commands take)."""
-    command = typer.main.get_command(app)
+    """The app as click sees it: built once a process (it costs more than most commands take), in
+    English: the help texts in the commands' signatures are read now, and `translate_help` shows
+    them in each run's language."""
+    with speaking(load("en")):
+        command = typer.main.get_command(app)
     assert isinstance(command, click.Group)
     restore_argument_help(command)
     return command
+
+
+@functools.cache
+def help_texts() -> list[tuple[object, str, str]]:
+    """Every help text of the app, as written: main.py imports the app in English, so these are
+    msgids, and each run shows them in its own language (`translate_help`)."""
+    group = click_command()
+    assert isinstance(group, click.Group)
+    found = []
+    for command in [group, *group.commands.values()]:
+        for target in [command, *command.params]:
+            for attribute in ("help", "short_help", "epilog"):
+                value = getattr(target, attribute, None)
+                if isinstance(value, str) and value:
+                    found.append((target, attribute, value))
+    return found
+
+
+def translate_help(translate: Callable[[str], str]) -> None:
+    """Every help text through `translate`: `_` for a run; `str` puts the msgids back after it."""
+    for target, attribute, msgid in help_texts():
+        setattr(target, attribute, translate(msgid))
+    group = click_command()
+    assert isinstance(group, click.Group)
+    for command in [group, *group.commands.values()]:
+        help_option = getattr(command, "_help_option", None)  # click keeps it, worded at its first use
+        if isinstance(help_option, click.Option):
+            help_option.help = translate("Show this message and exit.")
 
 
 def restore_argument_help(group: click.Group) -> None:
@@ -170,8 +198,16 @@ def restore_argument_help(group: click.Group) -> None:
 
 
 def run(args: list[str], env: Env) -> int:
-    """Run the app on `args`; usage errors are exit 2 (one JSON object with --json)."""
-    command = click_command()
+    """Run the app on `args` with its help texts in the run's language (msgids again after it)."""
+    translate_help(_)
+    try:
+        return run_command(click_command(), args, env)
+    finally:
+        translate_help(str)
+
+
+def run_command(command: click.Command, args: list[str], env: Env) -> int:
+    """Usage errors are exit 2 (one JSON object with --json)."""
     if "_METRIKA_COMPLETE" in os.environ:
         # `_METRIKA_COMPLETE=source_bash metrika` (and complete_bash, zsh, fish, powershell):
         # app sets add_completion=False, so the completion classes are registered here.

@@ -1,4 +1,4 @@
-"""The outside world as one object: environment, streams, terminals, clock, store and network.
+"""The outside world as one object: environment, streams, terminals, clock, language, store and network.
 
 Commands take an `Env` and touch nothing else of the process, so tests run them in-process
 with their own environment, streams and HTTP transport (`Env.for_test`). Cheap to import:
@@ -20,6 +20,9 @@ from typing import IO, TYPE_CHECKING, Any
 from .text import Secrets
 
 if TYPE_CHECKING:
+    import gettext
+
+    from .pacing import Pacer
     from .store import Store
 
 KEYRING_TIMEOUT = 5.0  # seconds: a hung D-Bus must not hang the tool
@@ -96,8 +99,15 @@ class Env:
     keyring_timeout: float = KEYRING_TIMEOUT
     lock_timeout: float = LOCK_TIMEOUT
     global_profile: str | None = None  # `metrika --profile NAME COMMAND`
+    # The command's own --profile and --json, recorded once where the command line is parsed (the
+    # app's handles_errors, main.py's lean paths): every failure is reported with them.
+    profile_option: str | None = None
+    as_json: bool = False
     secrets: Secrets = field(default_factory=Secrets)  # what this run knows: never printed
     core_limit: tuple[int, int] | None = None  # RLIMIT_CORE as found at start, for `metrika exec`
+    # Metrika's requests a second per IP, as the pacer keeps it; None: Yandex's (pacing.PER_SECOND).
+    # Tests raise it together with the fake's quota, so paced runs take a fraction of the time.
+    quota_per_second: float | None = None
 
     def __post_init__(self) -> None:
         for name in SECRET_VARIABLES:  # known before any command runs: a usage error cannot echo them
@@ -173,6 +183,25 @@ class Env:
             raise Interrupted(_("Interrupted; nothing was stored.")) from None
 
     # ---- what commands build from it ---------------------------------------------------
+
+    def pacer(self, burst: int = 1) -> Pacer:
+        """A pacer for Metrika's quotas at this Env's rate."""
+        from .pacing import PER_SECOND, Pacer
+
+        return Pacer(self.quota_per_second or PER_SECOND, burst=burst)
+
+    @cached_property
+    def translations(self) -> gettext.NullTranslations:
+        """The user's language, from this Env's environ (METRIKA_LANG, LC_ALL, LC_MESSAGES, LANG)."""
+        from .i18n import detect_language, load
+
+        return load(detect_language(self.environ))
+
+    def speaking(self) -> contextlib.AbstractContextManager[None]:
+        """Messages in this Env's language while it runs a command (main() enters it)."""
+        from .i18n import speaking
+
+        return speaking(self.translations)
 
     @cached_property
     def store(self) -> Store:

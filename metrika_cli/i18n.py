@@ -1,10 +1,18 @@
-"""The user's language: METRIKA_LANG, else the locale variables; gettext catalogs."""
+"""The user's language: METRIKA_LANG, else the locale variables; gettext catalogs.
+
+The language belongs to the run, not to the process: each `Env` reads it from its own environ
+(`Env.translations`) and main() installs it for the run (`speaking`), so `_` speaks the language
+of the Env in use and in-process tests can run in any language. Outside a run, `_` is English:
+texts translated when a module is imported (help texts) are msgids, translated where shown.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gettext
-import os
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 LOCALE_DIR = Path(__file__).with_name("locale")
@@ -12,7 +20,7 @@ DOMAIN = "metrika"
 LANGUAGES = ("en", "ru")
 
 
-def detect_language(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
+def detect_language(environ: Mapping[str, str]) -> str:
     """`METRIKA_LANG` (en/ru) wins; then the first set of LC_ALL, LC_MESSAGES, LANG."""
     chosen = environ.get("METRIKA_LANG", "").strip().lower()
     if chosen[:2] in LANGUAGES:
@@ -24,19 +32,33 @@ def detect_language(environ: os._Environ[str] | dict[str, str] = os.environ) -> 
     return "en"
 
 
+@functools.cache
 def load(language: str) -> gettext.NullTranslations:
+    """The catalog of a language, read once a process."""
     if language == "en":
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
 
 
-language = detect_language()
-_translations = load(language)
+# The translators in use, innermost last: English until a run installs its Env's.
+_speaking: list[gettext.NullTranslations] = [load("en")]
+
+
+@contextlib.contextmanager
+def speaking(translations: gettext.NullTranslations) -> Iterator[None]:
+    """`_` (and click's and Typer's texts) in this translator's language for the duration."""
+    _speaking.append(translations)
+    _translate_framework_constants()
+    try:
+        yield
+    finally:
+        _speaking.pop()
+        _translate_framework_constants()
 
 
 def _(message: str) -> str:
-    """Translate a message into the user's language."""
-    return _translations.gettext(message)
+    """Translate a message into the language of the run."""
+    return _speaking[-1].gettext(message)
 
 
 def N_(message: str) -> str:
@@ -45,7 +67,7 @@ def N_(message: str) -> str:
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _translations.ngettext(singular, plural, n)
+    return _speaking[-1].ngettext(singular, plural, n)
 
 
 # ---- click and Typer -------------------------------------------------------------------
@@ -59,6 +81,23 @@ _FRAMEWORKS = ("click", "typer")
 # click starts a usage error with "Error: "; metrika's own errors start with "error: ", as git's
 # and cargo's do. A usage error is shown with metrika's prefix, in every language.
 _OURS_INSTEAD = {"Error: {message}": "error: {message}"}
+# Module constants translated when their module was imported (typer.rich_utils' panel titles):
+# each one's msgid, so that the next run can put it in its own language.
+_constant_msgids: dict[tuple[str, str], str] = {}
+_msgid_of: dict[str, str] = {}  # a framework text as translated -> its msgid
+
+
+def _translate_framework_constants() -> None:
+    for name, module in list(sys.modules.items()):
+        if module is None or name.partition(".")[0] not in _FRAMEWORKS:
+            continue
+        namespace = vars(module)
+        for attribute, value in list(namespace.items()):
+            if isinstance(value, str) and attribute.isupper() and value:
+                msgid = _constant_msgids.setdefault((name, attribute), _msgid_of.get(value, value))
+                translated = _(msgid)
+                if translated != value:
+                    namespace[attribute] = translated
 
 
 def _install_for_frameworks() -> None:
@@ -66,11 +105,14 @@ def _install_for_frameworks() -> None:
 
     def framework_gettext(message: str) -> str:
         message = _OURS_INSTEAD.get(message, message)
-        translated = _translations.gettext(message)
-        return translated if translated != message else original_gettext(message)
+        translated = _(message)
+        if translated == message:
+            return original_gettext(message)
+        _msgid_of[translated] = message
+        return translated
 
     def framework_ngettext(singular: str, plural: str, n: int) -> str:
-        translated = _translations.ngettext(singular, plural, n)
+        translated = ngettext(singular, plural, n)
         return translated if translated not in (singular, plural) else original_ngettext(singular, plural, n)
 
     # Modules imported from now on (typer.rich_utils is imported lazily) bind these.
@@ -85,11 +127,6 @@ def _install_for_frameworks() -> None:
             for original, replacement in replacements:
                 if value is original:
                     namespace[attribute] = replacement
-            # Texts translated when the module was imported (typer.rich_utils' panel titles).
-            if isinstance(value, str) and attribute.isupper() and value:
-                translated = _translations.gettext(value)
-                if translated != value:
-                    namespace[attribute] = translated
 
 
 _install_for_frameworks()

@@ -115,6 +115,7 @@ def lean_check_args(args: list[str]) -> tuple[str, str | None, dict[str, Any]] |
 def run_lean_check(env: Env, command: str, global_profile: str | None, params: dict[str, Any]) -> int:
     """check-access or whoami without Typer; any failure shown as the app's handles_errors shows it."""
     env.global_profile = global_profile
+    env.profile_option, env.as_json = params["profile"], params["as_json"]
     try:
         env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
         if command == "whoami":
@@ -125,48 +126,37 @@ def run_lean_check(env: Env, command: str, global_profile: str | None, params: d
 
         return check(env, **params)
     except BaseException as exc:
-        from .output import report_failure
-        from .text import shown
-        from .tokens import fix_profile, profile_name
+        from .tokens import command_failed
 
-        try:
-            profile = shown(profile_name(env, params["profile"]), 80)
-        except Exception:
-            profile = "default"
-        return report_failure(env, exc, profile, params["as_json"], fix_profile(env))
+        return command_failed(env, exc)
 
 
 def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list[str]) -> int:
     from .launch import run_with_token
-    from .tokens import profile_name
+    from .tokens import command_failed, profile_name
 
-    name = "default"
+    env.profile_option = profile
     try:
-        name = profile_name(env, profile)
-        return run_with_token(env, name, names, command)
+        return run_with_token(env, profile_name(env, profile), names, command)
     except BaseException as exc:
-        from .output import report_failure
-        from .tokens import fix_profile
-
-        return report_failure(env, exc, name, as_json=False, implicit=fix_profile(env))
+        return command_failed(env, exc)
 
 
 def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
-    from .tokens import print_token, profile_name
+    from .tokens import command_failed, print_token, profile_name
 
-    name = "default"
+    env.profile_option = profile
     try:
-        name = profile_name(env, profile)
-        return print_token(env, name, header)
+        return print_token(env, profile_name(env, profile), header)
     except BaseException as exc:
-        from .output import report_failure
-        from .tokens import fix_profile
-
-        return report_failure(env, exc, name, as_json=False, implicit=fix_profile(env))
+        return command_failed(env, exc)
 
 
 def run_app(args: list[str], env: Env) -> int:
-    from .app import run
+    from .i18n import load, speaking
+
+    with speaking(load("en")):  # the app's help texts stay msgids: it translates them as shown
+        from .app import run
 
     return run(args, env)
 
@@ -198,13 +188,21 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
     if env is None:
         env = Env.from_process()
         env.core_limit = no_core_dumps(for_exec="exec" in args)
-    try:
-        if args == ["--version"]:
+    if args == ["--version"]:  # before the language: no catalog read for it
+        try:
             from . import version_line
 
             env.stdout.write(version_line())
             env.stdout.flush()
             return 0
+        except Exception as exc:  # a closed or full stdout
+            return failed(env, exc)
+    with env.speaking():
+        return dispatch(args, env)
+
+
+def dispatch(args: list[str], env: Env) -> int:
+    try:
         lean = lean_token_args(args)
         lean_exec = None if lean else lean_exec_args(args)
         if lean_exec:
@@ -214,10 +212,13 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
         check = None if "_METRIKA_COMPLETE" in env.environ else lean_check_args(args)
         return run_lean_check(env, *check) if check else run_app(args, env)
     except Exception as exc:  # a closed or full stdout, above all
-        from .output import report_failure
-
-        return report_failure(env, exc, "default", as_json=False)
+        return failed(env, exc)
     except KeyboardInterrupt as exc:
-        from .output import report_failure
+        return failed(env, exc)
 
+
+def failed(env: Env, exc: BaseException) -> int:
+    from .output import report_failure
+
+    with env.speaking():
         return report_failure(env, exc, "default", as_json=False)

@@ -44,6 +44,18 @@ def profile_name(env: Env, option: str | None = None) -> str:
     return option or env.global_profile or implicit_profile(env)
 
 
+def command_failed(env: Env, exc: BaseException) -> int:
+    """Any failure of a command as its message or one JSON object, and its exit code: with the
+    profile and --json recorded on the Env. The one path, for the app and the lean path alike."""
+    from .output import report_failure
+
+    try:
+        profile = shown(profile_name(env, env.profile_option), 80)
+    except Exception:  # a broken config or a bad name: the failure being reported says so
+        profile = "default"
+    return report_failure(env, exc, profile, env.as_json, fix_profile(env))
+
+
 def implicit_profile(env: Env) -> str:
     """The profile metrika picks when no --profile is given: METRIKA_PROFILE > `switch` > default.
     A fix that names a command for this profile needs no --profile."""

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-# The language is chosen once, when metrika_cli is first imported: English, before any import of it.
+# The examples run in English (each run takes its language from its own environment).
 os.environ["METRIKA_LANG"] = "en"
 
 ROOT = Path(__file__).resolve().parent.parent

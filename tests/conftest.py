@@ -145,7 +145,8 @@ def run_metrika(*args: str, input: str | None = None, env: dict[str, str] | None
 
 
 def process_environment(environ: dict[str, str]) -> contextlib.AbstractContextManager[object]:
-    """os.environ as `environ` for the duration: httpx (proxies) and keyring read it themselves."""
+    """os.environ as `environ` for the duration: keyring reads it itself (httpx does not: the Env
+    gives it its proxies)."""
     return mock.patch.dict(os.environ, environ, clear=True)
 
 
@@ -157,16 +158,22 @@ def call_metrika(
     keyring_timeout: float = KEYRING_TIMEOUT,
     lock_timeout: float = LOCK_TIMEOUT,
     clock: Callable[[], datetime] | None = None,
+    quota_per_second: float | None = None,
 ) -> Result:
     """`metrika ARGS` in this process: the same main() with an Env of its own (standard input
     a pipe, never a terminal), and what click prints caught too. `timeout` is the subprocess
     runner's; here the command's own time limits apply (`keyring_timeout`, `lock_timeout`:
     the Env's patience with a keyring and with another metrika holding the lock). `clock`: a
-    fixed "now", if given."""
+    fixed "now", if given. `quota_per_second`: the pacer's rate, raised with the fake's quota."""
     environ = {**os.environ, **(env or {})}
     fixed = {"clock": clock} if clock else {}
     streams = Env.for_test(
-        environ, stdin=input or "", keyring_timeout=keyring_timeout, lock_timeout=lock_timeout, **fixed
+        environ,
+        stdin=input or "",
+        keyring_timeout=keyring_timeout,
+        lock_timeout=lock_timeout,
+        quota_per_second=quota_per_second,
+        **fixed,
     )
     with (
         process_environment(environ),

@@ -14,7 +14,7 @@ import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import CLIENT_ID, TOKEN, Result, closed_port, process_environment, run_metrika
+from conftest import CLIENT_ID, TOKEN, Result, closed_port, process_environment
 
 import metrika_cli.api as client
 from metrika_cli.env import Env
@@ -592,8 +592,8 @@ def test_a_404_is_exit_1_with_one_line(fake, metrika):
     assert json.loads(result.stdout)["errors"][0]["error_type"] == "not_found"
 
 
-def test_the_diagnosis_speaks_russian_too(fake):
-    result = run_metrika("api", "/management/v1/counter/999", env=as_token(METRIKA_LANG="ru"))
+def test_the_diagnosis_speaks_russian_too(fake, metrika):
+    result = metrika("api", "/management/v1/counter/999", env=as_token(METRIKA_LANG="ru"))
     assert result.code == 5 and "no_counter_access:" in result.stderr and "Что сделать:" in result.stderr
 
 

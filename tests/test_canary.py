@@ -116,7 +116,7 @@ def break_things(mode: str, fake) -> dict[str, str]:
         env.update(METRIKA_API_URL=url, METRIKA_LOGIN_URL=url)
     elif mode == "timeout":
         fake.fail("/", "hang", seconds=5)
-        env["METRIKA_TIMEOUT"] = "0.3"  # six commands wait for it
+        env["METRIKA_TIMEOUT"] = "0.1"  # a dozen commands wait for it
     elif mode in ("cut", "html", "broken_json"):
         fake.fail("/management/", mode)
     elif mode == "no_keyring":

@@ -130,12 +130,12 @@ def test_every_russian_day_count_up_to_200_takes_the_grammar_books_form(n):
     assert translated.format(count=n) == f"через {n} {russian_days_word(n)}"
 
 
-def test_the_warning_and_whoami_are_in_russian_with_plurals(isolated):
+def test_the_warning_and_whoami_are_in_russian_with_plurals(isolated, metrika):
     one_profile(isolated, in_days(2))
-    warned = run_metrika("token", env={"METRIKA_LANG": "ru"}).stderr
+    warned = metrika("token", env={"METRIKA_LANG": "ru"}).stderr
     assert "истекает " in warned and ", через 2 дня: обновите его командой" in warned
     one_profile(isolated, (datetime.now(UTC) + timedelta(hours=5, minutes=30)).isoformat(timespec="seconds"))
-    warned = run_metrika("token", env={"METRIKA_LANG": "ru"}).stderr
+    warned = metrika("token", env={"METRIKA_LANG": "ru"}).stderr
     assert ", через 5 часов: обновите его командой `metrika login --profile default`." in warned
 
 
@@ -158,7 +158,7 @@ def test_an_unknown_expiry_never_warns_and_is_never_expiring(fake, isolated):
         result = fixed(*command, "--expiring-within", "100000")
         assert result.code == 0, (command, result.output)
         assert "expire" not in result.stderr
-    assert "expire" not in run_metrika("token").stderr
+    assert "expire" not in call_metrika("token").stderr
 
 
 def test_an_environment_token_gets_no_warning_for_the_stored_one(fake, isolated):
@@ -219,9 +219,9 @@ def test_a_bad_expiring_within_is_bad_usage(fake, isolated, value):
         assert result.code == 2 and json.loads(result.stdout)["diagnosis"] == "bad_input"
 
 
-def test_the_lean_token_path_warns_in_one_line_and_prints_only_the_token(isolated):
+def test_the_lean_token_path_warns_in_one_line_and_prints_only_the_token(isolated, metrika):
     one_profile(isolated, in_days(3))
-    result = run_metrika("token")
+    result = metrika("token")
     assert result.code == 0 and result.stdout == TOKEN + "\n"
     (line,) = result.stderr.splitlines()
     assert line.startswith("warning: The token of profile default expires on " + in_days(3)[:10])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
-import os
 import re
 import string
 import subprocess
@@ -13,9 +12,11 @@ import sys
 from gettext import GNUTranslations
 from pathlib import Path
 
+import click
 import pytest
-from conftest import CLIENT_ID, TOKEN, run_metrika
+from conftest import CLIENT_ID, TOKEN, call_metrika, run_metrika
 
+from metrika_cli.app import click_command
 from metrika_cli.i18n import detect_language
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,12 +25,6 @@ RUSSIAN = {"METRIKA_LANG": "", "LANG": "ru_RU.UTF-8"}
 # What a translation must carry over verbatim: commands in backticks, options, env vars, URLs.
 VERBATIM = re.compile(r"`[^`]*`|(?<![\w-])--[a-z][a-z-]*|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b|https?://[^\s)»]*[^\s).,»]")
 SAME_IN_EVERY_LANGUAGE = ("schema", "ok", "diagnosis", "exit_code", "profile", "token", "identity", "api", "counters")
-
-
-@pytest.fixture
-def metrika():
-    """A real process: the language is chosen once, when metrika starts."""
-    return run_metrika
 
 
 def load_script():
@@ -287,6 +282,29 @@ def test_a_russian_locale_gives_the_diagnosis_in_russian(metrika):
     assert "No token" not in result.output and "What to do" not in result.output
 
 
+def test_a_real_process_speaks_the_language_of_the_environment_it_starts_in():
+    # The process is the point: Env.from_process reads os.environ, the app and the lean path alike.
+    app = run_metrika("--help", env=RUSSIAN)
+    lean = run_metrika("token", env=RUSSIAN)
+    assert app.code == 0 and "Использование: metrika" in app.stdout and "Показать версию и выйти." in app.stdout
+    assert lean.code == 3 and lean.stderr.startswith("ошибка: ")
+
+
+def test_runs_in_one_process_each_speak_the_language_of_their_own_env(metrika):
+    from metrika_cli.i18n import _
+
+    for _round in range(2):
+        russian_help, english_help = metrika("--help", env=RUSSIAN), metrika("--help", env={"METRIKA_LANG": "en"})
+        assert "Показать версию и выйти." in flat(russian_help.stdout) and "Параметры" in russian_help.stdout
+        assert "Show the version and exit." in flat(english_help.stdout) and not CYRILLIC.search(english_help.stdout)
+        russian, english = metrika("check-access", env=RUSSIAN), metrika("check-access", env={"LANG": "C.UTF-8"})
+        assert "no_token: Нет токена" in russian.stdout and "no_token: No token" in english.stdout
+        assert metrika("logn", env=RUSSIAN).stderr.startswith("Использование: metrika")
+        assert "error: No such command 'logn'." in metrika("logn", env={"METRIKA_LANG": "en"}).stderr
+    assert _("What to do:") == "What to do:"  # outside a run, English
+    assert click_command().commands["login"].help.startswith("Get a token")  # the app's help texts too
+
+
 def test_metrika_lang_en_overrides_a_russian_locale(metrika):
     result = metrika("check-access", env={"METRIKA_LANG": "en", "LANG": "ru_RU.UTF-8"})
     assert result.code == 3
@@ -441,36 +459,31 @@ def test_metrika_lang_en_keeps_click_and_typer_in_english(metrika):
     assert suggestion.output.count("Did you mean") == 1  # click's suggestion, not Typer's too
 
 
-# Every command's --help as the app renders it, in the language the process starts in, with
-# the app's own view of it: each argument's help, and every metavar click shows.
-HELP_WALK = """
-import contextlib, io, json, os, click
-from metrika_cli.app import click_command
-from metrika_cli.env import Env
-from metrika_cli.main import main
-group = click_command()
-walk = {}
-for name, command in {"": group, **group.commands}.items():
-    env = Env.for_test(os.environ)
-    with contextlib.redirect_stdout(env.stdout):
-        code = main([name, "--help"] if name else ["--help"], env=env)
-    walk[name] = {
-        "code": code,
-        "shown": env.stdout.getvalue(),
-        "hidden": command.hidden,
-        "arguments": [p.help for p in command.params if isinstance(p, click.Argument)],
-        "names": [p.name for p in command.params if isinstance(p, click.Argument)],
-        "metavars": [p.make_metavar(click.Context(command)) for p in command.params if not getattr(p, "is_flag", 0)],
-    }
-print(json.dumps(walk))
-"""
+def help_walk(language: str) -> dict[str, dict[str, object]]:
+    """Every command's --help as the app renders it in `language`, with the app's own view of it:
+    each argument's help (as that run showed it), and every metavar click shows."""
+    from metrika_cli.i18n import load
+
+    group = click_command()
+    walk: dict[str, dict[str, object]] = {}
+    for name, command in {"": group, **group.commands}.items():
+        result = call_metrika(*([name, "--help"] if name else ["--help"]), env={"METRIKA_LANG": language})
+        walk[name] = {
+            "code": result.code,
+            "shown": result.stdout,
+            # as the run showed them: outside a run, the app's help texts are msgids
+            "arguments": [load(language).gettext(p.help) for p in command.params if isinstance(p, click.Argument)],
+            "names": [p.name for p in command.params if isinstance(p, click.Argument)],
+            "metavars": [
+                p.make_metavar(click.Context(command)) for p in command.params if not getattr(p, "is_flag", 0)
+            ],
+        }
+    return walk
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_every_help_shows_each_argument_s_help_no_backticks_and_no_one_letter_metavar(language):
-    environ = {**os.environ, "METRIKA_LANG": language}
-    run = subprocess.run([sys.executable, "-c", HELP_WALK], env=environ, capture_output=True, text=True, check=True)
-    walk = json.loads(run.stdout)
+    walk = help_walk(language)
     assert {"", "login", "token", "check-access", "switch", "api", "exec", "completion"} <= set(walk)
     for name, command in walk.items():
         shown = flat(command["shown"])

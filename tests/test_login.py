@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN, run_metrika
+from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN
 
 INSECURE = ("login", "--with-token", "--insecure-storage")
 
@@ -134,10 +134,8 @@ def test_no_verify_says_the_token_is_stored_unverified_and_how_to_check_it(fake,
     )
 
 
-def test_no_verify_in_russian(fake):
-    result = run_metrika(
-        *INSECURE, "--no-verify", "--client-id", CLIENT_ID, input=OTHER_TOKEN, env={"METRIKA_LANG": "ru"}
-    )
+def test_no_verify_in_russian(fake, metrika):
+    result = metrika(*INSECURE, "--no-verify", "--client-id", CLIENT_ID, input=OTHER_TOKEN, env={"METRIKA_LANG": "ru"})
     assert result.code == 0, result.stderr
     assert f"приложения {CLIENT_ID} теперь в профиле default, но не проверен: проверьте его командой" in result.stderr
     assert "`metrika whoami --profile default`" in result.stderr

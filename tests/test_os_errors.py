@@ -75,9 +75,10 @@ def cases(tmp_path):
 
 @pytest.mark.parametrize("index", range(6))
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_a_file_that_cannot_be_used_is_named_with_the_reason_in_the_user_s_language(tmp_path, language, index):
+def test_a_file_that_cannot_be_used_is_named_with_the_reason_in_the_user_s_language(tmp_path, metrika, language, index):
     args, environ, path, english, russian, code = cases(tmp_path)[index]
-    result = run_metrika(*args, env={**environ, "METRIKA_LANG": language})
+    run = run_metrika if args[0] == "exec" else metrika  # a real exec replaces the process it runs in
+    result = run(*args, env={**environ, "METRIKA_LANG": language})
     assert result.code == code, result.stderr
     line = result.stderr.splitlines()[0]
     assert line.startswith("error: " if language == "en" else "ошибка: ")
@@ -86,13 +87,13 @@ def test_a_file_that_cannot_be_used_is_named_with_the_reason_in_the_user_s_langu
     assert "Traceback" not in result.output
 
 
-def test_the_token_file_message_names_the_file_and_the_variable_once(tmp_path):
+def test_the_token_file_message_names_the_file_and_the_variable_once(tmp_path, metrika):
     missing = tmp_path / "missing"
-    result = run_metrika("token", env={"METRIKA_TOKEN_FILE": str(missing)})
+    result = metrika("token", env={"METRIKA_TOKEN_FILE": str(missing)})
     assert result.stderr == (
         f"error: Cannot read the token file {missing} (from METRIKA_TOKEN_FILE): no such file or folder.\n"
     )
-    russian = run_metrika("token", env={"METRIKA_TOKEN_FILE": str(missing), "METRIKA_LANG": "ru"})
+    russian = metrika("token", env={"METRIKA_TOKEN_FILE": str(missing), "METRIKA_LANG": "ru"})
     assert russian.stderr == (
         f"ошибка: Не удалось прочитать файл с токеном {missing} (из METRIKA_TOKEN_FILE): нет такого файла или папки.\n"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import CLIENT_ID, TOKEN, run_metrika
+from conftest import CLIENT_ID, TOKEN
 
 ANSI = "\x1b["
 INSECURE = ("login", "--with-token", "--insecure-storage", "--client-id", CLIENT_ID)
@@ -307,8 +307,8 @@ def test_json_for_bad_usage_is_one_object_with_exit_2(fake, metrika, args):
         (("logout", "--json"), "No such option '--json'."),
     ],
 )
-def test_an_option_the_command_does_not_take_is_a_usage_error_even_when_it_is_json(args, words):
-    result = run_metrika(*args, env={"METRIKA_TOKEN": TOKEN})  # a real process: the lean path too
+def test_an_option_the_command_does_not_take_is_a_usage_error_even_when_it_is_json(metrika, args, words):
+    result = metrika(*args, env={"METRIKA_TOKEN": TOKEN})  # main(): the lean path too
     assert (result.code, result.stdout) == (2, "")
     assert f"error: {words}" in result.stderr and "Usage: metrika" in result.stderr
     assert TOKEN not in result.output
@@ -355,15 +355,15 @@ def test_exit_codes_are_the_documented_ones(fake, metrika, args, env, stdin, cod
     assert "Traceback" not in result.stderr
 
 
-def test_bare_metrika_prints_its_help_on_stdout_and_exits_0():
-    result = run_metrika()
+def test_bare_metrika_prints_its_help_on_stdout_and_exits_0(metrika):
+    result = metrika()
     assert (result.code, result.stderr) == (0, "")
     assert "Usage: metrika [OPTIONS] COMMAND [ARGS]..." in result.stdout
     assert "check-access" in result.stdout and "completion" in result.stdout
-    assert result.stdout == run_metrika("--help").stdout
+    assert result.stdout == metrika("--help").stdout
 
 
-def test_an_option_without_a_command_is_still_a_usage_error():
-    result = run_metrika("--profile", "work")
+def test_an_option_without_a_command_is_still_a_usage_error(metrika):
+    result = metrika("--profile", "work")
     assert (result.code, result.stdout) == (2, "")
     assert "error: Missing command." in result.stderr

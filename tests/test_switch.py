@@ -6,7 +6,7 @@ import json
 import tomllib
 
 import pytest
-from conftest import OTHER_TOKEN, TOKEN, run_metrika
+from conftest import OTHER_TOKEN, TOKEN
 from test_completions import bash_complete
 from test_status import store_profiles
 
@@ -75,13 +75,13 @@ def test_precedence_in_the_app_option_then_environment_then_switched_then_defaul
     assert after == "beta"
 
 
-def test_precedence_on_the_lean_path_of_metrika_token(three):
-    assert run_metrika("token").stdout == TOKEN + "\n"
-    assert run_metrika("switch", "acme").code == 0
-    assert run_metrika("token").stdout == ACME_TOKEN + "\n"
-    assert run_metrika("token", env={"METRIKA_PROFILE": "beta"}).stdout == BETA_TOKEN + "\n"
-    assert run_metrika("--profile", "default", "token", env={"METRIKA_PROFILE": "beta"}).stdout == TOKEN + "\n"
-    assert run_metrika("token", "--profile", "default", env={"METRIKA_PROFILE": "beta"}).stdout == TOKEN + "\n"
+def test_precedence_on_the_lean_path_of_metrika_token(three, metrika):
+    assert metrika("token").stdout == TOKEN + "\n"
+    assert metrika("switch", "acme").code == 0
+    assert metrika("token").stdout == ACME_TOKEN + "\n"
+    assert metrika("token", env={"METRIKA_PROFILE": "beta"}).stdout == BETA_TOKEN + "\n"
+    assert metrika("--profile", "default", "token", env={"METRIKA_PROFILE": "beta"}).stdout == TOKEN + "\n"
+    assert metrika("token", "--profile", "default", env={"METRIKA_PROFILE": "beta"}).stdout == TOKEN + "\n"
 
 
 def test_logout_of_the_switched_profile_goes_back_to_the_default(three, metrika):
@@ -115,5 +115,5 @@ def test_completion_never_fails_on_a_corrupt_config(isolated):
     assert bash_complete("switch", "") == []
 
 
-def test_the_environment_token_still_wins_over_any_profile(three):
-    assert run_metrika("token", env={"METRIKA_TOKEN": OTHER_TOKEN}).stdout == OTHER_TOKEN + "\n"
+def test_the_environment_token_still_wins_over_any_profile(three, metrika):
+    assert metrika("token", env={"METRIKA_TOKEN": OTHER_TOKEN}).stdout == OTHER_TOKEN + "\n"

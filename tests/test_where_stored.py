@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CLIENT_ID, TOKEN, keyring_service, run_metrika
+from conftest import CLIENT_ID, TOKEN, keyring_service
 from keyring_backends import FileKeyring, backend_env
 
 from metrika_cli.store import describe_backend
@@ -98,9 +98,9 @@ def test_each_backend_is_named_as_people_know_it(monkeypatch, tmp_path):
     )
 
 
-def test_in_russian_the_keyring_and_its_file_are_named_in_russian(fake, plain_keyring):
+def test_in_russian_the_keyring_and_its_file_are_named_in_russian(fake, plain_keyring, metrika):
     env, cfg = plain_keyring
-    result = run_metrika(*LOGIN, input=TOKEN, env={**env, "METRIKA_LANG": "ru"})
+    result = metrika(*LOGIN, input=TOKEN, env={**env, "METRIKA_LANG": "ru"})
     assert result.code == 0, result.stderr
     assert (
         f"Токен сохранён в хранилище ключей: открытый текстовый файл keyrings.alt {cfg} (сервис {keyring_service()})."

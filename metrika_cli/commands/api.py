@@ -27,7 +27,7 @@ from ..errors import BadInput, Diagnosis, ExitCode, Failed
 from ..i18n import _
 from ..os_errors import os_reason
 from ..output import for_terminal, pretty_json, progress, say, transfer_progress, warn
-from ..pacing import PARALLEL, Pacer
+from ..pacing import PARALLEL
 from ..probe import Options, collect
 from ..store import Profile
 from ..text import escape_controls, fingerprint, shown, with_profile
@@ -388,7 +388,7 @@ async def perform(env: Env, token: str, call: Call) -> Reply | None:
     that failed, or None."""
     from .. import api as client
 
-    async with client.Client(env, token, pacer=Pacer(burst=PARALLEL), user=fingerprint(token)) as http:
+    async with client.Client(env, token, pacer=env.pacer(burst=PARALLEL), user=fingerprint(token)) as http:
         if call.paginate:
             return await paginate(env, http, call)
         if call.output is not None:

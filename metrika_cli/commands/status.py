@@ -186,14 +186,13 @@ async def check_all(
 ) -> list[whoami.Report]:
     """Every profile in one event loop, one pacer and one connection pool for all."""
     from ..api import SharedTransport
-    from ..pacing import Pacer
 
     transport = SharedTransport(env)
     template = Options(
         expiring_within=expiring_within,
         accounts=True,
         first_page=True,
-        pacer=Pacer(),
+        pacer=env.pacer(),
         transport=transport,
         implicit=tokens.implicit,
     )
