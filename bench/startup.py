@@ -87,6 +87,20 @@ def profile(folder: Path) -> None:
     (folder / "metrika-cli" / "config.toml").chmod(0o600)
 
 
+def secret_service_environ(folder: Path, session: dict[str, str]) -> dict[str, str]:
+    """A clean environment on a private gnome-keyring's session bus, with `folder` as the home of
+    metrika's config (the default config folder) and of the keyring's data."""
+    env = clean_environ()
+    env.update(
+        DBUS_SESSION_BUS_ADDRESS=session["DBUS_SESSION_BUS_ADDRESS"],
+        XDG_RUNTIME_DIR=session["XDG_RUNTIME_DIR"],
+        XDG_CONFIG_HOME=str(folder),
+        XDG_DATA_HOME=str(folder / "data"),
+        METRIKA_LANG="en",
+    )
+    return env
+
+
 @contextlib.contextmanager
 def gnome_keyring(folder: Path) -> Iterator[dict[str, str]]:
     """A real gnome-keyring in a private D-Bus session (stopped by PID on exit), the token in it."""
@@ -94,14 +108,7 @@ def gnome_keyring(folder: Path) -> Iterator[dict[str, str]]:
     from secret_service import running_secret_service
 
     with running_secret_service(folder / "daemon") as session:
-        env = clean_environ()
-        env.update(
-            DBUS_SESSION_BUS_ADDRESS=session["DBUS_SESSION_BUS_ADDRESS"],
-            XDG_RUNTIME_DIR=session["XDG_RUNTIME_DIR"],
-            XDG_CONFIG_HOME=str(folder),
-            XDG_DATA_HOME=str(folder / "data"),
-            METRIKA_LANG="en",
-        )
+        env = secret_service_environ(folder, session)
         store = f"import keyring; keyring.set_password('metrika-cli', 'default', {TOKEN!r})"
         subprocess.run([sys.executable, "-c", store], env=env, check=True, timeout=60)
         profile(folder)

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_yandex import FakeYandex  # noqa: E402
 from secret_service import running_secret_service  # noqa: E402
-from startup import clean_environ, file_keyring_environ, yandex_at  # noqa: E402
+from startup import file_keyring_environ, secret_service_environ, yandex_at  # noqa: E402
 
 from metrika_cli.text import fingerprint  # noqa: E402
 
@@ -87,14 +87,7 @@ def environment(folder: Path, count: int, fake_url: str | None) -> dict[str, str
 
 def secret_service_environment(folder: Path, count: int, session: dict[str, str]) -> dict[str, str]:
     """`count` profiles in a real gnome-keyring (its session's env given), in the default config folder."""
-    env = clean_environ()
-    env.update(
-        DBUS_SESSION_BUS_ADDRESS=session["DBUS_SESSION_BUS_ADDRESS"],
-        XDG_RUNTIME_DIR=session["XDG_RUNTIME_DIR"],
-        XDG_CONFIG_HOME=str(folder),
-        XDG_DATA_HOME=str(folder / "data"),
-        METRIKA_LANG="en",
-    )
+    env = secret_service_environ(folder, session)
     names = profile_names(count)
     store = "import keyring\nfor name, token in %r:\n    keyring.set_password('metrika-cli', name, token)\n" % [
         (name, token_for(number)) for number, name in enumerate(names)
