@@ -113,6 +113,23 @@ def real_keyring(monkeypatch: pytest.MonkeyPatch, secret_service_env: dict[str, 
     subprocess.run([sys.executable, "-c", clear], env=dict(os.environ), timeout=30, check=True)
 
 
+@contextlib.contextmanager
+def disk_full_at_the_config_commit() -> Iterator[None]:
+    """While inside, writing config.toml (its temporary file's fsync: the commit) fails as on a full disk."""
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".config.toml."):
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    os.fsync = fsync
+    try:
+        yield
+    finally:
+        os.fsync = real_fsync
+
+
 def keyring_service(environ: dict[str, str] | None = None) -> str:
     """The keyring service metrika uses for the config folder the environment names: `metrika-cli`
     for the default folder, `metrika-cli:HASH` for any other (a test's METRIKA_CONFIG_DIR)."""

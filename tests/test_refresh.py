@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
-from conftest import CLIENT_ID, TOKEN, keyring_service
+from conftest import CLIENT_ID, TOKEN, disk_full_at_the_config_commit, keyring_service
 from fake_yandex import Account
 from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 
@@ -318,16 +318,8 @@ def test_a_keyring_that_stores_and_then_hangs_never_pairs_the_new_token_with_old
 def test_disk_full_at_the_commit_keeps_the_old_token_and_refresh_token(fake, metrika, isolated, monkeypatch):
     old = renewable(fake, isolated)
     before = stored(isolated)
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".config.toml."):
-            raise OSError(28, "No space left on device")
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    result = metrika("refresh", env=WITH_SECRET)
-    monkeypatch.setattr(os, "fsync", real_fsync)
+    with disk_full_at_the_config_commit():
+        result = metrika("refresh", env=WITH_SECRET)
     assert result.code == 1, result.output
     assert "no space left on the device" in result.stderr
     assert stored(isolated) == before

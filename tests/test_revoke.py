@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
-from conftest import CLIENT_ID, TOKEN, closed_port
+from conftest import CLIENT_ID, TOKEN, closed_port, disk_full_at_the_config_commit
 from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 from test_refresh import SECRET, WITH_SECRET, pasted, renewable
 
@@ -118,18 +118,9 @@ def test_nothing_stored_is_nothing_to_revoke(fake, metrika, isolated):
 
 
 def test_revoked_but_not_forgotten_says_so_and_how_to_finish(fake, metrika, isolated, monkeypatch):
-    import os
-
     issued = renewable(fake, isolated)
-    real_fsync = os.fsync
-
-    def fsync(fd: int) -> None:
-        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".config.toml."):
-            raise OSError(28, "No space left on device")
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    result = metrika("logout", "--revoke", env=WITH_SECRET)
+    with disk_full_at_the_config_commit():
+        result = metrika("logout", "--revoke", env=WITH_SECRET)
     assert result.code == 1, result.output
     assert "Revoked at Yandex, but not forgotten here" in result.stderr
     assert "`metrika logout`" in result.stderr
