@@ -681,37 +681,6 @@ def classify_network_error(exc: httpx.HTTPError, url: str, environ: Mapping[str,
     return "other"
 
 
-Answers = tuple[Reply, Reply, dict[int, dict[str, Any]]]  # Yandex ID, Metrika, counters by id
-
-
-@dataclass
-class Questions:
-    """What to ask about a token, and what the requests of a run share (status: one pacer and
-    one connection pool for every profile)."""
-
-    counter_ids: list[int] | None = None
-    all_pages: bool = False
-    first_page: bool = False  # one page of counters, not all of them (status)
-    accounts: bool = False  # the accounts the owner represents (whoami, status)
-    pacer: Pacer | None = None
-    user: str = ""  # whose Metrika quota: the login, when known
-    transport: Any = None
-
-
-async def _no_answer() -> None:
-    return None
-
-
-async def gather_evidence_async(env: Env, token: str, ask: Questions) -> tuple[Answers, Reply | None]:
-    """Ask Yandex ID and Metrika at the same time: one round trip of waiting, not two. Awaitable,
-    so that many tokens are asked in one event loop; the accounts reply, when asked for, apart."""
-    async with Client(env, token, ask.pacer, ask.user, ask.transport) as client:
-        counters = client.first_counters_page() if ask.first_page else client.counters(ask.counter_ids, ask.all_pages)
-        accounts = client.accounts() if ask.accounts else _no_answer()
-        identity, (metrika, found), represented = await asyncio.gather(client.identity(), counters, accounts)
-    return (identity, metrika, found), represented
-
-
 class DeadHost(httpx.ConnectError):
     """A host that failed to connect DEAD_AFTER times this run: not asked again."""
 

@@ -77,6 +77,24 @@ def test_the_lower_floors_import_nothing_of_the_commands_or_the_app():
     assert edges["metrika_cli.errors"] == set()
 
 
+def test_no_command_imports_another_command():
+    """A command's module works through the floors below it (probe's Report, output's rendering),
+    never through another command: only signatures.py (the Typer functions of the lean commands)
+    imports check-access and whoami, and every command may import the shared options."""
+    edges = graph()
+    shared = {"metrika_cli.commands", "metrika_cli.commands.options"}
+    allowed = {"metrika_cli.commands.signatures": {"metrika_cli.commands.check_access", "metrika_cli.commands.whoami"}}
+    wrong = {
+        module: sorted(
+            target for target in targets if target.startswith("metrika_cli.commands") and target not in shared
+        )
+        for module, targets in edges.items()
+        if module.startswith("metrika_cli.commands.")
+    }
+    wrong = {module: [t for t in targets if t not in allowed.get(module, set())] for module, targets in wrong.items()}
+    assert {module: targets for module, targets in wrong.items() if targets} == {}
+
+
 def test_no_function_is_longer_than_fifty_lines():
     long = []
     for path in PACKAGE.rglob("*.py"):

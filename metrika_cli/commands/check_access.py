@@ -11,7 +11,7 @@ from ..env import Env
 from ..errors import BadInput
 from ..i18n import _
 from ..output import base_document, emit_json, render_checks, render_verdict, say
-from ..probe import Options, collect, parse_counter_ids
+from ..probe import Inquiry, inspect, parse_counter_ids
 from ..text import fingerprint, looks_like_token, shown
 from ..tokens import Token, checked_profile, profile_name, token_in_use
 
@@ -50,8 +50,11 @@ def run(
 ) -> int:
     token, saved = token_in_use(env, name)
     expected_login = login_name or (saved.login if token and token.stored else None)
-    options = Options(name=name, expiring_within=expiring_within)
-    verdict, evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False, options=options)
+    inquiry = Inquiry(
+        name, counter_ids=tuple(ids), need=need, expected_login=expected_login, expiring_within=expiring_within
+    )
+    report = inspect(env, token, saved, inquiry)
+    verdict, evidence = report.verdict, report.evidence
     if as_json:
         emit_json(env, document(verdict, evidence, name, token))
     else:

@@ -17,7 +17,7 @@ from ..errors import BadInput, Interrupted, MetrikaError
 from ..i18n import _
 from ..loopback import check_redirect_uri
 from ..output import render_verdict, say, stored_where, warn
-from ..probe import Options, collect, configured_client_id
+from ..probe import Inquiry, configured_client_id, inspect
 from ..store import Profile, no_keyring_error
 from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, stored_token
@@ -136,9 +136,8 @@ def run(env: Env, opts: LoginOptions) -> int:
         new.expires_at = (now + timedelta(seconds=grant.expires_in)).isoformat(timespec="seconds")
     issued_to = None
     if not opts.no_verify:
-        verdict, evidence = collect(
-            env, Token(grant.token, "login"), new, [], "read", None, all_pages=False, options=Options(opts.profile)
-        )
+        report = inspect(env, Token(grant.token, "login"), new, Inquiry(opts.profile))
+        verdict, evidence = report.verdict, report.evidence
         if not verdict.ok:
             render_verdict(env, verdict)
             say(env, _("Nothing was stored."))

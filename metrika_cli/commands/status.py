@@ -16,17 +16,16 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..diagnose import OFFLINE_RULES, Evidence, Verdict, carrying_profile, diagnose, unknown_profile_words
+from ..diagnose import Evidence, Verdict, carrying_profile, unknown_profile_words
 from ..env import Env
 from ..errors import Diagnosis, MetrikaError, NoToken
 from ..expiry import WARN_DAYS
 from ..i18n import _, ngettext
 from ..output import emit_json, progress, render_lines, render_table, say, warn
-from ..probe import Options, prepare
+from ..probe import Inquiry, Report, inspect, inspect_async
 from ..store import Profile
 from ..text import fingerprint, profile_command, shown_name
 from ..tokens import Token, checked_profile, fix_profile, profile_name, recorded_token, stored_profiles
-from . import whoami
 from .options import ExpiringWithinOption, JsonOption, complete_profiles
 
 PROGRESS_OVER = 10  # profiles: fewer finish before a bar is worth drawing
@@ -139,7 +138,7 @@ class Tokens:
         return self.keyring[name]
 
 
-def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: str) -> whoami.Report:
+def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: str) -> Report:
     """A profile without a token to ask about: the store failed, holds nothing for it, or has no
     profile of that name (named with the closest stored ones)."""
     evidence = Evidence(now=env.now(), profile=name, implicit_profile=implicit, profiles=tokens_names(env))
@@ -158,7 +157,7 @@ def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: 
             _("No token for profile {profile}: {where}.").format(profile=name, where=where),
             [_("Log in to store one: `{command}`.").format(command="metrika login")],
         )
-    return whoami.Report(name, None, profile, carrying_profile(verdict, evidence), evidence, None)
+    return Report(name, None, profile, carrying_profile(verdict, evidence), evidence, None)
 
 
 def tokens_names(env: Env) -> list[str]:
@@ -169,42 +168,39 @@ def tokens_names(env: Env) -> list[str]:
 # ---- checking --------------------------------------------------------------------------
 
 
-def check_offline(env: Env, name: str, profile: Profile, tokens: Tokens, expiring_within: int | None) -> whoami.Report:
+def check_offline(env: Env, name: str, profile: Profile, tokens: Tokens, expiring_within: int | None) -> Report:
     """What can be said without a server: the token is there, well formed, the one login recorded."""
     stored = tokens.read(name, profile)
     if not isinstance(stored, Token):
         return unreadable(env, name, profile, stored, tokens.implicit)
-    evidence = prepare(env, stored, profile, [], "read", None)
-    evidence.profile, evidence.expiring_within = name, expiring_within
-    evidence.implicit_profile = tokens.implicit
-    verdict = diagnose(evidence, OFFLINE_RULES)
-    return whoami.Report(name, stored, profile, verdict, evidence, evidence.expected_client_id)
+    inquiry = Inquiry(name, expiring_within=expiring_within, implicit=tokens.implicit, offline=True)
+    return inspect(env, stored, profile, inquiry)
 
 
 async def check_all(
     env: Env, entries: list[tuple[str, Profile]], tokens: Tokens, expiring_within: int | None, advance: Any
-) -> list[whoami.Report]:
+) -> list[Report]:
     """Every profile in one event loop, one pacer and one connection pool for all."""
     from ..api import SharedTransport
 
     transport = SharedTransport(env)
-    template = Options(
-        expiring_within=expiring_within,
+    template = Inquiry(
+        counters="first_page",
         accounts=True,
-        first_page=True,
+        expiring_within=expiring_within,
+        implicit=tokens.implicit,
         pacer=env.pacer(),
         transport=transport,
-        implicit=tokens.implicit,
     )
     gate = asyncio.Semaphore(AT_ONCE)
 
-    async def check(name: str, profile: Profile) -> whoami.Report:
+    async def check(name: str, profile: Profile) -> Report:
         async with gate:
             stored = await tokens.read_async(name, profile)
             if isinstance(stored, Token):
                 # Metrika counts parallel requests per login: the recorded one, else the token's own key.
-                options = replace(template, name=name, user=profile.login or fingerprint(stored.value))
-                report = await whoami.inspect_async(env, name, stored, profile, options)
+                inquiry = replace(template, name=name, user=profile.login or fingerprint(stored.value))
+                report = await inspect_async(env, stored, profile, inquiry)
             else:
                 report = unreadable(env, name, profile, stored, tokens.implicit)
         advance()
@@ -216,7 +212,7 @@ async def check_all(
         await transport.close()
 
 
-def exit_code(reports: list[whoami.Report]) -> int:
+def exit_code(reports: list[Report]) -> int:
     """0 when every profile is ok; else the exit code the failing ones share, or 1."""
     codes = {int(report.verdict.exit_code) for report in reports if not report.verdict.ok}
     return codes.pop() if len(codes) == 1 else 0 if not codes else 1
@@ -229,7 +225,7 @@ def active_profile(env: Env) -> str:
     return profile_name(env)
 
 
-def row(env: Env, report: whoami.Report, active: str) -> list[str]:
+def row(env: Env, report: Report, active: str) -> list[str]:
     """profile (active marked *), login, app, storage, renewable, days left, diagnosis."""
     identity, saved = report.identity, report.saved
     app = str(identity.get("client_id") or saved.client_id or "")
@@ -248,7 +244,7 @@ def row(env: Env, report: whoami.Report, active: str) -> list[str]:
 STYLES = {Diagnosis.OK: "green", Diagnosis.TOKEN_EXPIRING: "yellow"}
 
 
-def show(env: Env, reports: list[whoami.Report]) -> None:
+def show(env: Env, reports: list[Report]) -> None:
     active = active_profile(env)
     rows = [row(env, report, active) for report in reports]
     if env.stdout_tty:
@@ -277,13 +273,13 @@ def pointers(env: Env, failing: list[str]) -> None:
         say(env, "  " + _("and {count} more").format(count=len(failing) - POINTERS))
 
 
-def count_line(reports: list[whoami.Report]) -> str:
+def count_line(reports: list[Report]) -> str:
     """`12 ok, 1 token_invalid, 2 token_expiring`: ok first, then in the order of the diagnoses."""
     counts = Counter(report.verdict.code for report in reports)
     return ", ".join(f"{counts[code]} {code}" for code in Diagnosis if counts[code])
 
 
-def expiring_warning(env: Env, reports: list[whoami.Report]) -> None:
+def expiring_warning(env: Env, reports: list[Report]) -> None:
     """The tokens that expire within WARN_DAYS days, in one line on stderr."""
     now = env.now()
     soon = []
@@ -306,11 +302,11 @@ def expiring_warning(env: Env, reports: list[whoami.Report]) -> None:
     )
 
 
-def status_document(env: Env, reports: list[whoami.Report], code: int, offline: bool) -> dict[str, Any]:
+def status_document(env: Env, reports: list[Report], code: int, offline: bool) -> dict[str, Any]:
     active = active_profile(env)
     items = []
     for report in reports:
-        item = whoami.document(env, report)
+        item = report.document(env)
         if offline:
             saved = report.saved
             recorded = {"login": saved.login, "uid": saved.uid, "client_id": saved.client_id}
