@@ -11,7 +11,7 @@ import ssl
 import time
 import urllib.request
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,8 +158,9 @@ class Client:
         # The Env is the only route out: proxies (and SSL_CERT_FILE) from env.environ, through
         # SharedTransport and proxy_for; never os.environ. `transport`: a pool shared by many Clients.
         self._own_transport = None if transport is not None else SharedTransport(env)
+        self.transport = transport or self._own_transport
         self.http = httpx.AsyncClient(
-            transport=transport or self._own_transport,
+            transport=self.transport,
             trust_env=False,
             timeout=self.endpoints.timeout,
             headers=headers,
@@ -235,8 +236,22 @@ class Client:
     async def _attempt(self, service: str, method: str, url: str, outgoing: Outgoing, left: float) -> Reply:
         if service != "Metrika":
             return await self.send(service, method, url, outgoing, left)
-        async with self.pacer.slot(self.user, kind_of(urlsplit(url).path)):
-            return await self.send(service, method, url, outgoing, left)
+        shared = self.transport
+        if not isinstance(shared, SharedTransport):
+            async with self.pacer.slot(self.user, kind_of(urlsplit(url).path)):
+                return await self.send(service, method, url, outgoing, left)
+        # A host known dead is not waited for: neither before the pacer, nor while in its queue.
+        sending = asyncio.Event()
+
+        async def paced() -> Reply:
+            async with self.pacer.slot(self.user, kind_of(urlsplit(url).path)):
+                sending.set()
+                return await self.send(service, method, url, outgoing, left)
+
+        reply = await shared.unless_dead(url, paced(), sending)
+        if isinstance(reply, Reply):
+            return reply
+        return self._failed(service, urlsplit(url).hostname or url, reply, "DeadHost")
 
     async def send(self, service: str, method: str, url: str, outgoing: Outgoing, left: float | None = None) -> Reply:
         """One request, bounded from start to end by METRIKA_TIMEOUT (a server that drips bytes
@@ -712,6 +727,7 @@ class SharedTransport(httpx.AsyncBaseTransport):
         self.inner: httpx.AsyncBaseTransport | None = env.transport  # a test's transport: every request
         self.pools: dict[str | None, httpx.AsyncBaseTransport] = {}
         self.failures: dict[tuple[str, int | None], list[str]] = {}  # (host, port) -> kinds of connect failures
+        self.deaths: dict[tuple[str, int | None], asyncio.Event] = {}  # set when that host is found dead
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         where = (request.url.host, request.url.port)
@@ -724,7 +740,41 @@ class SharedTransport(httpx.AsyncBaseTransport):
             kind = classify_network_error(exc, str(request.url), self.environ)
             if kind in DEAD_KINDS:
                 self.failures.setdefault(where, []).append(kind)
+                if len(self.failures[where]) >= DEAD_AFTER:
+                    self._died(where).set()
             raise
+
+    def _died(self, where: tuple[str, int | None]) -> asyncio.Event:
+        """Set when the host at `where` is found dead."""
+        return self.deaths.setdefault(where, asyncio.Event())
+
+    def dead(self, url: str) -> str | None:
+        """The kind of failure that made the host of `url` dead this run, or None."""
+        parts = httpx.URL(url)
+        kinds = self.failures.get((parts.host, parts.port), [])
+        return kinds[-1] if len(kinds) >= DEAD_AFTER else None
+
+    async def unless_dead(self, url: str, paced: Coroutine[Any, Any, Reply], sending: asyncio.Event) -> Reply | str:
+        """`paced` (a request waiting for its slot in the pacer, then sent), or the kind of failure
+        of its host as soon as that host is found dead while it still waits: the requests left
+        fail at once, not one pacer interval after another. One already being sent is awaited."""
+        kind = self.dead(url)
+        if kind is not None:
+            paced.close()
+            return kind
+        parts = httpx.URL(url)
+        died = self._died((parts.host, parts.port))
+        work, watch = asyncio.ensure_future(paced), asyncio.ensure_future(died.wait())
+        try:
+            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done() or sending.is_set():
+                return await work
+            work.cancel()
+            return self.dead(url) or "refused"
+        finally:
+            watch.cancel()
+            if not work.done():
+                work.cancel()
 
     async def _forward(self, request: httpx.Request) -> httpx.Response:
         if self.inner is not None:
