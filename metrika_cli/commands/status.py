@@ -9,6 +9,7 @@ pool; at most two Metrika requests a profile (the first page of counters, the ac
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import replace
@@ -63,7 +64,13 @@ def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, 
     saved = env.store.profiles()
     names = names or sorted(saved)
     if not names:
-        raise NoToken(_("No profile is stored yet."), [_("Log in to store one: `metrika login --profile NAME`.")])
+        raise NoToken(
+            _("No profile is stored yet."),
+            [
+                _("Log in to store one: `{command}`.").format(command="metrika login"),
+                _("To give it a name of your own instead: `metrika login --profile NAME`, with that name for NAME."),
+            ],
+        )
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set: status checks each profile's stored token instead."))
     entries = [(name, saved.get(name) or Profile()) for name in names]
@@ -280,26 +287,53 @@ def count_line(reports: list[Report]) -> str:
 
 
 def expiring_warning(env: Env, reports: list[Report]) -> None:
-    """The tokens that expire within WARN_DAYS days, in one line on stderr."""
+    """The tokens that expire within WARN_DAYS days, in one line on stderr, with the command that
+    renews them: `metrika refresh` for those with a refresh token, a new login for the others."""
     now = env.now()
     soon = []
     for report in reports:
         days = report.days_left(now)
         if days is not None and days <= WARN_DAYS and report.verdict.code is not Diagnosis.TOKEN_INVALID:
-            soon.append((shown_name(report.name), report.expires_at or ""))
+            soon.append(report)
     if not soon:
         return
-    listed = ", ".join(f"{name} ({date[:10]})" for name, date in soon[:5])
+    listed = ", ".join(f"{shown_name(report.name)} ({(report.expires_at or '')[:10]})" for report in soon[:5])
     if len(soon) > 5:
         listed += " " + _("and {count} more").format(count=len(soon) - 5)
-    warn(
-        env,
-        ngettext(
+    # as a single profile's warning says: an expired token takes a new login
+    renewable = [report.name for report in soon if report.renewable and (report.days_left(now) or 0) > 0]
+    words = {"count": len(soon), "days": WARN_DAYS, "listed": listed}
+    if not renewable:
+        line = ngettext(
             "{count} token expires within {days} days: {listed}; renew with `metrika login --profile NAME`.",
             "{count} tokens expire within {days} days: {listed}; renew each with `metrika login --profile NAME`.",
             len(soon),
-        ).format(count=len(soon), days=WARN_DAYS, listed=listed),
-    )
+        ).format(**words)
+    elif len(renewable) == len(soon):
+        line = ngettext(
+            "{count} token expires within {days} days: {listed}; renew it with `{command}`.",
+            "{count} tokens expire within {days} days: {listed}; renew them with `{command}`.",
+            len(soon),
+        ).format(**words, command=refresh_command(env, renewable))
+    else:
+        line = ngettext(
+            "{count} token expires within {days} days: {listed}; renew those with a refresh token with "
+            "`{command}`, each of the others with `metrika login --profile NAME`.",
+            "{count} tokens expire within {days} days: {listed}; renew those with a refresh token with "
+            "`{command}`, each of the others with `metrika login --profile NAME`.",
+            len(soon),
+        ).format(**words, command=refresh_command(env, renewable))
+    warn(env, line)
+
+
+def refresh_command(env: Env, names: list[str]) -> str:
+    """`metrika refresh` for the profiles `names`, as it can be run: one --profile each (none for
+    the profile metrika picks without one); for more than a few, every profile due within WARN_DAYS."""
+    if len(names) == 1:
+        return profile_command("metrika refresh", names[0], fix_profile(env))
+    if len(names) <= 5:
+        return "metrika refresh " + " ".join(f"--profile {shlex.quote(shown_name(name))}" for name in names)
+    return f"metrika refresh --all --expiring-within {WARN_DAYS + 1}"
 
 
 def status_document(env: Env, reports: list[Report], code: int, offline: bool) -> dict[str, Any]:
