@@ -95,6 +95,27 @@ def test_no_command_imports_another_command():
     assert {module: targets for module, targets in wrong.items() if targets} == {}
 
 
+def test_the_profile_is_resolved_by_the_dispatch_not_by_each_command():
+    """--profile (with METRIKA_PROFILE, `switch` and the checks of a name) is resolved once, where
+    the command line is parsed: app.py's handles_errors and main.py's lean paths call
+    tokens.resolve_profile; a command reads env.profile and never resolves an option of its own."""
+    resolving = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            if node.func.id == "resolve_profile" or (node.func.id == "profile_name" and len(node.args) > 1):
+                resolving.append(f"{path.relative_to(PACKAGE)}:{node.func.id}")
+    # tokens.py: resolve_profile itself, and chosen_profile for a command run without the dispatch
+    expected = [
+        "app.py:resolve_profile",
+        "main.py:resolve_profile",
+        "tokens.py:profile_name",
+        "tokens.py:resolve_profile",
+    ]
+    assert sorted(set(resolving)) == expected
+
+
 def test_no_function_is_longer_than_fifty_lines():
     long = []
     for path in PACKAGE.rglob("*.py"):

@@ -31,7 +31,7 @@ from ..pacing import PARALLEL
 from ..probe import Inquiry, inspect
 from ..store import Profile
 from ..text import escape_controls, fingerprint, shown, with_profile
-from ..tokens import Token, checked_profile, fix_profile, profile_name, usable_token
+from ..tokens import Token, chosen_profile, fix_profile, usable_token
 from .options import ProfileOption
 
 if TYPE_CHECKING:  # httpx is imported only when a call is sent
@@ -120,7 +120,7 @@ def api(
     profile: ProfileOption = None,
 ) -> int:
     env: Env = ctx.obj
-    name = checked_profile(profile_name(env, profile))
+    name = chosen_profile(env)  # --profile, resolved by app.handles_errors
     request = Request(method, fields or [], input_file, form or [], paginate, ulogin, include, output)
     call = build_call(env, path, request)
     return run(env, name, call)

@@ -13,20 +13,15 @@ from ..i18n import _
 from ..output import base_document, emit_json, render_checks, render_verdict, say
 from ..probe import Inquiry, inspect, parse_counter_ids
 from ..text import fingerprint, looks_like_token, shown
-from ..tokens import Token, checked_profile, profile_name, token_in_use
+from ..tokens import Token, chosen_profile, token_in_use
 
 
 def checked_run(
-    env: Env,
-    counter_ids: list[str] | None,
-    profile: str | None,
-    need: str,
-    login_name: str | None,
-    as_json: bool,
-    expiring_within: int | None,
+    env: Env, counter_ids: list[str] | None, need: str, login_name: str | None, expiring_within: int | None
 ) -> int:
-    """The options as parsed (by Typer, or by main.py's lean path), checked, then run."""
-    name = checked_profile(profile_name(env, profile))
+    """The options as parsed (by Typer, or by main.py's lean path), checked, then run: the profile
+    and --json as the dispatch resolved them."""
+    name = chosen_profile(env)
     if need not in ("read", "write"):
         raise BadInput(_("--need takes read or write; got {value!r}.").format(value=shown(need, 20)))
     if login_name is not None and looks_like_token(login_name.strip()):
@@ -36,7 +31,7 @@ def checked_run(
                 "in an option."
             ).format(fp=fingerprint(login_name.strip()))
         )
-    return run(env, name, parse_counter_ids(counter_ids or []), need, login_name, as_json, expiring_within)
+    return run(env, name, parse_counter_ids(counter_ids or []), need, login_name, env.as_json, expiring_within)
 
 
 def run(

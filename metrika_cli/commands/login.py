@@ -20,7 +20,7 @@ from ..output import render_verdict, say, stored_where, warn
 from ..probe import Inquiry, configured_client_id, inspect
 from ..store import Profile, no_keyring_error
 from ..text import fingerprint
-from ..tokens import Token, checked_profile, profile_name, stored_token
+from ..tokens import Token, chosen_profile, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
 MAX_TOKEN_INPUT = 64 * 1024
@@ -99,7 +99,7 @@ def login(
         return run(
             env,
             LoginOptions(
-                checked_profile(profile_name(env, profile)),
+                chosen_profile(env),  # --profile, resolved by app.handles_errors
                 client_id,
                 with_token,
                 no_browser,

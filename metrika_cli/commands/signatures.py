@@ -36,7 +36,8 @@ def check_access(
     as_json: JsonOption = False,
     expiring_within: ExpiringWithinOption = None,
 ) -> int:
-    return check_access_command.checked_run(ctx.obj, counter_ids, profile, need, login_name, as_json, expiring_within)
+    # --profile and --json: resolved by app.handles_errors, read from the Env
+    return check_access_command.checked_run(ctx.obj, counter_ids, need, login_name, expiring_within)
 
 
 def whoami(
@@ -45,4 +46,4 @@ def whoami(
     as_json: JsonOption = False,
     expiring_within: ExpiringWithinOption = None,
 ) -> int:
-    return whoami_command.checked_run(ctx.obj, profile, as_json, expiring_within)
+    return whoami_command.checked_run(ctx.obj, expiring_within)  # --profile and --json: on the Env

@@ -57,7 +57,7 @@ def status(
 ) -> int:
     env: Env = ctx.obj
     names = profiles or ([env.global_profile] if env.global_profile else [])
-    return run(env, [checked_profile(name) for name in dict.fromkeys(names)], offline, expiring_within, as_json)
+    return run(env, [checked_profile(name) for name in dict.fromkeys(names)], offline, expiring_within, env.as_json)
 
 
 def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, as_json: bool) -> int:

@@ -14,12 +14,13 @@ from ..i18n import _
 from ..output import describe_storage, emit_json, render_verdict, say, warn
 from ..probe import Inquiry, Report
 from ..text import fingerprint, profile_command
-from ..tokens import checked_profile, fix_profile, profile_name, token_in_use
+from ..tokens import chosen_profile, fix_profile, token_in_use
 
 
-def checked_run(env: Env, profile: str | None, as_json: bool, expiring_within: int | None) -> int:
-    """The options as parsed (by Typer, or by main.py's lean path), checked, then run."""
-    return run(env, checked_profile(profile_name(env, profile)), as_json, expiring_within)
+def checked_run(env: Env, expiring_within: int | None) -> int:
+    """The options as parsed (by Typer, or by main.py's lean path), then run: the profile and
+    --json as the dispatch resolved them."""
+    return run(env, chosen_profile(env), env.as_json, expiring_within)
 
 
 def inspect(env: Env, name: str, expiring_within: int | None = None) -> Report:
