@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
 
 
 def dispatch(args: list[str], env: Env) -> int:
+    env.profile, env.profiles = None, None  # resolved by the path taken: nothing of an earlier run of this Env
     try:
         lean = lean_token_args(args)
         lean_exec = None if lean else lean_exec_args(args)

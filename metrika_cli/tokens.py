@@ -52,6 +52,19 @@ def resolve_profile(env: Env) -> str:
     return env.profile
 
 
+def resolve_profiles(env: Env, options: list[str] | None) -> list[str]:
+    """The profiles a command that takes many was given (each --profile, else the global one),
+    each checked, once: the dispatch's, as resolve_profile is for one."""
+    names = options or ([env.global_profile] if env.global_profile else [])
+    env.profiles = [checked_profile(name) for name in dict.fromkeys(names)]
+    return env.profiles
+
+
+def named_profiles(env: Env, options: list[str] | None) -> list[str]:
+    """env.profiles, as the dispatch resolved them; resolved now for a command run without one."""
+    return env.profiles if env.profiles is not None else resolve_profiles(env, options)
+
+
 def chosen_profile(env: Env) -> str:
     """env.profile, as the dispatch resolved it; resolved now for a command run without one."""
     return env.profile if env.profile is not None else resolve_profile(env)

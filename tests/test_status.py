@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import tomli_w
 from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN, call_metrika
 from keyring_backends import backend_env
@@ -244,6 +245,23 @@ def test_no_profiles_says_a_login_that_runs_as_it_is(metrika):
         assert "Log in to store one: `metrika login`." in result.stderr
         document = json.loads(metrika(*args, "--json").stdout)
         assert document["fix"][0] == "Log in to store one: `metrika login`."
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("status",), []),
+        (("--profile", "a", "status", "--json"), ["a"]),
+        (("--profile", "a", "status", "--profile", "b", "--profile", "c", "--profile", "b"), ["b", "c"]),
+    ],
+)
+def test_status_gets_its_profiles_resolved_by_the_dispatch(metrika, monkeypatch, args, expected):
+    from metrika_cli.commands import status
+
+    seen = []
+    monkeypatch.setattr(status, "run", lambda env, names, *rest: seen.append((names, env.profiles, env.as_json)) or 0)
+    assert metrika(*args).code == 0
+    assert seen == [(expected, expected, "--json" in args)]
 
 
 def test_no_profiles_is_no_token(metrika):

@@ -104,14 +104,19 @@ def test_the_profile_is_resolved_by_the_dispatch_not_by_each_command():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
                 continue
-            if node.func.id == "resolve_profile" or (node.func.id == "profile_name" and len(node.args) > 1):
+            if node.func.id in ("resolve_profile", "resolve_profiles") or (
+                node.func.id == "profile_name" and len(node.args) > 1
+            ):
                 resolving.append(f"{path.relative_to(PACKAGE)}:{node.func.id}")
-    # tokens.py: resolve_profile itself, and chosen_profile for a command run without the dispatch
+    # tokens.py: resolve_profile itself, and chosen_profile and named_profiles for a command run
+    # without the dispatch
     expected = [
         "app.py:resolve_profile",
+        "app.py:resolve_profiles",
         "main.py:resolve_profile",
         "tokens.py:profile_name",
         "tokens.py:resolve_profile",
+        "tokens.py:resolve_profiles",
     ]
     assert sorted(set(resolving)) == expected
 

@@ -26,7 +26,7 @@ from ..output import emit_json, progress, render_lines, render_table, say, warn
 from ..probe import Inquiry, Report, inspect, inspect_async
 from ..store import Profile
 from ..text import fingerprint, profile_command, shown_name
-from ..tokens import Token, checked_profile, fix_profile, profile_name, recorded_token, stored_profiles
+from ..tokens import Token, fix_profile, named_profiles, profile_name, recorded_token, stored_profiles
 from .options import ExpiringWithinOption, JsonOption, complete_profiles
 
 PROGRESS_OVER = 10  # profiles: fewer finish before a bar is worth drawing
@@ -55,9 +55,8 @@ def status(
     expiring_within: ExpiringWithinOption = None,
     as_json: JsonOption = False,
 ) -> int:
-    env: Env = ctx.obj
-    names = profiles or ([env.global_profile] if env.global_profile else [])
-    return run(env, [checked_profile(name) for name in dict.fromkeys(names)], offline, expiring_within, env.as_json)
+    env: Env = ctx.obj  # --profile (each, checked) and --json: resolved by app.handles_errors
+    return run(env, named_profiles(env, profiles), offline, expiring_within, env.as_json)
 
 
 def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, as_json: bool) -> int:
