@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -18,6 +19,7 @@ from ..i18n import _
 from ..loopback import check_redirect_uri
 from ..output import render_verdict, say, stored_where, warn
 from ..probe import Options, collect, configured_client_id
+from ..revoke import revoke_unstored
 from ..store import Profile, no_keyring_error
 from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, stored_token
@@ -128,6 +130,24 @@ def run(env: Env, opts: LoginOptions) -> int:
     else:
         grant = flows.obtain(env, _needed(app_id), _flow_request(opts), lambda: _read_pasted(env, False))
     env.secrets.add(grant.token)
+    return _revoked_unless_stored(env, app_id, grant, lambda: _keep(env, opts, saved, app_id, grant))
+
+
+def _revoked_unless_stored(env: Env, app_id: str | None, grant: flows.Grant, keep: Callable[[], int]) -> int:
+    """Keep the grant; when that ends without storing it (exit code or error), a token the code or
+    device flow obtained is revoked at Yandex, best effort: it exists only in this process."""
+    try:
+        code = keep()
+    except MetrikaError:
+        revoke_unstored(env, grant.token, app_id, grant.device_id, grant.secret)
+        raise
+    if code != 0:
+        revoke_unstored(env, grant.token, app_id, grant.device_id, grant.secret)
+    return code
+
+
+def _keep(env: Env, opts: LoginOptions, saved: Profile, app_id: str | None, grant: flows.Grant) -> int:
+    """Verify the grant (unless --no-verify) and store it; any exit code but 0: nothing was stored."""
     plain_text = _choose_storage(env, opts.insecure_storage)
     now = env.now()
     new = Profile(client_id=app_id, scopes=opts.scopes, obtained_at=now.isoformat(timespec="seconds"))
