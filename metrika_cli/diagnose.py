@@ -12,7 +12,7 @@ from .errors import Diagnosis, ExitCode
 from .expiry import days_left, expires_in
 from .i18n import N_, _, ngettext
 from .oauth import app_page_url, describe_problem, describe_source
-from .text import shown_name, with_profile
+from .text import close_names, shown_name, with_profile
 
 WRITE_PERMISSIONS = ("own", "edit")
 
@@ -189,17 +189,12 @@ def rule_no_token(ev: Evidence, c: Checks) -> Verdict | None:
     )
 
 
-CLOSE_NAMES = 3  # an unknown profile name is followed by this many of the closest stored ones
-
-
 def unknown_profile_words(name: str, stored: list[str]) -> tuple[str, list[str]] | None:
     """(summary, fix) for a profile name that is not stored while others are (a typo, most
     likely), with the closest stored names; None when it is stored, or nothing is."""
     if not stored or name in stored:
         return None
-    import difflib
-
-    close = [shown_name(found) for found in difflib.get_close_matches(name, stored, n=CLOSE_NAMES)]
+    close = close_names(name, stored)
     summary = ngettext(
         "No profile named {name} is stored (there is {count} other).",
         "No profile named {name} is stored (there are {count} others).",

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import flows, oauth
-from ..diagnose import same_login
+from ..diagnose import same_login, unknown_profile_words
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
 from ..i18n import _
@@ -21,7 +21,7 @@ from ..output import render_verdict, say, stored_where, warn
 from ..probe import Options, collect, configured_client_id
 from ..revoke import revoke_unstored
 from ..store import Profile, no_keyring_error
-from ..text import fingerprint
+from ..text import close_names, fingerprint, shown_name
 from ..tokens import Token, checked_profile, profile_name, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
@@ -47,6 +47,7 @@ class LoginOptions:
     insecure_storage: bool = False
     flow: str = "code"
     redirect_uri: str | None = None
+    yes: bool = False
 
 
 FlowOption = Annotated[
@@ -68,6 +69,17 @@ RedirectUriOption = Annotated[
         help=_(
             "With --flow code: catch the code at this loopback address (http://127.0.0.1:PORT/PATH), which "
             "must be your app's Redirect URI; nothing to paste."
+        ),
+    ),
+]
+
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        help=_(
+            "Create the profile without asking, even if its name is close to a stored one "
+            "(without a terminal metrika never asks, and warns)."
         ),
     ),
 ]
@@ -95,6 +107,7 @@ def login(
             "--insecure-storage", help=_("Store the token in a plain-text file (0600) even if a keyring exists.")
         ),
     ] = False,
+    yes: YesOption = False,
 ) -> int:
     env: Env = ctx.obj
     try:
@@ -112,6 +125,7 @@ def login(
                 insecure_storage,
                 flow.value,
                 redirect_uri,
+                yes,
             ),
         )
     except KeyboardInterrupt:  # before the commit, the transaction puts back what was there
@@ -122,6 +136,8 @@ def login(
 def run(env: Env, opts: LoginOptions) -> int:
     saved = env.store.profile(opts.profile)
     _check_input_is_possible(env, opts)
+    if not new_profile_agreed(env, opts):
+        return 1
     ask = None if opts.with_token or not env.may_prompt else lambda: _ask_client_id(env)
     app_id = configured_client_id(env, lambda: saved.client_id, opts.client_id, ask)
     if opts.with_token:
@@ -225,6 +241,27 @@ def replacing_agreed(env: Env, opts: LoginOptions, old: Profile, new: Profile) -
 
 
 YES = ("y", "yes", "д", "да")
+
+
+def new_profile_agreed(env: Env, opts: LoginOptions) -> bool:
+    """A profile that is not stored while a stored one has a close name (`wrok`, `work`) is a typo,
+    most likely: at a terminal, ask before creating it (the default answer creates nothing);
+    without one (scripts create profiles by name on purpose), or with --yes, go on, with a warning
+    naming the close names unless --yes said so on purpose. A name close to none is simply new."""
+    stored = sorted(env.store.profiles())
+    unknown = unknown_profile_words(opts.profile, stored) if close_names(opts.profile, stored) else None
+    if unknown is None or opts.yes:
+        return True
+    summary, fix = unknown  # the words every command uses for an unknown profile; fix[0]: "Did you mean …?"
+    name = shown_name(opts.profile)
+    if not env.may_prompt or opts.with_token:
+        warn(env, f"{summary} {fix[0]} " + _("Creating profile {name}.").format(name=name))
+        return True
+    say(env, f"{summary} {fix[0]}", style="yellow")
+    if env.ask(_("Create profile {name}? [y/N] ").format(name=name)).strip().lower() in YES:
+        return True
+    say(env, _("Nothing was stored."))
+    return False
 
 
 def _check_input_is_possible(env: Env, opts: LoginOptions) -> None:
