@@ -135,9 +135,15 @@ def _no_keyring_fix() -> list[str]:
 def no_keyring_error() -> StoreUnavailable:
     """No keyring to use: out of reach (one is installed, but there is no session bus), or none at all.
     A backend that PYTHON_KEYRING_BACKEND names (`fail`, `null`, a file) is a choice: none is out of reach."""
+    return keyring_unreached() or StoreUnavailable(
+        _("No OS keyring is available to store the token."), fix=_no_keyring_fix()
+    )
+
+
+def keyring_unreached() -> StoreUnavailable | None:
+    """A keyring installed here but out of reach or not running; None when there is none to reach."""
     chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
-    unreachable = out_of_reach(os.environ) if not chosen or _named_dbus_backend() else None
-    return unreachable or StoreUnavailable(_("No OS keyring is available to store the token."), fix=_no_keyring_fix())
+    return out_of_reach(os.environ) if not chosen or _named_dbus_backend() else None
 
 
 # ---- a keyring out of reach ------------------------------------------------------------

@@ -226,3 +226,30 @@ def test_the_not_running_recipe_in_the_message_works(pipx_python, isolated, fake
     assert login.returncode == 0, login.stderr
     assert token.stdout == TOKEN + "\n"
     assert list((home / "data" / "keyrings").glob("login.keyring"))  # the test's folder, not a real home
+
+
+def test_at_a_terminal_login_says_how_to_start_it_before_offering_plain_text(pipx_python, isolated, fake, tmp_path):
+    """A person at a terminal (a real pty) is told the keyring is not running, and how to start
+    it, before being offered the plain-text file; refusing stores nothing (exit 7)."""
+    import pexpect
+    from secret_service import bare_session_bus
+
+    with bare_session_bus(tmp_path) as bus:
+        child = pexpect.spawn(
+            str(pipx_python),
+            ["-m", "metrika_cli", "login", "--flow", "token", "--client-id", CLIENT_ID, "--no-browser"],
+            env=no_session(DBUS_SESSION_BUS_ADDRESS=bus, NO_COLOR="1"),
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(40, 400),
+        )
+        child.expect("Paste the token")
+        child.sendline(TOKEN)
+        child.expect(r"The keyring is not running: gnome-keyring is installed.*Start it in this session")
+        child.expect_exact("gnome-keyring-daemon --start --components=secrets")
+        child.expect(r"Store the token in plain text in .* \[y/N\] ")
+        child.sendline("n")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 7
+    assert not (isolated / "config.toml").exists() and not (isolated / "credentials.toml").exists()

@@ -16,6 +16,7 @@ from ..diagnose import same_login, unknown_profile_words
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
 from ..i18n import _
+from ..keyrings import keyring_unreached
 from ..loopback import check_redirect_uri
 from ..output import render_verdict, say, stored_where, warn
 from ..probe import Options, collect, configured_client_id
@@ -352,7 +353,9 @@ def _choose_storage(env: Env, insecure_storage: bool) -> bool:
     if env.store.keyring.available():
         return False
     if env.may_prompt:
-        say(env, _("No OS keyring is available."), style="yellow")
+        unreached = keyring_unreached()  # installed, but out of reach or not running: how to mend it, first
+        said = [unreached.message, *unreached.fix[:1]] if unreached else [_("No OS keyring is available.")]
+        say(env, " ".join(said), style="yellow")
         answer = env.ask(
             _("Store the token in plain text in {path} (mode 0600)? [y/N] ").format(path=env.store.credentials_path)
         )
