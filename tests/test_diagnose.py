@@ -9,8 +9,9 @@ import pytest
 from conftest import CLIENT_ID, OTHER_CLIENT_ID
 
 from metrika_cli.api import parse_reply
-from metrika_cli.diagnose import Evidence, Reply, diagnose
+from metrika_cli.diagnose import diagnose
 from metrika_cli.errors import Diagnosis, MetrikaError
+from metrika_cli.evidence import Evidence, Reply
 
 API_HOST = "api-metrika.yandex.net"
 ID_HOST = "login.yandex.ru"
@@ -485,7 +486,7 @@ def test_the_evidence_lines_name_owner_app_and_configured_client_id():
 
 
 def test_offline_rules_need_no_reply_and_trust_the_recorded_expiry():
-    from metrika_cli.diagnose import OFFLINE_RULES
+    from metrika_cli.rules import OFFLINE_RULES
 
     offline = Evidence(token_source="file", now=NOW, expires_at="2025-03-13T00:00:00+00:00")
     assert diagnose(offline, OFFLINE_RULES).code == "token_invalid"
