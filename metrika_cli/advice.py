@@ -138,7 +138,7 @@ def words(finding: Finding, ev: Evidence) -> Words:
     raise TypeError(f"no words for {type(finding).__name__}")
 
 
-@words.register
+@words.register(NoToken)
 def _no_token(finding: NoToken, ev: Evidence) -> Words:
     unknown = unknown_profile_words(finding.profile, list(finding.stored))
     if unknown:
@@ -176,7 +176,7 @@ def unknown_profile_words(name: str, stored: list[str]) -> Words | None:
     return summary, fix
 
 
-@words.register
+@words.register(Malformed)
 def _malformed(finding: Malformed, ev: Evidence) -> Words:
     summary = _("The value from {source} cannot be a token: {reason}.").format(
         source=describe_source(finding.source), reason=describe_problem(finding.problem)
@@ -188,7 +188,7 @@ def _malformed(finding: Malformed, ev: Evidence) -> Words:
     return summary, [_("Store a new token with `metrika login`.")]
 
 
-@words.register
+@words.register(TokenInvalid)
 def _token_invalid(finding: TokenInvalid, ev: Evidence) -> Words:
     fix = [
         _(
@@ -205,7 +205,7 @@ def _token_invalid(finding: TokenInvalid, ev: Evidence) -> Words:
     return _("The token is not valid (expired, revoked, or never valid)."), fix
 
 
-@words.register
+@words.register(HeaderRejected)
 def _header_rejected(finding: HeaderRejected, ev: Evidence) -> Words:
     fix = [
         _(
@@ -233,7 +233,7 @@ def _header_rejected(finding: HeaderRejected, ev: Evidence) -> Words:
     return summary, fix
 
 
-@words.register
+@words.register(WrongApp)
 def _wrong_app(finding: WrongApp, ev: Evidence) -> Words:
     app, expected = finding.app, finding.expected
     return (
@@ -255,7 +255,7 @@ def _wrong_app(finding: WrongApp, ev: Evidence) -> Words:
     )
 
 
-@words.register
+@words.register(NoMetrikaRights)
 def _no_metrika_rights(finding: NoMetrikaRights, ev: Evidence) -> Words:
     return (
         _("The app {app} that issued this token has no Metrika rights (metrika:read).").format(app=finding.app),
@@ -263,7 +263,7 @@ def _no_metrika_rights(finding: NoMetrikaRights, ev: Evidence) -> Words:
     )
 
 
-@words.register
+@words.register(WriteScopeMissing)
 def _write_scope_missing(finding: WriteScopeMissing, ev: Evidence) -> Words:
     return (
         _("Writing needs metrika:write, and this token was requested with {scopes} only.").format(
@@ -281,7 +281,7 @@ def _scope_fix(app: str, scope: str) -> list[str]:
     ]
 
 
-@words.register
+@words.register(UnknownRefusal)
 def _unknown_refusal(finding: UnknownRefusal, ev: Evidence) -> Words:
     return (
         _("Metrika gave an answer metrika does not recognize: HTTP {status} {error_type}.")
@@ -291,7 +291,7 @@ def _unknown_refusal(finding: UnknownRefusal, ev: Evidence) -> Words:
     )
 
 
-@words.register
+@words.register(IdentityUnknown)
 def _identity_unknown(finding: IdentityUnknown, ev: Evidence) -> Words:
     return (
         _("Yandex ID did not say whose token it is, so the account {login} cannot be checked.").format(
@@ -301,7 +301,7 @@ def _identity_unknown(finding: IdentityUnknown, ev: Evidence) -> Words:
     )
 
 
-@words.register
+@words.register(WrongAccount)
 def _wrong_account(finding: WrongAccount, ev: Evidence) -> Words:
     return (
         _("The token belongs to {login}, not to {expected}.").format(login=finding.owner, expected=finding.expected),
@@ -335,7 +335,7 @@ def _owner(login: str | None) -> str:
     return login or _("the token's owner")
 
 
-@words.register
+@words.register(NoCounterAccess)
 def _no_counter_access(finding: NoCounterAccess, ev: Evidence) -> Words:
     """Counters the owner cannot see at all, all named; any it can only read are named too."""
     ids = list(finding.missing)
@@ -369,7 +369,7 @@ def _no_counter_access(finding: NoCounterAccess, ev: Evidence) -> Words:
     return summary, fix
 
 
-@words.register
+@words.register(InsufficientPermission)
 def _insufficient_permission(finding: InsufficientPermission, ev: Evidence) -> Words:
     return _insufficient(finding.read_only, finding.owner)
 
@@ -397,7 +397,7 @@ def _insufficient(counters: tuple[CounterResult, ...], owner: str | None) -> Wor
     return summary.format(**named), [ask.format(**named), _("Or use `--need read` if you only read statistics.")]
 
 
-@words.register
+@words.register(Expiring)
 def _expiring(finding: Expiring, ev: Evidence) -> Words:
     return (
         ngettext(
@@ -409,7 +409,7 @@ def _expiring(finding: Expiring, ev: Evidence) -> Words:
     )
 
 
-@words.register
+@words.register(Expired)
 def _expired(finding: Expired, ev: Evidence) -> Words:
     return (
         _("The token expired on {date} (the expiry recorded at login).").format(date=finding.date),
@@ -417,12 +417,12 @@ def _expired(finding: Expired, ev: Evidence) -> Words:
     )
 
 
-@words.register
+@words.register(OfflineOk)
 def _offline_ok(finding: OfflineOk, ev: Evidence) -> Words:
     return _("The token is stored as recorded at login (offline: Yandex was not asked)."), []
 
 
-@words.register
+@words.register(Ok)
 def _ok(finding: Ok, ev: Evidence) -> Words:
     if not finding.counters_asked:
         return _("The token works for Metrika."), []
@@ -468,7 +468,7 @@ def transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list[
     return None if found is None else (found.code, *words(found, ev))
 
 
-@words.register
+@words.register(NetworkError)
 def _network_error(finding: NetworkError, ev: Evidence) -> Words:
     what = _(NETWORK.get(finding.kind, NETWORK["other"])).format(
         host=finding.host, proxy=ev.proxy or "", timeout=ev.timeout
@@ -501,7 +501,7 @@ def _network_fix(kind: str, ev: Evidence) -> list[str]:
     ]
 
 
-@words.register
+@words.register(TooLarge)
 def _too_large(finding: TooLarge, ev: Evidence) -> Words:
     return (
         _("The answer from {service} is larger than 16 MiB, far more than any answer it should give.").format(
@@ -511,7 +511,7 @@ def _too_large(finding: TooLarge, ev: Evidence) -> Words:
     )
 
 
-@words.register
+@words.register(RateLimited)
 def _rate_limited(finding: RateLimited, ev: Evidence) -> Words:
     quota = finding.quota
     what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
@@ -538,7 +538,7 @@ def rate_limit_reset(quota: str, now: datetime, retry_after: float | None = None
     return _("Wait a few seconds and retry.")
 
 
-@words.register
+@words.register(Unavailable)
 def _unavailable(finding: Unavailable, ev: Evidence) -> Words:
     if finding.html:
         what = _("an HTML page (HTTP {status}), probably from a proxy").format(status=finding.status)
@@ -553,7 +553,7 @@ def _unavailable(finding: Unavailable, ev: Evidence) -> Words:
     )
 
 
-@words.register
+@words.register(BrokenBody)
 def _broken_body(finding: BrokenBody, ev: Evidence) -> Words:
     return (
         _("{service} answered 200 with a body that is not the expected JSON.").format(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import Any, ClassVar, dataclass_transform
 
 from .errors import Diagnosis
 from .evidence import (
@@ -46,7 +46,7 @@ class Stage(IntEnum):
     DONE = 11
 
 
-@dataclass(frozen=True)
+@dataclass
 class CounterResult:
     id: int
     name: str | None
@@ -54,18 +54,40 @@ class CounterResult:
     ok: bool
 
 
-@dataclass(frozen=True)
+@dataclass_transform(eq_default=True, frozen_default=True)
 class Finding:
-    """What the evidence shows: a diagnosis, how far it went, and (in each kind) the facts that say it."""
+    """What the evidence shows: a diagnosis, how far it went, and (in each kind) the facts that say
+    it. A frozen value, as a frozen dataclass is (the fields are the annotated names), built
+    without generating code: check-access's lean start-up defines twenty of these."""
 
     code: ClassVar[Diagnosis]
     stage: ClassVar[Stage]
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls) -> None:
+        own = [name for name, kind in vars(cls).get("__annotations__", {}).items() if "ClassVar" not in str(kind)]
+        cls.fields = (*cls.fields, *own)
+
+    def __init__(self, *args: Any) -> None:
+        if len(args) != len(self.fields):
+            raise TypeError(f"{type(self).__name__} takes {len(self.fields)} facts, not {len(args)}")
+        self.__dict__.update(zip(self.fields, args, strict=True))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a finding is not changed: {type(self).__name__}.{name}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{key}={value!r}' for key, value in vars(self).items())})"
 
 
 # ---- the findings -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class NoToken(Finding):
     code = Diagnosis.NO_TOKEN
     stage = Stage.PRESENT
@@ -73,7 +95,6 @@ class NoToken(Finding):
     stored: tuple[str, ...]  # the stored profiles' names, when known: a typo is named
 
 
-@dataclass(frozen=True)
 class Malformed(Finding):
     code = Diagnosis.TOKEN_MALFORMED
     stage = Stage.FORMED
@@ -81,7 +102,6 @@ class Malformed(Finding):
     problem: str
 
 
-@dataclass(frozen=True)
 class NetworkError(Finding):
     code = Diagnosis.NETWORK_ERROR
     stage = Stage.ANSWERED
@@ -90,14 +110,12 @@ class NetworkError(Finding):
     kind: str  # dns, refused, tls, proxy, timeout, cut, deadline, other
 
 
-@dataclass(frozen=True)
 class TooLarge(Finding):
     code = Diagnosis.UNEXPECTED_RESPONSE
     stage = Stage.ANSWERED
     service: str
 
 
-@dataclass(frozen=True)
 class RateLimited(Finding):
     code = Diagnosis.RATE_LIMITED
     stage = Stage.ANSWERED
@@ -106,7 +124,6 @@ class RateLimited(Finding):
     retry_after: float | None
 
 
-@dataclass(frozen=True)
 class Unavailable(Finding):
     code = Diagnosis.SERVICE_UNAVAILABLE
     stage = Stage.ANSWERED
@@ -117,21 +134,18 @@ class Unavailable(Finding):
     html: bool
 
 
-@dataclass(frozen=True)
 class BrokenBody(Finding):
     code = Diagnosis.UNEXPECTED_RESPONSE
     stage = Stage.ANSWERED
     service: str
 
 
-@dataclass(frozen=True)
 class TokenInvalid(Finding):
     code = Diagnosis.TOKEN_INVALID
     stage = Stage.ACCEPTED
     source: str
 
 
-@dataclass(frozen=True)
 class HeaderRejected(Finding):
     code = Diagnosis.HEADER_REJECTED
     stage = Stage.ACCEPTED
@@ -139,7 +153,6 @@ class HeaderRejected(Finding):
     proxy: str | None
 
 
-@dataclass(frozen=True)
 class UnknownRefusal(Finding):
     code = Diagnosis.UNEXPECTED_RESPONSE
     stage = Stage.ACCEPTED
@@ -147,7 +160,6 @@ class UnknownRefusal(Finding):
     error_type: str
 
 
-@dataclass(frozen=True)
 class WrongApp(Finding):
     code = Diagnosis.WRONG_APP
     stage = Stage.APP
@@ -155,21 +167,18 @@ class WrongApp(Finding):
     expected: str
 
 
-@dataclass(frozen=True)
 class NoMetrikaRights(Finding):
     code = Diagnosis.SCOPE_MISSING
     stage = Stage.RIGHTS
     app: str
 
 
-@dataclass(frozen=True)
 class IdentityUnknown(Finding):
     code = Diagnosis.UNEXPECTED_RESPONSE
     stage = Stage.IDENTIFIED
     expected_login: str
 
 
-@dataclass(frozen=True)
 class WriteScopeMissing(Finding):
     code = Diagnosis.SCOPE_MISSING
     stage = Stage.SCOPED
@@ -177,7 +186,6 @@ class WriteScopeMissing(Finding):
     app: str
 
 
-@dataclass(frozen=True)
 class WrongAccount(Finding):
     code = Diagnosis.WRONG_ACCOUNT
     stage = Stage.ACCOUNT
@@ -185,7 +193,6 @@ class WrongAccount(Finding):
     expected: str
 
 
-@dataclass(frozen=True)
 class NoCounterAccess(Finding):
     code = Diagnosis.NO_COUNTER_ACCESS
     stage = Stage.COUNTERS
@@ -195,7 +202,6 @@ class NoCounterAccess(Finding):
     read_only: tuple[CounterResult, ...]  # any it can see but only read, when it must change them
 
 
-@dataclass(frozen=True)
 class InsufficientPermission(Finding):
     code = Diagnosis.INSUFFICIENT_PERMISSION
     stage = Stage.COUNTERS
@@ -203,7 +209,6 @@ class InsufficientPermission(Finding):
     read_only: tuple[CounterResult, ...]
 
 
-@dataclass(frozen=True)
 class Expiring(Finding):
     code = Diagnosis.TOKEN_EXPIRING
     stage = Stage.EXPIRY
@@ -211,20 +216,17 @@ class Expiring(Finding):
     within: int
 
 
-@dataclass(frozen=True)
 class Expired(Finding):
     code = Diagnosis.TOKEN_INVALID
     stage = Stage.ACCEPTED
     date: str
 
 
-@dataclass(frozen=True)
 class OfflineOk(Finding):
     code = Diagnosis.OK
     stage = Stage.DONE
 
 
-@dataclass(frozen=True)
 class Ok(Finding):
     code = Diagnosis.OK
     stage = Stage.DONE
@@ -427,7 +429,7 @@ def decide(ev: Evidence, rules: list[Rule] | None = None) -> Finding:
 # ---- the checks, read from the evidence as far as the finding's stage ---------------------
 
 
-@dataclass(frozen=True)
+@dataclass
 class CheckState:
     """A check as the evidence shows it. Its detail is data: `fact` as it is, or, with a `note`,
     the fact in the words advice.py gives that note."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import dataclasses
 import inspect
 from datetime import UTC, datetime
 from pathlib import Path
@@ -645,7 +644,7 @@ def test_every_rule_is_a_pure_function_of_the_evidence():
             assert first == second, (name, rule.__name__)
             assert ev == before, (name, rule.__name__)
             if first is not None:
-                with pytest.raises(dataclasses.FrozenInstanceError):
+                with pytest.raises(AttributeError):
                     first.stage = first.stage  # type: ignore[misc]
         diagnose(ev, rules)
         assert ev == before, name
