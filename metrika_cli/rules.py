@@ -68,10 +68,12 @@ class Finding:
         own = [name for name, kind in vars(cls).get("__annotations__", {}).items() if "ClassVar" not in str(kind)]
         cls.fields = (*cls.fields, *own)
 
-    def __init__(self, *args: Any) -> None:
-        if len(args) != len(self.fields):
-            raise TypeError(f"{type(self).__name__} takes {len(self.fields)} facts, not {len(args)}")
-        self.__dict__.update(zip(self.fields, args, strict=True))
+    def __init__(self, *args: Any, **named: Any) -> None:
+        given = self.fields[: len(args)]
+        if len(args) > len(self.fields) or set(named) & set(given) or set(given) | set(named) != set(self.fields):
+            raise TypeError(f"{type(self).__name__} takes the facts {', '.join(self.fields)}")
+        values = dict(zip(given, args, strict=True), **named)
+        self.__dict__.update((name, values[name]) for name in self.fields)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a finding is not changed: {type(self).__name__}.{name}")

@@ -669,3 +669,16 @@ def test_the_rules_have_no_words_and_the_advice_has_words_for_every_finding():
     findings = set(kinds(Finding)) - {Finding}
     assert findings <= set(advice.words.registry)
     assert {kind.code for kind in findings} == set(Diagnosis) - RAISED_ONLY
+
+
+def test_a_finding_is_a_value_of_its_kind_and_facts():
+    from metrika_cli.rules import BrokenBody, TooLarge, WrongApp
+
+    assert WrongApp("a", "b") == WrongApp(app="a", expected="b") != WrongApp("a", "c")
+    assert TooLarge("Metrika") != BrokenBody("Metrika")  # same facts, another kind
+    assert repr(WrongApp("a", "b")) == "WrongApp(app='a', expected='b')"
+    for args, named in ((("a",), {}), (("a", "b", "c"), {}), (("a", "b"), {"app": "c"}), ((), {"app": "a", "x": 1})):
+        with pytest.raises(TypeError):
+            WrongApp(*args, **named)
+    with pytest.raises(AttributeError):
+        WrongApp("a", "b").app = "c"  # type: ignore[misc]
