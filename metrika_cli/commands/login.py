@@ -12,9 +12,10 @@ from typing import Annotated, Optional
 import typer
 
 from .. import flows, oauth
-from ..diagnose import same_login, unknown_profile_words
+from ..advice import unknown_profile_words
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
+from ..evidence import same_login
 from ..i18n import _
 from ..keyrings import keyring_unreached
 from ..loopback import check_redirect_uri
