@@ -12,12 +12,14 @@ from datetime import datetime
 from typing import Any, Literal
 
 from . import oauth
-from .diagnose import OFFLINE_RULES, Evidence, Reply, Verdict, diagnose, identity_data
+from .diagnose import Verdict, diagnose
 from .env import Env
 from .errors import BadInput
+from .evidence import Evidence, Reply, identity_data
 from .expiry import days_left
 from .i18n import _
 from .pacing import Pacer
+from .rules import OFFLINE_RULES
 from .store import Profile
 from .text import shown
 from .tokens import Token, fix_profile, stored_profiles

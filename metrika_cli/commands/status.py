@@ -17,9 +17,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..diagnose import Evidence, Verdict, carrying_profile, unknown_profile_words
+from ..advice import unknown_profile_words
+from ..diagnose import Verdict, carrying_profile
 from ..env import Env
 from ..errors import Diagnosis, MetrikaError, NoToken
+from ..evidence import Evidence
 from ..expiry import WARN_DAYS
 from ..i18n import _, ngettext
 from ..output import emit_json, progress, render_lines, render_table, say, warn
