@@ -29,7 +29,10 @@
 4. A Logs API part. `metrika api …/part/0/download --output FILE` of PART_MIB (256) MiB from
    the fake, next to `curl -o FILE` of the same URL, interleaved, medians: target wall <= 1.3x
    curl's; and metrika's peak RSS (GNU time's %M) <= its baseline + 64 MiB, the baseline
-   being the same command on a 1 MiB part. Both sides run under GNU time alike.
+   being the same command on a 1 MiB part. Both sides run under GNU time alike, and each run
+   writes a new file: the target is removed before it, untimed. (Overwriting would not be the
+   same work for both: `curl -o` truncates the file there, and on ext4 a truncated file's close
+   starts writing all of it out; metrika renames a new file over it, which frees the old one.)
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import statistics
 import subprocess
@@ -242,6 +246,8 @@ def download_case(options: argparse.Namespace) -> bool:
                 if name == "curl" and curl is None:
                     continue
                 fake.log_part_size = size
+                Path(target).unlink(missing_ok=True)  # every side writes a new file (see above)
+                os.sync()  # and starts with nothing of the last run's left to write out
                 wall, rss, code = measured(command, env)
                 if code != 0 or Path(target).stat().st_size != size:
                     raise SystemExit(f"{name}: exit {code}")
