@@ -11,13 +11,14 @@ import ssl
 import time
 import urllib.request
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import httpcore
 import httpx
 
 from . import __version__
@@ -765,7 +766,7 @@ class SharedTransport(httpx.AsyncBaseTransport):
         if proxy and "://" not in proxy:
             proxy = f"http://{proxy}"
         if proxy not in self.pools:
-            self.pools[proxy] = httpx.AsyncHTTPTransport(proxy=proxy, verify=verify(self.environ), trust_env=False)
+            self.pools[proxy] = Connections(proxy, verify(self.environ))
         return await self.pools[proxy].handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -774,6 +775,146 @@ class SharedTransport(httpx.AsyncBaseTransport):
     async def close(self) -> None:
         for pool in self.pools.values():
             await pool.aclose()
+
+
+READ_SIZE = 1024 * 1024  # bytes a read off a connection may bring (httpcore asks for 64 KiB)
+# httpcore's errors as the httpx errors they are: the most specific one wins.
+HTTPX_ERRORS: dict[type[Exception], type[httpx.HTTPError]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
+
+
+@contextlib.contextmanager
+def httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        kind = next((HTTPX_ERRORS[base] for base in type(exc).__mro__ if base in HTTPX_ERRORS), None)
+        if kind is None:
+            raise
+        raise kind(str(exc)) from exc
+
+
+class WideStream(httpcore.AsyncNetworkStream):
+    """A connection of httpcore's own backend whose reads ask for READ_SIZE bytes: at 64 KiB a
+    read, a 256 MiB Logs API part is 4,096 trips through the event loop and the HTTP parser."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self.inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self.inner.read(max(max_bytes, READ_SIZE), timeout)  # each wait still bounded
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self.inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return WideStream(await self.inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+class WideReads(httpcore.AsyncNetworkBackend):
+    """httpcore's own network backend (anyio: connecting, TLS, time-outs), its streams WideStreams."""
+
+    def __init__(self) -> None:
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        return WideStream(await self.inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class Connections(httpx.AsyncBaseTransport):
+    """What httpx.AsyncHTTPTransport is (an httpcore pool, direct or through an http(s) proxy, with
+    httpx's defaults), built on WideReads: httpx's transport takes no network backend."""
+
+    def __init__(self, proxy: str | None, verify: ssl.SSLContext | bool) -> None:
+        context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        limits: dict[str, Any] = {"max_connections": 100, "max_keepalive_connections": 20, "keepalive_expiry": 5.0}
+        self.pool: httpcore.AsyncConnectionPool
+        if proxy is None:
+            self.pool = httpcore.AsyncConnectionPool(ssl_context=context, network_backend=WideReads(), **limits)
+            return
+        through = httpx.Proxy(proxy)
+        self.pool = httpcore.AsyncHTTPProxy(
+            proxy_url=core_url(through.url),
+            proxy_auth=through.raw_auth,
+            proxy_headers=through.headers.raw,
+            proxy_ssl_context=through.ssl_context,
+            ssl_context=context,
+            network_backend=WideReads(),
+            **limits,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        outgoing = httpcore.Request(
+            method=request.method,
+            url=core_url(request.url),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with httpx_errors():
+            answer = await self.pool.handle_async_request(outgoing)
+        return httpx.Response(
+            status_code=answer.status,
+            headers=answer.headers,
+            stream=CoreBody(answer.stream),
+            extensions=answer.extensions,
+        )
+
+    async def aclose(self) -> None:
+        with httpx_errors():
+            await self.pool.aclose()
+
+
+def core_url(url: httpx.URL) -> httpcore.URL:
+    return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+
+
+class CoreBody(httpx.AsyncByteStream):
+    """An httpcore response body as httpx reads it, its errors httpx's."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with httpx_errors():
+            async for part in self.stream:
+                yield part
+
+    async def aclose(self) -> None:
+        if hasattr(self.stream, "aclose"):
+            await self.stream.aclose()
 
 
 async def oauth_post(env: Env, path: str, form: dict[str, str], transport: Any = None) -> Reply:

@@ -12,10 +12,11 @@ import os
 import time
 from pathlib import Path
 
+import httpcore
 import httpx
 import pytest
 from conftest import TOKEN
-from hostile_server import HostileServer, gzip_bomb, identity
+from hostile_server import HostileServer, drip, gzip_bomb, identity
 
 from metrika_cli import api
 from metrika_cli.api import API, PROBE, Client, Pager, retry_wait
@@ -298,6 +299,42 @@ def test_output_dash_is_stdout(fake, metrika):
 def test_output_into_a_missing_folder_is_bad_input_before_sending(fake, metrika, tmp_path):
     result = metrika("api", PART, "--output", str(tmp_path / "no" / "file"), env=as_token())
     assert result.code == 2 and fake.requests == []
+
+
+def test_output_waits_metrika_timeout_for_each_piece_not_for_the_whole_body(metrika, tmp_path):
+    """A part that takes longer than METRIKA_TIMEOUT to arrive, each piece within it, is kept."""
+    target = tmp_path / "part0.tsv"
+    with HostileServer({"/management/": drip(every=0.15, length=6)}) as server:
+        environ = {"METRIKA_TOKEN": TOKEN, "METRIKA_API_URL": server.url, "METRIKA_TIMEOUT": "0.5"}
+        result = metrika("api", PART, "--output", str(target), env=environ)
+    assert result.code == 0, result.stderr
+    assert target.read_bytes() == b" " * 6
+
+
+def test_output_that_stops_arriving_for_metrika_timeout_fails_and_leaves_the_file(metrika, tmp_path, monkeypatch):
+    monkeypatch.setattr(api, "API", dataclasses.replace(api.API, backoff=(0.0,)))
+    target = tmp_path / "part0.tsv"
+    target.write_text("yesterday's part\n")
+    with HostileServer({"/management/": drip(every=30, length=8)}) as server:
+        environ = {"METRIKA_TOKEN": TOKEN, "METRIKA_API_URL": server.url, "METRIKA_TIMEOUT": "0.5"}
+        started = time.monotonic()
+        result = metrika("api", PART, "--output", str(target), env=environ)
+    assert result.code == 6 and "0.5 s" in result.stderr, result.stderr
+    assert time.monotonic() - started < 10  # four tries of half a second, not the drip's four minutes
+    assert target.read_text() == "yesterday's part\n" and [p.name for p in tmp_path.iterdir()] == ["part0.tsv"]
+
+
+def test_reads_off_a_connection_ask_for_read_size_and_keep_their_time_out():
+    """httpcore asks for 64 KiB a read: a 256 MiB part took 4,096 trips through the event loop."""
+    asked = []
+
+    class Connection(httpcore.AsyncNetworkStream):
+        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            asked.append((max_bytes, timeout))
+            return b""
+
+    asyncio.run(api.WideStream(Connection()).read(65536, 2.5))
+    assert asked == [(api.READ_SIZE, 2.5)] and api.READ_SIZE >= 1024 * 1024
 
 
 # ---- --form ----------------------------------------------------------------------------------
