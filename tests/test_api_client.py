@@ -11,6 +11,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import httpcore
 import httpx
@@ -321,6 +322,35 @@ def test_output_that_stops_arriving_for_metrika_timeout_fails_and_leaves_the_fil
         result = metrika("api", PART, "--output", str(target), env=environ)
     assert result.code == 6 and "0.5 s" in result.stderr, result.stderr
     assert time.monotonic() - started < 10  # four tries of half a second, not the drip's four minutes
+    assert target.read_text() == "yesterday's part\n" and [p.name for p in tmp_path.iterdir()] == ["part0.tsv"]
+
+
+def test_output_onto_a_full_disk_says_so_and_leaves_the_file(fake, metrika, tmp_path, monkeypatch):
+    import tempfile
+
+    real = tempfile.NamedTemporaryFile
+
+    class FillsUp:
+        """The temporary file beside FILE, on a disk that is full after 3 MiB."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.name, self.written = inner, inner.name, 0
+
+        def write(self, data: bytes) -> int:
+            self.written += len(data)
+            if self.written > 3 * 1024 * 1024:
+                raise OSError(28, "No space left on device")
+            return self.inner.write(data)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", lambda *args, **kwargs: FillsUp(real(*args, **kwargs)))
+    fake.log_part_size = 8 * 1024 * 1024
+    target = tmp_path / "part0.tsv"
+    target.write_text("yesterday's part\n")
+    result = metrika("api", PART, "--output", str(target), env=as_token())
+    assert result.code == 1 and "no space left" in result.stderr and "Traceback" not in result.stderr
     assert target.read_text() == "yesterday's part\n" and [p.name for p in tmp_path.iterdir()] == ["part0.tsv"]
 
 

@@ -464,9 +464,9 @@ async def download(env: Env, http: Client, call: Call) -> Reply | None:
     from .. import api as client
 
     with destination(env, call.output or "-") as (handle, keep):
-        with transfer_progress(env) as advance, Writer(handle) as writer:
+        with transfer_progress(env) as advance:
             outgoing = outgoing_of(call)
-            outgoing.sink = client.Sink(writer.write, advance)
+            outgoing.sink = client.Sink(handle.write, advance)  # each piece written as it comes
             reply = await http.request(call.method, call.url, client.API, outgoing=outgoing, on_retry=retrying(env))
         if call.include:
             show_headers(env, reply)
@@ -508,46 +508,6 @@ def destination(env: Env, name: str) -> Iterator[tuple[Any, Callable[[], None]]]
             handle.close()
             with contextlib.suppress(OSError):
                 os.unlink(handle.name)
-
-
-class Writer:
-    """Writes to a file in a thread of its own, so that the disk and the network work at the same
-    time; at most QUEUED pieces wait (bounded memory: the network waits for the disk)."""
-
-    QUEUED = 32
-
-    def __init__(self, handle: Any) -> None:
-        import queue
-        import threading
-
-        self.handle = handle
-        self.pieces: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._drain, name="metrika-writer", daemon=True)
-
-    def _drain(self) -> None:
-        while (piece := self.pieces.get()) is not None:
-            if self.error is None:
-                try:
-                    self.handle.write(piece)
-                except BaseException as exc:  # kept, and raised in the command's thread
-                    self.error = exc
-
-    def write(self, piece: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        if piece:
-            self.pieces.put(piece)
-
-    def __enter__(self) -> Writer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.pieces.put(None)
-        self.thread.join()
-        if self.error is not None and exc[0] is None:
-            raise self.error
 
 
 class _TextSink:
