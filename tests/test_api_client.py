@@ -354,17 +354,40 @@ def test_output_onto_a_full_disk_says_so_and_leaves_the_file(fake, metrika, tmp_
     assert target.read_text() == "yesterday's part\n" and [p.name for p in tmp_path.iterdir()] == ["part0.tsv"]
 
 
-def test_reads_off_a_connection_ask_for_read_size_and_keep_their_time_out():
+def test_a_read_takes_what_came_up_to_read_size_and_waits_at_most_its_time_out():
     """httpcore asks for 64 KiB a read: a 256 MiB part took 4,096 trips through the event loop."""
-    asked = []
 
-    class Connection(httpcore.AsyncNetworkStream):
-        async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-            asked.append((max_bytes, timeout))
-            return b""
+    async def go() -> tuple[bytes, bytes, float]:
+        receiver = api.Receiver()
+        receiver.connection_made(asyncio.Transport())
+        stream = api.LoopStream(receiver.transport, receiver)
+        receiver.data_received(b"x" * (api.READ_SIZE + 10))
+        first, second = await stream.read(65536, 1.0), await stream.read(65536, 1.0)
+        started = time.monotonic()
+        with pytest.raises(httpcore.ReadTimeout):
+            await stream.read(65536, 0.2)
+        return first, second, time.monotonic() - started
 
-    asyncio.run(api.WideStream(Connection()).read(65536, 2.5))
-    assert asked == [(api.READ_SIZE, 2.5)] and api.READ_SIZE >= 1024 * 1024
+    first, second, waited = asyncio.run(go())
+    assert (len(first), len(second)) == (api.READ_SIZE, 10) and api.READ_SIZE >= 1024 * 1024
+    assert 0.15 < waited < 2
+
+
+def test_a_connection_cut_mid_read_is_a_read_error_and_its_end_is_eof():
+    async def go() -> tuple[bytes, bytes]:
+        cut, closed = api.Receiver(), api.Receiver()
+        for receiver in (cut, closed):
+            receiver.connection_made(asyncio.Transport())
+            receiver.data_received(b"rows")
+        cut.connection_lost(ConnectionResetError(104, "Connection reset by peer"))
+        closed.eof_received()
+        first = await api.LoopStream(cut.transport, cut).read(65536)
+        with pytest.raises(httpcore.ReadError, match="reset"):
+            await api.LoopStream(cut.transport, cut).read(65536)
+        ended = api.LoopStream(closed.transport, closed)
+        return first, (await ended.read(65536)) + (await ended.read(65536))
+
+    assert asyncio.run(go()) == (b"rows", b"rows")
 
 
 # ---- --form ----------------------------------------------------------------------------------
