@@ -1,4 +1,5 @@
-"""The HTTP calls to Yandex ID and Metrika. The only module that imports httpx."""
+"""The HTTP calls to Yandex ID and Metrika. The only module that imports httpx (and httpcore, on whose
+public API its connections are built: Connections, LoopBackend)."""
 
 from __future__ import annotations
 
