@@ -373,6 +373,28 @@ def test_a_read_takes_what_came_up_to_read_size_and_waits_at_most_its_time_out()
     assert 0.15 < waited < 2
 
 
+def test_a_connection_stops_reading_while_buffered_bytes_wait_and_reads_on_once_they_are_taken():
+    """Bounded memory: a reader slower than the network (a slow disk) holds BUFFERED bytes at most."""
+    calls = []
+
+    class Transport(asyncio.Transport):
+        def pause_reading(self) -> None:
+            calls.append("pause")
+
+        def resume_reading(self) -> None:
+            calls.append("resume")
+
+    receiver = api.Receiver()
+    receiver.connection_made(Transport())
+    piece = b"x" * (256 * 1024)
+    for _ in range(api.BUFFERED // len(piece) + 2):
+        receiver.data_received(piece)
+    assert calls == ["pause"]
+    while receiver.size > api.BUFFERED // 2:
+        receiver.take(api.READ_SIZE)
+    assert calls == ["pause", "resume"]
+
+
 def test_a_connection_cut_mid_read_is_a_read_error_and_its_end_is_eof():
     async def go() -> tuple[bytes, bytes]:
         cut, closed = api.Receiver(), api.Receiver()
