@@ -20,9 +20,10 @@ from .env import Env
 from .errors import Diagnosis, ExitCode, MetrikaError, NoToken
 from .expiry import days_left, expires_in
 from .i18n import _
+from .keyrings import REFRESH_SUFFIX
 from .oauth import app_page_url
 from .probe import Options, collect_async
-from .store import REFRESH_SUFFIX, Profile, Saving
+from .store import Profile, Saving
 from .tokens import Token, recorded_token
 
 AT_ONCE = 16  # profiles renewed at the same time (their Metrika requests wait for the pacer anyway)

@@ -22,7 +22,8 @@ from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 
 from metrika_cli import store as store_module
 from metrika_cli.errors import ConfigError
-from metrika_cli.store import Profile, Store, default_config_dir
+from metrika_cli.files import default_config_dir
+from metrika_cli.store import Profile, Store
 from metrika_cli.text import fingerprint
 
 SECRET = "0123456789abcdef0123456789abcdef"  # the fake app's secret

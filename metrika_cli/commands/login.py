@@ -15,10 +15,11 @@ from ..diagnose import same_login
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
 from ..i18n import _
+from ..keyrings import no_keyring_error
 from ..loopback import check_redirect_uri
 from ..output import render_verdict, say, stored_where, warn
 from ..probe import Options, collect, configured_client_id
-from ..store import Profile, no_keyring_error
+from ..store import Profile
 from ..text import fingerprint
 from ..tokens import Token, checked_profile, profile_name, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
