@@ -139,20 +139,24 @@ class Store:
                 return
             write_toml(self.config_path, config)
 
+    def _credentials(self, key: str) -> dict[str, Any]:
+        """credentials.toml's table `key` (profiles, client_secrets): {} when the file has none."""
+        return table(read_toml(self.credentials_path, secret=True), key, self.credentials_path)
+
     def file_tokens(self) -> dict[str, str]:
         """Every token in credentials.toml by profile, the file read once (status over many profiles)."""
-        tables = table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+        tables = self._credentials("profiles")
         found = {name: table(tables, name, self.credentials_path).get("token") for name in tables}
         return {name: value for name, value in found.items() if isinstance(value, str) and value}
 
     def file_entries(self) -> dict[str, dict[str, Any]]:
         """Every profile's entry in credentials.toml (token, refresh token), the file read once."""
-        tables = table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+        tables = self._credentials("profiles")
         return {name: table(tables, name, self.credentials_path) for name in tables}
 
     def file_token(self, name: str) -> str | None:
         """The profile's token in credentials.toml, if it has one there."""
-        tables = table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+        tables = self._credentials("profiles")
         value = table(tables, name, self.credentials_path).get("token")
         return value if isinstance(value, str) and value else None
 
@@ -161,15 +165,11 @@ class Store:
     ) -> Profile:
         """Store the token, its refresh token (None: an old one goes) and its metadata together,
         or leave the previous ones as they were."""
-        from .text import fingerprint
 
         with self.lock():
             config = self.config()
             previous = self.profiles().get(name)
-            profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
-            profile.renewable = refresh_token is not None
-            undo = self._write_token(name, token, insecure, refresh_token)
-            profile.keyring_backend = None if insecure else self.keyring.recordable()
+            undo = self._write_token(name, token, profile, insecure, refresh_token)
             try:
                 config.setdefault("profiles", {})[name] = profile.to_toml()
                 write_toml(self.config_path, config)  # the commit
@@ -183,7 +183,6 @@ class Store:
     def save_many(self, entries: list[Saving]) -> list[Profile]:
         """`save` for several profiles at once (refresh --all), with one commit for them all: each
         profile's token, refresh token and metadata change together, and on any failure none does."""
-        from .text import fingerprint
 
         with self.lock():
             config = self.config()
@@ -192,10 +191,7 @@ class Store:
             undo: list[Callable[[], None]] = []
             try:
                 for name, token, profile, insecure, refresh_token in entries:
-                    profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
-                    profile.renewable = refresh_token is not None
-                    undo.append(self._write_token(name, token, insecure, refresh_token))
-                    profile.keyring_backend = None if insecure else self.keyring.recordable()
+                    undo.append(self._write_token(name, token, profile, insecure, refresh_token))
                 for name, _token, profile, *_rest in entries:
                     config.setdefault("profiles", {})[name] = profile.to_toml()
                 write_toml(self.config_path, config)  # the commit
@@ -209,10 +205,20 @@ class Store:
         return [profile for _name, _token, profile, *_rest in entries]
 
     def _write_token(
-        self, name: str, token: str, insecure: bool, refresh_token: str | None = None
+        self, name: str, token: str, profile: Profile, insecure: bool, refresh_token: str | None
     ) -> Callable[[], None]:
-        """Write the token, then its refresh token, where they go; returns how to put back what was
-        there. The token first: whatever a kill leaves, config.toml's fingerprint no longer matches."""
+        """Write the token, then its refresh token, where they go, and say so in `profile` (where,
+        the fingerprint, renewable, the keyring's class); returns how to put back what was there.
+        The token first: whatever a kill leaves, config.toml's fingerprint no longer matches."""
+        from .text import fingerprint
+
+        profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
+        profile.renewable = refresh_token is not None
+        undo = self._write_entries(name, token, insecure, refresh_token)
+        profile.keyring_backend = None if insecure else self.keyring.recordable()
+        return undo
+
+    def _write_entries(self, name: str, token: str, insecure: bool, refresh_token: str | None) -> Callable[[], None]:
         if insecure:
             credentials = read_toml(self.credentials_path, secret=True)
             before = copy.deepcopy(credentials)
@@ -245,7 +251,7 @@ class Store:
     def refresh_token(self, name: str) -> str | None:
         """The profile's refresh token, from where its storage says the token is."""
         if self.profile(name).storage == "file":
-            tables = table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
+            tables = self._credentials("profiles")
             value = table(tables, name, self.credentials_path).get("refresh_token")
             return value if isinstance(value, str) and value else None
         return self.keyring.get(name + REFRESH_SUFFIX)
@@ -257,7 +263,7 @@ class Store:
             value = self.keyring.get(APP_SECRET_PREFIX + client_id)
             if value:
                 return value
-        secrets = table(read_toml(self.credentials_path, secret=True), "client_secrets", self.credentials_path)
+        secrets = self._credentials("client_secrets")
         value = secrets.get(client_id)
         return value if isinstance(value, str) and value else None
 
