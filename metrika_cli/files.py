@@ -218,7 +218,7 @@ def locked(directory: Path, timeout: float) -> Iterator[None]:
     `timeout` seconds of waiting); the half-written files an interrupted writer left are removed."""
     ensure_dir(directory)
     check_private(directory, secret=True)
-    with ProfileLock(directory / ".lock", timeout):
+    with FolderLock(directory / ".lock", timeout):
         _remove_temporary_files(directory)
         yield
 
@@ -230,14 +230,14 @@ def _remove_temporary_files(directory: Path) -> None:
             leftover.unlink()
 
 
-class ProfileLock:
+class FolderLock:
     """An exclusive lock on a file that is never a symlink, held at most `timeout` seconds in waiting;
     the holder writes its pid in it, so whoever waits can say who holds it."""
 
     def __init__(self, path: Path, timeout: float) -> None:
         self.path, self.timeout, self.fd = path, timeout, -1
 
-    def __enter__(self) -> ProfileLock:
+    def __enter__(self) -> FolderLock:
         import fcntl
         import time
 
