@@ -22,9 +22,9 @@ import httpx
 
 from . import __version__
 from .bodies import ACCEPTED, BadEncoding, BrokenEncoding, Decoder
-from .diagnose import Reply
 from .env import Env
 from .errors import BadInput
+from .evidence import Reply
 from .i18n import _
 from .output import redact
 from .pacing import PARALLEL, Pacer, kind_of

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import api, oauth
+from .advice import NETWORK
 from .app_secret import VARIABLE as SECRET_VARIABLE
 from .app_secret import app_secret, known_app_secret
-from .diagnose import NETWORK, Reply
 from .env import Env
 from .errors import BadInput, Diagnosis, MetrikaError
+from .evidence import Reply
 from .i18n import _
 from .loopback import Listener, check_redirect_uri
 from .output import say

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
-from .diagnose import Evidence, Reply, Verdict, transport_trouble
+from .advice import transport_trouble
+from .diagnose import Verdict
 from .env import Env
 from .errors import Diagnosis, MetrikaError
+from .evidence import Evidence, Reply
 from .i18n import _
 from .oauth import DATA_ACCESS_URL, app_page_url
 from .store import Profile

@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 import typer
 
 from .. import flows, oauth
-from ..diagnose import same_login
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
+from ..evidence import same_login
 from ..i18n import _
 from ..keyrings import no_keyring_error
 from ..loopback import check_redirect_uri
