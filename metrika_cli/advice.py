@@ -43,7 +43,7 @@ from .rules import (
     WrongApp,
     trouble,
 )
-from .text import shown_name
+from .text import close_names, shown_name
 
 Words = tuple[str, list[str]]  # a summary, and the steps of its fix
 
@@ -152,17 +152,12 @@ def _no_token(finding: NoToken, ev: Evidence) -> Words:
     )
 
 
-CLOSE_NAMES = 3  # an unknown profile name is followed by this many of the closest stored ones
-
-
 def unknown_profile_words(name: str, stored: list[str]) -> Words | None:
     """(summary, fix) for a profile name that is not stored while others are (a typo, most
     likely), with the closest stored names; None when it is stored, or nothing is."""
     if not stored or name in stored:
         return None
-    import difflib
-
-    close = [shown_name(found) for found in difflib.get_close_matches(name, stored, n=CLOSE_NAMES)]
+    close = close_names(name, stored)
     summary = ngettext(
         "No profile named {name} is stored (there is {count} other).",
         "No profile named {name} is stored (there are {count} others).",
