@@ -110,13 +110,20 @@ def real_keyring(monkeypatch: pytest.MonkeyPatch, secret_service_env: dict[str, 
     for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "PYTHON_KEYRING_BACKEND"):
         monkeypatch.setenv(name, secret_service_env[name])
     yield secret_service_env
-    clear = (  # every entry of metrika's, whichever config folder's service it is under
-        "import contextlib, secretstorage\n"
-        "with contextlib.closing(secretstorage.dbus_init()) as bus:\n"
-        "    for item in secretstorage.get_default_collection(bus).get_all_items():\n"
-        "        if item.get_attributes().get('service', '').startswith('metrika-cli'): item.delete()\n"
-    )
-    subprocess.run([sys.executable, "-c", clear], env=dict(os.environ), timeout=30, check=True)
+    forget_metrikas_entries(secret_service_env["DBUS_SESSION_BUS_ADDRESS"])
+
+
+def forget_metrikas_entries(bus_address: str) -> None:
+    """Delete every entry of metrika's in the Secret Service at `bus_address`, whichever config
+    folder's service it is under (in this process: a child would only add its start-up)."""
+    import secretstorage
+
+    with mock.patch.dict(os.environ, {"DBUS_SESSION_BUS_ADDRESS": bus_address}):
+        bus = secretstorage.dbus_init()
+    with contextlib.closing(bus):
+        for item in secretstorage.get_default_collection(bus).get_all_items():
+            if item.get_attributes().get("service", "").startswith("metrika-cli"):
+                item.delete()
 
 
 @contextlib.contextmanager
