@@ -22,9 +22,9 @@ import httpx
 
 from . import __version__
 from .bodies import ACCEPTED, BadEncoding, BrokenEncoding, Decoder
-from .diagnose import Reply
 from .env import Env
 from .errors import BadInput
+from .evidence import Reply
 from .i18n import _
 from .output import redact
 from .pacing import PARALLEL, Pacer, kind_of
@@ -731,6 +731,13 @@ def verify(environ: Mapping[str, str]) -> ssl.SSLContext | bool:
     return True
 
 
+def no_tls() -> ssl.SSLContext:
+    """For a run whose every base URL is plain http: a context that trusts no certificate at all,
+    so any TLS it were ever asked for fails rather than passes unchecked. Loading the real one
+    (certifi's bundle) costs about 15 ms a run, for nothing here. A proxy's own TLS is not this."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 class SharedTransport(httpx.AsyncBaseTransport):
     """One connection pool (per proxy) for the Clients of a run: a Client closing leaves it open,
     and a Client made with it costs no TLS context of its own (about 25 ms each otherwise).
@@ -741,6 +748,7 @@ class SharedTransport(httpx.AsyncBaseTransport):
     def __init__(self, env: Env) -> None:
         self.environ = env.environ
         self.inner: httpx.AsyncBaseTransport | None = env.transport  # a test's transport: every request
+        self.env = env
         self.pools: dict[str | None, httpx.AsyncBaseTransport] = {}
         self.failures: dict[tuple[str, int | None], list[str]] = {}  # (host, port) -> kinds of connect failures
 
@@ -765,7 +773,10 @@ class SharedTransport(httpx.AsyncBaseTransport):
         if proxy and "://" not in proxy:
             proxy = f"http://{proxy}"
         if proxy not in self.pools:
-            self.pools[proxy] = httpx.AsyncHTTPTransport(proxy=proxy, verify=verify(self.environ), trust_env=False)
+            ends = self.env.endpoints  # all plain http (loopback tests, a local proxy): no certificates to load
+            plain = all(url.lower().startswith("http://") for url in (ends.api_url, ends.login_url, ends.oauth_url))
+            trust = no_tls() if plain else verify(self.environ)
+            self.pools[proxy] = httpx.AsyncHTTPTransport(proxy=proxy, verify=trust, trust_env=False)
         return await self.pools[proxy].handle_async_request(request)
 
     async def aclose(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import time
 from collections.abc import Callable
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import api, oauth
+from .advice import NETWORK
 from .app_secret import VARIABLE as SECRET_VARIABLE
 from .app_secret import app_secret, known_app_secret
-from .diagnose import NETWORK, Reply
 from .env import Env
 from .errors import BadInput, Diagnosis, MetrikaError
+from .evidence import Reply
 from .i18n import _
 from .loopback import Listener, check_redirect_uri
 from .output import say
@@ -41,6 +43,7 @@ class Grant:
     expires_in: int | None = None
     refresh_token: str | None = None
     device_id: str | None = None
+    secret: str | None = field(default=None, repr=False)  # the app's secret it was got with, if any: to revoke it
 
 
 @dataclass
@@ -220,7 +223,7 @@ def exchange(env: Env, app_id: str, code: str, pkce: Pkce) -> Grant:
     if secret:
         form["client_secret"] = secret
     reply = asyncio.run(api.oauth_post(env, "/token", form))
-    return grant_from(env, reply, app_id, pkce.device_id)
+    return dataclasses.replace(grant_from(env, reply, app_id, pkce.device_id), secret=secret)
 
 
 def grant_from(env: Env, reply: Reply, app_id: str, device_id: str | None) -> Grant:
@@ -351,9 +354,10 @@ def device_flow(env: Env, app_id: str, request: Request) -> Grant:
     say(env, "    " + data["user_code"], style="bold")
     say(env, _("Waiting for you to allow access there (Ctrl-C to stop)…"))
     form = {"grant_type": "device_code", "code": data["device_code"], "client_id": app_id, "client_secret": secret}
-    return poll_device(
+    grant = poll_device(
         env, app_id, form, _seconds(data.get("interval"), 5), _seconds(data.get("expires_in"), 300), device["device_id"]
     )
+    return dataclasses.replace(grant, secret=secret)
 
 
 def _seconds(value: Any, default: int) -> int:

@@ -135,9 +135,15 @@ def _no_keyring_fix() -> list[str]:
 def no_keyring_error() -> StoreUnavailable:
     """No keyring to use: out of reach (one is installed, but there is no session bus), or none at all.
     A backend that PYTHON_KEYRING_BACKEND names (`fail`, `null`, a file) is a choice: none is out of reach."""
+    return keyring_unreached() or StoreUnavailable(
+        _("No OS keyring is available to store the token."), fix=_no_keyring_fix()
+    )
+
+
+def keyring_unreached() -> StoreUnavailable | None:
+    """A keyring installed here but out of reach or not running; None when there is none to reach."""
     chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
-    unreachable = out_of_reach(os.environ) if not chosen or _named_dbus_backend() else None
-    return unreachable or StoreUnavailable(_("No OS keyring is available to store the token."), fix=_no_keyring_fix())
+    return out_of_reach(os.environ) if not chosen or _named_dbus_backend() else None
 
 
 # ---- a keyring out of reach ------------------------------------------------------------
@@ -213,11 +219,14 @@ def user_bus(environ: Mapping[str, str]) -> str | None:
 
 def out_of_reach(environ: Mapping[str, str]) -> StoreUnavailable | None:
     """A keyring that is installed but that this process cannot reach (ssh, cron, a container: no
-    usable session bus), with the ways to reach it or to choose another store on purpose."""
+    usable session bus), with the ways to reach it or to choose another store on purpose; or, on
+    a bus that answers, one that is installed but not running (`not_running`)."""
     provider = installed_provider(environ)
-    problem = session_bus_problem(environ) if provider else None
-    if provider is None or problem is None:
+    if provider is None:
         return None
+    problem = session_bus_problem(environ)
+    if problem is None:  # the bus answers: is any keyring on it?
+        return not_running(provider) if no_keyring_on_bus(environ) else None
     fix = []
     bus = user_bus(environ)
     if bus:
@@ -251,6 +260,59 @@ def out_of_reach(environ: Mapping[str, str]) -> StoreUnavailable | None:
         _("The keyring is out of reach: {provider} is installed, but {problem} (as under ssh or cron).").format(
             provider=provider, problem=problem
         ),
+        fix=fix,
+    )
+
+
+# Bus names a keyring answers at: the Secret Service (gnome-keyring, KeePassXC, new KWallets), KWallet.
+KEYRING_BUS_NAMES = frozenset({"org.freedesktop.secrets", "org.kde.kwalletd6", "org.kde.kwalletd5", "org.kde.kwalletd"})
+
+
+def no_keyring_on_bus(environ: Mapping[str, str]) -> bool:
+    """The session bus answers, but no keyring is on it: nothing owns a keyring's name, and the bus
+    cannot start one (D-Bus activation). False when it cannot tell."""
+    try:
+        from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
+        from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
+
+        with open_dbus_connection(environ["DBUS_SESSION_BUS_ADDRESS"], auth_timeout=1.0) as connection:
+            names: set[str] = set()
+            for question in (message_bus.ListNames(), message_bus.ListActivatableNames()):
+                names.update(connection.send_and_get_reply(question, timeout=1.0).body[0])
+    except Exception:  # jeepney missing, the bus gone meanwhile, an odd answer: cannot tell
+        return False
+    return not names & KEYRING_BUS_NAMES
+
+
+def not_running(provider: str) -> StoreUnavailable:
+    """A keyring that is installed, on a session bus that answers, but that nobody started."""
+    if provider == "gnome-keyring":
+        fix = [
+            _(
+                "Start it in this session: `gnome-keyring-daemon --start --components=secrets` (on a desktop, "
+                "your login keyring opens with your login password)."
+            ),
+            _(
+                "Without a desktop, start it with a login keyring of its own, typing its new password: "
+                "`read -rs PASSWORD && printf '%s' \"$PASSWORD\" | gnome-keyring-daemon --unlock "
+                "--components=secrets`, then run metrika again."
+            ),
+        ]
+    elif provider == "KWallet":
+        fix = [_("Start it in this session: `kwalletd6` (or `kwalletd5`); a Plasma session starts it at login.")]
+    else:
+        fix = [_("Open KeePassXC, unlock a database, and turn on its Secret Service integration (Settings).")]
+    fix.append(
+        _(
+            "Or choose on purpose: METRIKA_TOKEN or METRIKA_TOKEN_FILE from the job's secret store, or a "
+            "plain-text file: `metrika login --insecure-storage`."
+        )
+    )
+    return StoreUnavailable(
+        _(
+            "The keyring is not running: {provider} is installed, but no keyring answers on the session bus, "
+            "and the bus cannot start one."
+        ).format(provider=provider),
         fix=fix,
     )
 

@@ -169,7 +169,7 @@ CHECK_STYLES = {"passed": "green", "failed": "bold red", "skipped": "dim"}
 
 
 def render_checks(env: Env, verdict: Verdict, stderr: bool) -> None:
-    from .diagnose import check_label
+    from .advice import check_label
 
     words = {"passed": _("passed"), "failed": _("failed"), "skipped": _("skipped")}
     width = max(len(word) for word in words.values())

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from . import oauth
-from .diagnose import Evidence, Verdict, diagnose
+from .diagnose import Verdict, diagnose
 from .env import Env
 from .errors import BadInput
+from .evidence import Evidence
 from .i18n import _
 from .pacing import Pacer
 from .store import Profile

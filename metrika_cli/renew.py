@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .diagnose import Evidence, Reply, Verdict, transport_trouble
+from .advice import transport_trouble
+from .diagnose import Verdict
 from .env import Env
 from .errors import Diagnosis, ExitCode, MetrikaError, NoToken
+from .evidence import Evidence, Reply
 from .expiry import days_left, expires_in
 from .i18n import _
 from .oauth import app_page_url

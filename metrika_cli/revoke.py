@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
-from .diagnose import Evidence, Reply, Verdict, transport_trouble
+from .advice import transport_trouble
+from .diagnose import Verdict
 from .env import Env
 from .errors import Diagnosis, MetrikaError
+from .evidence import Evidence, Reply
 from .i18n import _
 from .oauth import DATA_ACCESS_URL, app_page_url
 from .store import Profile
@@ -110,3 +112,71 @@ def revoke_tokens(env: Env, names: list[str]) -> tuple[list[str], list[tuple[str
         else:
             kept.append((name, verdict))
     return forgettable, kept
+
+
+def revoke_unstored(env: Env, token: str, client_id: str | None, device_id: str | None, secret: str | None) -> None:
+    """A token just obtained by the code or device flow that was not stored (it failed verification,
+    the user kept the old one, the store failed) exists only in this process: revoke it at Yandex
+    rather than leave a valid token behind. Best effort, said in one line. A pasted token has no
+    device_id (the user holds it, and only Yandex ID can revoke it); a token some profile holds
+    (Yandex may hand out the same one again) is never revoked."""
+    from .output import say, warn
+    from .text import fingerprint
+
+    if not device_id or not client_id or _held(env, token):
+        return
+    words = {"fp": fingerprint(token), "url": DATA_ACCESS_URL}
+    secret = secret or _known_secret(env, client_id)
+    if secret is None:
+        warn(
+            env,
+            _(
+                "The new token {fp} was not stored, and metrika cannot revoke it without the app's secret "
+                "(METRIKA_CLIENT_SECRET): it may still be listed at {url}; revoke it there."
+            ).format(**words),
+        )
+        return
+    reason = _revoked_or_why(env, token, client_id, secret)
+    if reason is None:
+        say(env, _("The new token {fp} was not stored, so metrika revoked it at Yandex.").format(**words))
+        return
+    warn(
+        env,
+        _(
+            "The new token {fp} was not stored, and revoking it at Yandex failed ({reason}): it may still be "
+            "listed at {url}; revoke it there."
+        ).format(reason=reason, **words),
+    )
+
+
+def _held(env: Env, token: str) -> bool:
+    """Whether a stored profile records this token's fingerprint (or the config cannot tell)."""
+    from .text import fingerprint
+
+    try:
+        return any(profile.fingerprint == fingerprint(token) for profile in env.store.profiles().values())
+    except MetrikaError:
+        return True  # cannot tell: leave it be
+
+
+def _known_secret(env: Env, client_id: str) -> str | None:
+    from .app_secret import known_app_secret
+
+    return known_app_secret(env, client_id)
+
+
+def _revoked_or_why(env: Env, token: str, client_id: str, secret: str) -> str | None:
+    """None when Yandex revoked the token; else why not, in a few words."""
+    from .api import oauth_post
+
+    form = {"access_token": token, "client_id": client_id, "client_secret": secret}
+    try:
+        reply = asyncio.run(oauth_post(env, "/revoke_token", form))
+    except MetrikaError as exc:
+        return exc.message
+    if reply.ok:
+        return None
+    if reply.network:
+        return _("network error: {kind}").format(kind=reply.network)
+    error = str(reply.data.get("error") or "") if isinstance(reply.data, dict) else ""
+    return f"HTTP {reply.status} {error}".strip()

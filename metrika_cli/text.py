@@ -175,6 +175,17 @@ def shown_name(name: str) -> str:
     return _NAME_CONTROLS.sub(lambda match: ascii(match.group())[1:-1], name)
 
 
+CLOSE_NAMES = 3  # an unknown profile name is followed by this many of the closest stored ones
+
+
+def close_names(name: str, stored: list[str]) -> list[str]:
+    """The stored profile names closest to `name` (a typo of one, most likely), best first, as
+    messages show them; empty when none is close."""
+    import difflib
+
+    return [shown_name(found) for found in difflib.get_close_matches(name, stored, n=CLOSE_NAMES)]
+
+
 def with_profile(text: str, name: str, implicit: str) -> str:
     """Every `metrika COMMAND …` quoted in `text` carries `--profile NAME`, so following it acts on
     profile `name`; unless `name` is the profile metrika picks without --profile (`implicit`), or

@@ -222,7 +222,7 @@ def stored_profiles(env: Env) -> list[str] | None:
 
 def unknown_profile(env: Env, name: str) -> tuple[str, list[str]] | None:
     """(message, fix) when `name` is no stored profile while others are: a typo, most likely."""
-    from .diagnose import unknown_profile_words
+    from .advice import unknown_profile_words
 
     return unknown_profile_words(name, stored_profiles(env) or [])
 

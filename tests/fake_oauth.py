@@ -14,7 +14,8 @@ Mixed into :class:`fake_yandex.FakeYandex`; every path answers the documented bo
   ``require_secret`` wants its secret), ``refresh_token`` (needs the secret), ``device_code``
   (needs the secret; pending until :meth:`OAuthFake.approve_device`).
 - ``POST /device/code``: a device code and the user code to type at https://ya.ru/device.
-- ``POST /revoke_token``: needs the secret and a token issued with a device_id.
+- ``POST /revoke_token``: needs the secret and a token issued with a device_id; what it revoked
+  is in :attr:`OAuthFake.revoked`.
 
 Tokens issued are registered in ``accounts`` like those tests add with ``add_token``. Standard
 library only.
@@ -101,6 +102,7 @@ class OAuthFake:
         self.device_codes: dict[str, Grant] = {}
         self.issued: dict[str, Issued] = {}  # by access token
         self.refresh_tokens: dict[str, Issued] = {}  # live refresh tokens
+        self.revoked: list[str] = []  # access tokens /revoke_token revoked, in order
         self.code_lifetime = 600.0
         self.device_lifetime = 300
         self.device_interval = 5
@@ -332,6 +334,7 @@ class OAuthFake:
             self.accounts.pop(issued.access_token, None)
             self.issued.pop(issued.access_token, None)
             self.refresh_tokens.pop(issued.refresh_token, None)
+            self.revoked.append(issued.access_token)
         return _json(200, {"status": "ok"})
 
     def _token_answer(self, issued: Issued) -> Any:

@@ -387,3 +387,30 @@ def _read_log(path: Path) -> str:
         return path.read_text(errors="replace").strip() or "(empty)"
     except OSError:
         return "(missing)"
+
+
+@contextlib.contextmanager
+def bare_session_bus(tmp_path: Path) -> Iterator[str]:
+    """Yield the address of a private D-Bus session bus with no keyring on it, and none it could
+    start (no service directories): a machine where a keyring is installed but nobody started it.
+    Whatever gnome-keyring a test starts on it is stopped by PID with the bus."""
+    root = tmp_path / "bare-bus"
+    root.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as cleanup:
+        socket_dir = _short_socket_dir(root, cleanup)
+
+        def failure(reason: str) -> RuntimeError:
+            return RuntimeError(f"private D-Bus session did not start: {reason}\n{_read_log(root / 'dbus.log')}")
+
+        (root / "bus.conf").write_text(_BUS_CONFIG.format(socket=socket_dir / "bus"))
+        dbus = _start(
+            ["dbus-daemon", f"--config-file={root / 'bus.conf'}", "--nofork", "--print-address=1"],
+            env=_without_host_session(os.environ),
+            stdout=subprocess.PIPE,
+            log=root / "dbus.log",
+            failure=failure,
+        )
+        cleanup.callback(_stop_child, dbus)
+        address = _read_bus_address(dbus, time.monotonic() + START_TIMEOUT, failure)
+        cleanup.callback(lambda: [_stop_pid(pid) for pid in find_keyring_daemons(address)])
+        yield address

@@ -19,8 +19,8 @@ from hostile_server import HostileServer, gzip_bomb, identity
 
 from metrika_cli import api
 from metrika_cli.api import API, PROBE, Client, Pager, retry_wait
-from metrika_cli.diagnose import Reply
 from metrika_cli.env import Env
+from metrika_cli.evidence import Reply
 from metrika_cli.pacing import Pacer
 
 OTHER_SHAPES = ["AQAAAAAAbCdEfGhIjKlMnOpQrStUvWxYz012345", "0123456789abcdef0123456789abcdef"]

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import copy
+import inspect
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
 from conftest import CLIENT_ID, OTHER_CLIENT_ID
 
+from metrika_cli import advice
+from metrika_cli import rules as rules_module
 from metrika_cli.api import parse_reply
-from metrika_cli.diagnose import Evidence, Reply, diagnose
+from metrika_cli.diagnose import diagnose
 from metrika_cli.errors import Diagnosis, MetrikaError
+from metrika_cli.evidence import Evidence, Reply
+from metrika_cli.rules import OFFLINE_RULES, RULES, Finding, checks, decide
 
 API_HOST = "api-metrika.yandex.net"
 ID_HOST = "login.yandex.ru"
@@ -485,11 +493,192 @@ def test_the_evidence_lines_name_owner_app_and_configured_client_id():
 
 
 def test_offline_rules_need_no_reply_and_trust_the_recorded_expiry():
-    from metrika_cli.diagnose import OFFLINE_RULES
-
     offline = Evidence(token_source="file", now=NOW, expires_at="2025-03-13T00:00:00+00:00")
     assert diagnose(offline, OFFLINE_RULES).code == "token_invalid"
     offline.expires_at = "2025-06-13T00:00:00+00:00"
     verdict = diagnose(offline, OFFLINE_RULES)
     assert verdict.code == "ok" and "offline" in verdict.summary
     assert diagnose(Evidence(now=NOW), OFFLINE_RULES).code == "no_token"
+
+
+# ---- the design: pure rules give findings, the checks are read from the evidence ------------
+
+SHORT = {"P": "passed", "F": "failed", "-": "skipped"}
+
+# Each row of TABLE, and a few more: the checks' statuses in their fixed order (token_present,
+# well_formed, header_read, token_valid, expected_app, metrika_rights, expected_account, then
+# counter:ID for each counter asked for, then expiry:DAYS), as diagnose.py gave them before the
+# checks were computed rather than accumulated by the rules.
+CHECKS_OF_ROWS = {
+    "ok": "P P P P - P -",
+    "ok-write-own-edit": "P P P P - P - P P",
+    "no_token": "F - - - - - -",
+    "token_malformed": "P F - - - - -",
+    "token_malformed-client-id": "P F - - - - -",
+    "header_rejected-401-id-accepts": "P P F P - - -",
+    "header_rejected-names-the-proxy": "P P F P - - -",
+    "token_invalid-401-id-rejects": "P P - F - - -",
+    "token_invalid-401-invalid_token-docs": "P P - F - - -",
+    "token_invalid-403-invalid_token-seen": "P P - F - - -",
+    "wrong_app-403-client-id-differs": "P P P P F - -",
+    "scope_missing-403-client-id-matches": "P P P P P F -",
+    "scope_missing-403-no-client-id-names-app-from-yandex-id": "P P P P - F -",
+    "scope_missing-need-write": "P P P P - F - -",
+    "wrong_account": "P P P P - P F",
+    "no_counter_access": "P P P P - P - F",
+    "insufficient_permission-view": "P P P P - P - P F",
+    "no_counter_access-names-every-counter": "P P P P - P - P F P F",
+    "insufficient_permission-names-every-counter": "P P P P - P - P F P F",
+    "ok-new-permissions-read": "P P P P - P - P P",
+    "insufficient_permission-analyst-write": "P P P P - P - F",
+    "insufficient_permission-filter-write": "P P P P - P - F",
+    "token_expiring": "P P P P - P - F",
+    "ok-exactly-7-days-within-7": "P P P P - P - P",
+    "token_invalid-beats-token_expiring": "P P - F - - - -",
+    "rate_limited-daily": "P P - - - - -",
+    "rate_limited-parallel": "P P - - - - -",
+    "service_unavailable-503": "P P - - - - -",
+    "service_unavailable-html": "P P - - - - -",
+    "service_unavailable-yandex-id": "P P - - - - -",
+    "network_error-refused": "P P - - - - -",
+    "network_error-timeout": "P P - - - - -",
+    "network_error-dns-yandex-id": "P P - - - - -",
+    "unexpected_response-400": "P P - - - - -",
+    "unexpected_response-broken-200": "P P - - - - -",
+}
+
+OFFLINE_EXPIRED = Evidence(token_source="file", now=NOW, expires_at="2025-03-13T00:00:00+00:00", expiring_within=7)
+MORE_ROWS = [
+    pytest.param(
+        evidence(identity=ID_REJECTS, expected_login="vasya", need="write", scopes=["metrika:read"], counter_ids=[101]),
+        None,
+        "unexpected_response",
+        "P P P P - P F -",  # Yandex ID's silence decides before the scopes are read: metrika_rights stays passed
+        id="identity-unknown-before-the-scopes",
+    ),
+    pytest.param(
+        evidence(yandex_id(client_id=OTHER_CLIENT_ID), expected_client_id=CLIENT_ID, expected_login="vasya"),
+        None,
+        "ok",
+        "P P P P P P P",
+        id="ok-other-app-with-rights-expected-account",
+    ),
+    pytest.param(OFFLINE_EXPIRED, "offline", "token_invalid", "P P - F - - - -", id="offline-expired"),
+    pytest.param(
+        Evidence(token_source="keyring", now=NOW, expires_at="2025-03-16T00:00:00+00:00", expiring_within=7),
+        "offline",
+        "token_expiring",
+        "P P - - - - - F",
+        id="offline-expiring",
+    ),
+    pytest.param(
+        Evidence(token_source="keyring", now=NOW, counter_ids=[101], expiring_within=7),
+        "offline",
+        "ok",
+        "P P - - - - - - P",  # offline, Metrika was not asked about the counter
+        id="offline-ok-expiry-unknown",
+    ),
+]
+
+
+def check_rows():
+    rows = {param.id: param for param in TABLE}
+    yield from (
+        pytest.param(rows[key].values[0], None, rows[key].values[1], expected, id=key)
+        for key, expected in CHECKS_OF_ROWS.items()
+    )
+    yield from MORE_ROWS
+
+
+def test_every_row_of_the_table_has_its_checks():
+    assert set(CHECKS_OF_ROWS) == {param.id for param in TABLE}
+
+
+@pytest.mark.parametrize(("ev", "mode", "code", "expected"), list(check_rows()))
+def test_the_checks_are_computed_from_the_evidence_as_they_always_were(ev, mode, code, expected):
+    verdict = diagnose(ev, OFFLINE_RULES if mode == "offline" else None)
+    assert verdict.code == code
+    assert [(c.name, c.status) for c in verdict.checks] == [
+        (name, SHORT[status])
+        for name, status in zip(
+            [*advice.CHECK_LABELS, *(f"counter:{cid}" for cid in dict.fromkeys(ev.counter_ids)), "expiry:7"],
+            expected.split(),
+        )
+    ]
+    finding = decide(ev, OFFLINE_RULES if mode == "offline" else None)
+    assert [(c.name, c.status) for c in checks(ev, finding)] == [(c.name, c.status) for c in verdict.checks]
+
+
+def test_the_checks_details_are_the_facts_in_words():
+    verdict = diagnose(evidence(counter_ids=[101, 999, 202], expected_login="vasya"))
+    details = {check.name: check.detail for check in verdict.checks}
+    assert details["token_present"] == "env:METRIKA_TOKEN" and details["expected_account"] == "vasya"
+    assert (details["counter:101"], details["counter:999"], details["counter:202"]) == ("own", "no access", "view")
+    assert details["well_formed"] == "" and details["header_read"] == ""
+    assert {c.name: c.detail for c in diagnose(evidence(expiring_within=7)).checks}["expiry:7"] == "expiry unknown"
+    offline = diagnose(OFFLINE_EXPIRED, OFFLINE_RULES)
+    assert {c.name: c.detail for c in offline.checks}["token_valid"] == "expired on 2025-03-13"
+
+
+def test_a_counter_asked_for_twice_is_one_check_and_two_results():
+    verdict = diagnose(evidence(counter_ids=[101, 101]))
+    assert [c.name for c in verdict.checks].count("counter:101") == 1
+    assert [c.id for c in verdict.counters] == [101, 101]
+
+
+def all_evidence():
+    """Every evidence of the tables above, with the rules the engine asks of it."""
+    for param in [*TABLE, *MORE_ROWS]:
+        ev = param.values[0]
+        offline = ev.metrika is None or (len(param.values) == 4 and param.values[1] == "offline")
+        yield param.id, ev, OFFLINE_RULES if offline else RULES
+
+
+def test_every_rule_is_a_pure_function_of_the_evidence():
+    """Asked twice, a rule finds the same; it changes nothing in the evidence; its finding is a
+    frozen value. So the order of the rules decides which finding wins, and nothing else."""
+    for name, ev, rules in all_evidence():
+        before = copy.deepcopy(ev)
+        for rule in rules if ev.metrika is not None else OFFLINE_RULES:
+            first, second = rule(ev), rule(ev)
+            assert first == second, (name, rule.__name__)
+            assert ev == before, (name, rule.__name__)
+            if first is not None:
+                with pytest.raises(AttributeError):
+                    first.stage = first.stage  # type: ignore[misc]
+        diagnose(ev, rules)
+        assert ev == before, name
+
+
+def test_the_rules_take_the_evidence_alone_and_return_a_finding_or_none():
+    for rule in [*RULES, *OFFLINE_RULES]:
+        assert list(inspect.signature(rule).parameters) == ["ev"], rule.__name__
+
+
+def test_the_rules_have_no_words_and_the_advice_has_words_for_every_finding():
+    source = Path(rules_module.__file__).read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    assert not calls & {"_", "N_", "ngettext"}
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"i18n", "advice", "diagnose"}
+
+    def kinds(cls):
+        return [cls, *(sub for child in cls.__subclasses__() for sub in kinds(child))]
+
+    findings = set(kinds(Finding)) - {Finding}
+    assert findings <= set(advice.words.registry)
+    assert {kind.code for kind in findings} == set(Diagnosis) - RAISED_ONLY
+
+
+def test_a_finding_is_a_value_of_its_kind_and_facts():
+    from metrika_cli.rules import BrokenBody, TooLarge, WrongApp
+
+    assert WrongApp("a", "b") == WrongApp(app="a", expected="b") != WrongApp("a", "c")
+    assert TooLarge("Metrika") != BrokenBody("Metrika")  # same facts, another kind
+    assert repr(WrongApp("a", "b")) == "WrongApp(app='a', expected='b')"
+    for args, named in ((("a",), {}), (("a", "b", "c"), {}), (("a", "b"), {"app": "c"}), ((), {"app": "a", "x": 1})):
+        with pytest.raises(TypeError):
+            WrongApp(*args, **named)
+    with pytest.raises(AttributeError):
+        WrongApp("a", "b").app = "c"  # type: ignore[misc]

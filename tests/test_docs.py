@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
-from metrika_cli import diagnose
+from metrika_cli import advice
 from metrika_cli.app import click_command
 from metrika_cli.errors import Diagnosis, ExitCode
 from metrika_cli.launch import NOT_EXECUTABLE, NOT_FOUND
@@ -143,8 +143,8 @@ def test_the_troubleshooting_page_maps_each_of_yandexs_causes():
 
 
 def commands_in_fixes() -> set[str]:
-    """The `metrika …` commands diagnose.py's fixes tell people to run, placeholders as {name}."""
-    tree = ast.parse(Path(diagnose.__file__).read_text(encoding="utf-8"))
+    """The `metrika …` commands advice.py's fixes tell people to run, placeholders as {name}."""
+    tree = ast.parse(Path(advice.__file__).read_text(encoding="utf-8"))
     strings = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
     return {command for text in strings for command in re.findall(r"`(metrika [^`]*)`", text)}
 

@@ -168,3 +168,88 @@ def test_the_headless_recipe_in_the_message_works(pipx_python, isolated, fake, t
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == TOKEN
     assert list((home / "data" / "keyrings").glob("login.keyring"))  # the test's folder, not a real home
+
+
+def assert_named_not_running(stderr: str) -> None:
+    assert "The keyring is not running: gnome-keyring is installed" in stderr, stderr
+    assert "`gnome-keyring-daemon --start --components=secrets`" in stderr
+    assert "gnome-keyring-daemon --unlock --components=secrets" in stderr
+    assert "METRIKA_TOKEN" in stderr and "--insecure-storage" in stderr
+    assert "install" not in stderr.replace("installed", "") and "No OS keyring" not in stderr
+    assert "out of reach" not in stderr and "Traceback" not in stderr
+
+
+def test_a_keyring_installed_but_not_running_is_named_with_how_to_start_it(pipx_python, isolated, tmp_path):
+    """A session bus that answers, gnome-keyring installed, but nobody started it (and the bus
+    cannot): not "install a keyring", nor "out of reach"."""
+    from secret_service import bare_session_bus
+
+    profile_in_keyring(isolated)
+    with bare_session_bus(tmp_path) as bus:
+        token = run(pipx_python, "token", env=no_session(DBUS_SESSION_BUS_ADDRESS=bus))
+        login = run(
+            pipx_python,
+            "login",
+            "--with-token",
+            "--client-id",
+            CLIENT_ID,
+            env=no_session(DBUS_SESSION_BUS_ADDRESS=bus),
+            input=TOKEN,
+        )
+    for result in (token, login):
+        assert result.returncode == 7
+        assert_named_not_running(result.stderr)
+    assert (isolated / "config.toml").read_text().count("[profiles.") == 1  # nothing stored by the login
+
+
+def test_the_not_running_recipe_in_the_message_works(pipx_python, isolated, fake, tmp_path):
+    """The headless way the message gives, typed as given on that bus, then login and token."""
+    from secret_service import bare_session_bus
+
+    home = tmp_path / "home"
+    with bare_session_bus(tmp_path) as bus:
+        env = no_session(
+            DBUS_SESSION_BUS_ADDRESS=bus,
+            HOME=str(home),
+            XDG_DATA_HOME=str(home / "data"),
+            XDG_RUNTIME_DIR=str(tmp_path),
+        )
+        failed = run(pipx_python, "login", "--with-token", "--client-id", CLIENT_ID, env=env, input=TOKEN)
+        (recipe,) = re.findall(r"`(read -rs[^`]*)`", failed.stderr)
+        started = subprocess.run(
+            ["bash", "-c", f"{recipe} >/dev/null"], env=env, input="a-keyring-password\n", timeout=30, text=True
+        )
+        assert started.returncode == 0
+        login = run(pipx_python, "login", "--with-token", "--client-id", CLIENT_ID, env=env, input=TOKEN)
+        token = run(pipx_python, "token", env=env)
+    assert failed.returncode == 7 and "is not running" in failed.stderr
+    assert login.returncode == 0, login.stderr
+    assert token.stdout == TOKEN + "\n"
+    assert list((home / "data" / "keyrings").glob("login.keyring"))  # the test's folder, not a real home
+
+
+def test_at_a_terminal_login_says_how_to_start_it_before_offering_plain_text(pipx_python, isolated, fake, tmp_path):
+    """A person at a terminal (a real pty) is told the keyring is not running, and how to start
+    it, before being offered the plain-text file; refusing stores nothing (exit 7)."""
+    import pexpect
+    from secret_service import bare_session_bus
+
+    with bare_session_bus(tmp_path) as bus:
+        child = pexpect.spawn(
+            str(pipx_python),
+            ["-m", "metrika_cli", "login", "--flow", "token", "--client-id", CLIENT_ID, "--no-browser"],
+            env=no_session(DBUS_SESSION_BUS_ADDRESS=bus, NO_COLOR="1"),
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(40, 400),
+        )
+        child.expect("Paste the token")
+        child.sendline(TOKEN)
+        child.expect(r"The keyring is not running: gnome-keyring is installed.*Start it in this session")
+        child.expect_exact("gnome-keyring-daemon --start --components=secrets")
+        child.expect(r"Store the token in plain text in .* \[y/N\] ")
+        child.sendline("n")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 7
+    assert not (isolated / "config.toml").exists() and not (isolated / "credentials.toml").exists()

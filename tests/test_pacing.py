@@ -10,7 +10,7 @@ import time
 import pytest
 
 from metrika_cli.api import PROBE, retry_wait
-from metrika_cli.diagnose import Reply
+from metrika_cli.evidence import Reply
 from metrika_cli.pacing import Pacer
 
 

@@ -66,6 +66,9 @@ def test_the_lower_floors_import_nothing_of_the_commands_or_the_app():
     for low in (
         "metrika_cli.errors",
         "metrika_cli.oauth",
+        "metrika_cli.evidence",
+        "metrika_cli.rules",
+        "metrika_cli.advice",
         "metrika_cli.diagnose",
         "metrika_cli.store",
         "metrika_cli.env",
@@ -75,6 +78,18 @@ def test_the_lower_floors_import_nothing_of_the_commands_or_the_app():
     ):
         assert not {name for name in edges[low] if name.startswith(("metrika_cli.app", "metrika_cli.commands"))}, low
     assert edges["metrika_cli.errors"] == set()
+
+
+def test_the_diagnosis_is_evidence_then_rules_then_advice_under_the_engine():
+    """evidence.py knows no judgement and no words; rules.py judges without words (no i18n);
+    advice.py words what the rules find; diagnose.py runs the rules and asks the advice."""
+    edges = graph()
+    floors = ["metrika_cli.evidence", "metrika_cli.rules", "metrika_cli.advice", "metrika_cli.diagnose"]
+    for level, module in enumerate(floors):
+        assert not edges[module] & set(floors[level + 1 :]), module
+    assert not edges["metrika_cli.evidence"] & {"metrika_cli.i18n", "metrika_cli.expiry", "metrika_cli.oauth"}
+    assert "metrika_cli.i18n" not in edges["metrika_cli.rules"]
+    assert edges["metrika_cli.diagnose"] >= set(floors[:3]) and "metrika_cli.i18n" not in edges["metrika_cli.diagnose"]
 
 
 def test_no_function_is_longer_than_fifty_lines():

@@ -20,10 +20,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import typer
 
-from ..diagnose import NETWORK, QUOTAS, Reply, service_name
-from ..diagnose import _rate_limit_reset as rate_limit_reset
+from ..advice import NETWORK, QUOTAS, rate_limit_reset, service_name
 from ..env import Env
 from ..errors import BadInput, Diagnosis, ExitCode, Failed
+from ..evidence import Reply
 from ..i18n import _
 from ..os_errors import os_reason
 from ..output import for_terminal, pretty_json, progress, say, transfer_progress, warn

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..diagnose import Evidence, Verdict, identity_data
+from ..diagnose import Verdict
 from ..env import Env
 from ..errors import BadInput
+from ..evidence import Evidence, identity_data
 from ..i18n import _
 from ..output import base_document, emit_json, render_checks, render_verdict, say
 from ..probe import Options, collect, parse_counter_ids

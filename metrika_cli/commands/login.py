@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -11,15 +12,18 @@ from typing import Annotated, Optional
 import typer
 
 from .. import flows, oauth
-from ..diagnose import same_login
+from ..advice import unknown_profile_words
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
+from ..evidence import same_login
 from ..i18n import _
+from ..keyrings import keyring_unreached
 from ..loopback import check_redirect_uri
 from ..output import render_verdict, say, stored_where, warn
 from ..probe import Options, collect, configured_client_id
+from ..revoke import revoke_unstored
 from ..store import Profile, no_keyring_error
-from ..text import fingerprint
+from ..text import close_names, fingerprint, shown_name
 from ..tokens import Token, checked_profile, profile_name, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
@@ -45,6 +49,7 @@ class LoginOptions:
     insecure_storage: bool = False
     flow: str = "code"
     redirect_uri: str | None = None
+    yes: bool = False
 
 
 FlowOption = Annotated[
@@ -66,6 +71,17 @@ RedirectUriOption = Annotated[
         help=_(
             "With --flow code: catch the code at this loopback address (http://127.0.0.1:PORT/PATH), which "
             "must be your app's Redirect URI; nothing to paste."
+        ),
+    ),
+]
+
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        help=_(
+            "Create the profile without asking, even if its name is close to a stored one "
+            "(without a terminal metrika never asks, and warns)."
         ),
     ),
 ]
@@ -93,6 +109,7 @@ def login(
             "--insecure-storage", help=_("Store the token in a plain-text file (0600) even if a keyring exists.")
         ),
     ] = False,
+    yes: YesOption = False,
 ) -> int:
     env: Env = ctx.obj
     try:
@@ -110,6 +127,7 @@ def login(
                 insecure_storage,
                 flow.value,
                 redirect_uri,
+                yes,
             ),
         )
     except KeyboardInterrupt:  # before the commit, the transaction puts back what was there
@@ -120,6 +138,8 @@ def login(
 def run(env: Env, opts: LoginOptions) -> int:
     saved = env.store.profile(opts.profile)
     _check_input_is_possible(env, opts)
+    if not new_profile_agreed(env, opts):
+        return 1
     ask = None if opts.with_token or not env.may_prompt else lambda: _ask_client_id(env)
     app_id = configured_client_id(env, lambda: saved.client_id, opts.client_id, ask)
     if opts.with_token:
@@ -128,6 +148,24 @@ def run(env: Env, opts: LoginOptions) -> int:
     else:
         grant = flows.obtain(env, _needed(app_id), _flow_request(opts), lambda: _read_pasted(env, False))
     env.secrets.add(grant.token)
+    return _revoked_unless_stored(env, app_id, grant, lambda: _keep(env, opts, saved, app_id, grant))
+
+
+def _revoked_unless_stored(env: Env, app_id: str | None, grant: flows.Grant, keep: Callable[[], int]) -> int:
+    """Keep the grant; when that ends without storing it (exit code or error), a token the code or
+    device flow obtained is revoked at Yandex, best effort: it exists only in this process."""
+    try:
+        code = keep()
+    except MetrikaError:
+        revoke_unstored(env, grant.token, app_id, grant.device_id, grant.secret)
+        raise
+    if code != 0:
+        revoke_unstored(env, grant.token, app_id, grant.device_id, grant.secret)
+    return code
+
+
+def _keep(env: Env, opts: LoginOptions, saved: Profile, app_id: str | None, grant: flows.Grant) -> int:
+    """Verify the grant (unless --no-verify) and store it; any exit code but 0: nothing was stored."""
     plain_text = _choose_storage(env, opts.insecure_storage)
     now = env.now()
     new = Profile(client_id=app_id, scopes=opts.scopes, obtained_at=now.isoformat(timespec="seconds"))
@@ -205,6 +243,27 @@ def replacing_agreed(env: Env, opts: LoginOptions, old: Profile, new: Profile) -
 
 
 YES = ("y", "yes", "д", "да")
+
+
+def new_profile_agreed(env: Env, opts: LoginOptions) -> bool:
+    """A profile that is not stored while a stored one has a close name (`wrok`, `work`) is a typo,
+    most likely: at a terminal, ask before creating it (the default answer creates nothing);
+    without one (scripts create profiles by name on purpose), or with --yes, go on, with a warning
+    naming the close names unless --yes said so on purpose. A name close to none is simply new."""
+    stored = sorted(env.store.profiles())
+    unknown = unknown_profile_words(opts.profile, stored) if close_names(opts.profile, stored) else None
+    if unknown is None or opts.yes:
+        return True
+    summary, fix = unknown  # the words every command uses for an unknown profile; fix[0]: "Did you mean …?"
+    name = shown_name(opts.profile)
+    if not env.may_prompt or opts.with_token:
+        warn(env, f"{summary} {fix[0]} " + _("Creating profile {name}.").format(name=name))
+        return True
+    say(env, f"{summary} {fix[0]}", style="yellow")
+    if env.ask(_("Create profile {name}? [y/N] ").format(name=name)).strip().lower() in YES:
+        return True
+    say(env, _("Nothing was stored."))
+    return False
 
 
 def _check_input_is_possible(env: Env, opts: LoginOptions) -> None:
@@ -295,7 +354,9 @@ def _choose_storage(env: Env, insecure_storage: bool) -> bool:
     if env.store.keyring.available():
         return False
     if env.may_prompt:
-        say(env, _("No OS keyring is available."), style="yellow")
+        unreached = keyring_unreached()  # installed, but out of reach or not running: how to mend it, first
+        said = [unreached.message, *unreached.fix[:1]] if unreached else [_("No OS keyring is available.")]
+        say(env, " ".join(said), style="yellow")
         answer = env.ask(
             _("Store the token in plain text in {path} (mode 0600)? [y/N] ").format(path=env.store.credentials_path)
         )

@@ -13,7 +13,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..diagnose import Verdict, unknown_profile_words
+from ..advice import unknown_profile_words
+from ..diagnose import Verdict
 from ..env import Env
 from ..errors import BadInput, Diagnosis, MetrikaError, NoToken
 from ..i18n import _

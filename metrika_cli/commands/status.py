@@ -16,13 +16,16 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..diagnose import OFFLINE_RULES, Evidence, Verdict, carrying_profile, diagnose, unknown_profile_words
+from ..advice import unknown_profile_words
+from ..diagnose import Verdict, carrying_profile, diagnose
 from ..env import Env
 from ..errors import Diagnosis, MetrikaError, NoToken
+from ..evidence import Evidence
 from ..expiry import WARN_DAYS
 from ..i18n import _, ngettext
 from ..output import emit_json, progress, render_lines, render_table, say, warn
 from ..probe import Options, prepare
+from ..rules import OFFLINE_RULES
 from ..store import Profile
 from ..text import fingerprint, profile_command, shown_name
 from ..tokens import Token, checked_profile, fix_profile, profile_name, recorded_token, stored_profiles

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..diagnose import Evidence, Verdict, identity_data
+from ..diagnose import Verdict
 from ..env import Env
 from ..errors import Diagnosis
+from ..evidence import Evidence, identity_data
 from ..expiry import days_left, expires_in
 from ..i18n import _
 from ..output import base_document, describe_storage, emit_json, render_verdict, say, storage_document, warn
