@@ -87,21 +87,22 @@ _constant_msgids: dict[tuple[str, str], str] = {}
 _msgid_of: dict[str, str] = {}  # a framework text as translated -> its msgid
 
 
-# The translator and the framework modules of the last pass: with neither changed since, the
-# constants are as that pass left them (in-process tests run thousands of runs in a process).
-_last_pass: list[tuple[gettext.NullTranslations, frozenset[str]]] = []
+# The translator of the last pass. `speaking` is the only one to change the translator, and it
+# makes a pass each time; so with the same translator as the last pass's, every constant is in
+# its language: those of a module imported since were translated by it as they were defined.
+# (In-process tests make thousands of runs in one process, each in English.)
+_last_pass: list[gettext.NullTranslations] = []
 
 
 def _translate_framework_constants() -> None:
+    if _last_pass == [_speaking[-1]]:
+        return
+    _last_pass[:] = [_speaking[-1]]
     modules = [
         (name, module)
         for name, module in list(sys.modules.items())
         if module is not None and name.partition(".")[0] in _FRAMEWORKS
     ]
-    this_pass = (_speaking[-1], frozenset(name for name, _module in modules))
-    if _last_pass == [this_pass]:
-        return
-    _last_pass[:] = [this_pass]
     for name, module in modules:
         namespace = vars(module)
         for attribute, value in list(namespace.items()):
