@@ -13,7 +13,7 @@ import click
 import typer
 
 from . import version_line
-from .commands import api, auth_url, completion, exec_, login, logout, refresh, signatures, status, switch, token
+from .commands import auth_url, completion, exec_, login, logout, refresh, signatures, status, switch, token
 from .commands.options import ProfileOption
 from .env import Env
 from .errors import BadInput, Diagnosis
@@ -106,7 +106,7 @@ _register("switch", switch.switch, _("Make a profile the active one; without NAM
 _register("completion", completion.completion, _("Print the completion script for bash, zsh, fish or powershell."))
 _register(
     "api",
-    api.api,
+    signatures.api,
     _("Call the Metrika API with the token in use, never shown; a call that fails says why, with the fix."),
 )
 _register(

@@ -131,6 +131,75 @@ def run_lean_check(env: Env, command: str, global_profile: str | None, params: d
         return command_failed(env, exc)
 
 
+# `metrika api`'s words the lean path reads as the Typer function does (the parameter each fills);
+# --input, --form, short options run together or with a value attached, -h: the app's.
+API_FLAGS = {"--include": "include", "-i": "include", "--paginate": "paginate"}
+API_VALUED = {
+    "--output": "output",
+    "-o": "output",
+    "--field": "fields",
+    "-f": "fields",
+    "--method": "method",
+    "-X": "method",
+    "--ulogin": "ulogin",
+    "--profile": "profile",
+}
+API_DEFAULTS: dict[str, Any] = {
+    "method": None,
+    "fields": None,
+    "input_file": None,
+    "form": None,
+    "paginate": False,
+    "ulogin": None,
+    "include": False,
+    "output": None,
+    "profile": None,
+}
+
+
+def lean_api_args(args: list[str]) -> tuple[str | None, dict[str, Any]] | None:
+    """(global --profile, the parameters as `metrika api`'s Typer function gets them) when the call
+    is a plain `metrika [--profile N] api PATH [OPTION]...` made only of words this knows exactly;
+    else None, and the app parses it. A download's start-up then costs no Typer, click or Rich."""
+    rest = list(args)
+    global_profile, plain = lean_global_profile(rest)
+    if not (plain and rest[:1] == ["api"]):
+        return None
+    rest.pop(0)
+    params: dict[str, Any] = {**API_DEFAULTS, "path": None}
+    while rest:
+        arg = rest.pop(0)
+        name, equals, value = arg.partition("=")
+        if arg in API_FLAGS:
+            params[API_FLAGS[arg]] = True
+        elif (arg in API_VALUED and rest) or (name.startswith("--") and name in API_VALUED and equals):
+            value = value if equals else rest.pop(0)
+            if value.startswith("-") and value != "-" and not equals:
+                return None  # click would take it as the value: the app says what it makes of it
+            key = API_VALUED[name]
+            params[key] = [*(params[key] or []), value] if key == "fields" else value
+        elif params["path"] is None and arg and not arg.startswith("-"):
+            params["path"] = arg
+        else:
+            return None
+    return (global_profile, params) if params["path"] is not None else None
+
+
+def run_lean_api(env: Env, global_profile: str | None, params: dict[str, Any]) -> int:
+    """`metrika api` without Typer; any failure shown as the app's handles_errors shows it."""
+    env.global_profile = global_profile
+    env.profile_option, env.as_json = params["profile"], False
+    try:
+        env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
+        from .commands.api import checked_run
+
+        return checked_run(env, **params)
+    except BaseException as exc:
+        from .tokens import command_failed
+
+        return command_failed(env, exc)
+
+
 def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list[str]) -> int:
     from .launch import run_with_token
     from .tokens import command_failed, profile_name
@@ -210,6 +279,9 @@ def dispatch(args: list[str], env: Env) -> int:
         if lean:
             return run_lean_token(env, *lean)
         check = None if "_METRIKA_COMPLETE" in env.environ else lean_check_args(args)
+        api = None if check or "_METRIKA_COMPLETE" in env.environ else lean_api_args(args)
+        if api:
+            return run_lean_api(env, *api)
         return run_lean_check(env, *check) if check else run_app(args, env)
     except Exception as exc:  # a closed or full stdout, above all
         return failed(env, exc)

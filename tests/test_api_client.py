@@ -11,11 +11,13 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import httpx
 import pytest
 from conftest import TOKEN
-from hostile_server import HostileServer, gzip_bomb, identity
+from hostile_server import HostileServer, drip, gzip_bomb, identity
 
 from metrika_cli import api
 from metrika_cli.api import API, PROBE, Client, Pager, retry_wait
@@ -298,6 +300,116 @@ def test_output_dash_is_stdout(fake, metrika):
 def test_output_into_a_missing_folder_is_bad_input_before_sending(fake, metrika, tmp_path):
     result = metrika("api", PART, "--output", str(tmp_path / "no" / "file"), env=as_token())
     assert result.code == 2 and fake.requests == []
+
+
+def test_output_waits_metrika_timeout_for_each_piece_not_for_the_whole_body(metrika, tmp_path):
+    """A part that takes longer than METRIKA_TIMEOUT to arrive, each piece within it, is kept."""
+    target = tmp_path / "part0.tsv"
+    with HostileServer({"/management/": drip(every=0.15, length=6)}) as server:
+        environ = {"METRIKA_TOKEN": TOKEN, "METRIKA_API_URL": server.url, "METRIKA_TIMEOUT": "0.5"}
+        result = metrika("api", PART, "--output", str(target), env=environ)
+    assert result.code == 0, result.stderr
+    assert target.read_bytes() == b" " * 6
+
+
+def test_output_that_stops_arriving_for_metrika_timeout_fails_and_leaves_the_file(metrika, tmp_path, monkeypatch):
+    monkeypatch.setattr(api, "API", dataclasses.replace(api.API, backoff=(0.0,)))
+    target = tmp_path / "part0.tsv"
+    target.write_text("yesterday's part\n")
+    with HostileServer({"/management/": drip(every=30, length=8)}) as server:
+        environ = {"METRIKA_TOKEN": TOKEN, "METRIKA_API_URL": server.url, "METRIKA_TIMEOUT": "0.5"}
+        started = time.monotonic()
+        result = metrika("api", PART, "--output", str(target), env=environ)
+    assert result.code == 6 and "0.5 s" in result.stderr, result.stderr
+    assert time.monotonic() - started < 10  # four tries of half a second, not the drip's four minutes
+    assert target.read_text() == "yesterday's part\n" and [p.name for p in tmp_path.iterdir()] == ["part0.tsv"]
+
+
+def test_output_onto_a_full_disk_says_so_and_leaves_the_file(fake, metrika, tmp_path, monkeypatch):
+    import tempfile
+
+    real = tempfile.NamedTemporaryFile
+
+    class FillsUp:
+        """The temporary file beside FILE, on a disk that is full after 3 MiB."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.name, self.written = inner, inner.name, 0
+
+        def write(self, data: bytes) -> int:
+            self.written += len(data)
+            if self.written > 3 * 1024 * 1024:
+                raise OSError(28, "No space left on device")
+            return self.inner.write(data)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", lambda *args, **kwargs: FillsUp(real(*args, **kwargs)))
+    fake.log_part_size = 8 * 1024 * 1024
+    target = tmp_path / "part0.tsv"
+    target.write_text("yesterday's part\n")
+    result = metrika("api", PART, "--output", str(target), env=as_token())
+    assert result.code == 1 and "no space left" in result.stderr and "Traceback" not in result.stderr
+    assert target.read_text() == "yesterday's part\n" and [p.name for p in tmp_path.iterdir()] == ["part0.tsv"]
+
+
+def test_a_read_takes_what_came_up_to_read_size_and_waits_at_most_its_time_out():
+    """httpcore asks for 64 KiB a read: a 256 MiB part took 4,096 trips through the event loop."""
+
+    async def go() -> tuple[bytes, bytes, float]:
+        receiver = api.Receiver()
+        receiver.connection_made(asyncio.Transport())
+        stream = api.LoopStream(receiver.transport, receiver)
+        receiver.data_received(b"x" * (api.READ_SIZE + 10))
+        first, second = await stream.read(65536, 1.0), await stream.read(65536, 1.0)
+        started = time.monotonic()
+        with pytest.raises(httpcore.ReadTimeout):
+            await stream.read(65536, 0.2)
+        return first, second, time.monotonic() - started
+
+    first, second, waited = asyncio.run(go())
+    assert (len(first), len(second)) == (api.READ_SIZE, 10) and api.READ_SIZE >= 1024 * 1024
+    assert 0.15 < waited < 2
+
+
+def test_a_connection_stops_reading_while_buffered_bytes_wait_and_reads_on_once_they_are_taken():
+    """Bounded memory: a reader slower than the network (a slow disk) holds BUFFERED bytes at most."""
+    calls = []
+
+    class Transport(asyncio.Transport):
+        def pause_reading(self) -> None:
+            calls.append("pause")
+
+        def resume_reading(self) -> None:
+            calls.append("resume")
+
+    receiver = api.Receiver()
+    receiver.connection_made(Transport())
+    piece = b"x" * (256 * 1024)
+    for _ in range(api.BUFFERED // len(piece) + 2):
+        receiver.data_received(piece)
+    assert calls == ["pause"]
+    while receiver.size > api.BUFFERED // 2:
+        receiver.take(api.READ_SIZE)
+    assert calls == ["pause", "resume"]
+
+
+def test_a_connection_cut_mid_read_is_a_read_error_and_its_end_is_eof():
+    async def go() -> tuple[bytes, bytes]:
+        cut, closed = api.Receiver(), api.Receiver()
+        for receiver in (cut, closed):
+            receiver.connection_made(asyncio.Transport())
+            receiver.data_received(b"rows")
+        cut.connection_lost(ConnectionResetError(104, "Connection reset by peer"))
+        closed.eof_received()
+        first = await api.LoopStream(cut.transport, cut).read(65536)
+        with pytest.raises(httpcore.ReadError, match="reset"):
+            await api.LoopStream(cut.transport, cut).read(65536)
+        ended = api.LoopStream(closed.transport, closed)
+        return first, (await ended.read(65536)) + (await ended.read(65536))
+
+    assert asyncio.run(go()) == (b"rows", b"rows")
 
 
 # ---- --form ----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """`metrika api`: call Metrika with the token in use, without ever showing it; a call that fails
 says why, with check-access's diagnosis and fix. This module builds the call and prints the
-result; sending, retrying, paging and decoding are the one client's (api.py)."""
+result; sending, retrying, paging and decoding are the one client's (api.py). Its Typer function is
+in commands/signatures.py: this module imports no Typer, so main.py's lean path runs a plain call
+without Typer or click."""
 
 from __future__ import annotations
 
@@ -15,10 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, Optional
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
-
-import typer
 
 from ..advice import NETWORK, QUOTAS, rate_limit_reset, service_name
 from ..env import Env
@@ -32,7 +32,6 @@ from ..probe import Options, collect
 from ..store import Profile
 from ..text import escape_controls, fingerprint, shown, with_profile
 from ..tokens import Token, checked_profile, fix_profile, profile_name, usable_token
-from .options import ProfileOption
 
 if TYPE_CHECKING:  # httpx is imported only when a call is sent
     from ..api import Client, Outgoing, Pager
@@ -43,25 +42,6 @@ MAX_DIAGNOSED_IDS = 100  # counters a failed call's diagnosis checks: one filter
 FULL_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 COUNTER_IN_PATH = re.compile(r"/counter/(\d+)(?:/|$)")
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-FormOption = Annotated[
-    Optional[list[str]],
-    typer.Option(
-        "--form",
-        "-F",
-        metavar="KEY=VALUE|KEY=@FILE",
-        help=_("A multipart/form-data field, or a file to upload with @ (CSV uploads); repeatable."),
-    ),
-]
-OutputOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        help=_("Write the body to FILE as it arrives, with no size limit ('-': standard output)."),
-    ),
-]
 
 
 @dataclass
@@ -82,44 +62,20 @@ class Call:
     profile: str = "default"  # whose token: the commands a failure names carry it
 
 
-def api(
-    ctx: typer.Context,
-    path: Annotated[
-        str, typer.Argument(metavar="PATH", help=_("A path under METRIKA_API_URL, e.g. /management/v1/counters."))
-    ],
-    method: Annotated[
-        Optional[str],
-        typer.Option(
-            "--method", "-X", metavar="METHOD", help=_("GET (the default; POST with --form), POST, PUT or DELETE.")
-        ),
-    ] = None,
-    fields: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--field",
-            "-f",
-            metavar="KEY=VALUE",
-            help=_("A query parameter (GET, DELETE, or with --input) or a JSON body field (POST, PUT); repeatable."),
-        ),
-    ] = None,
-    input_file: Annotated[
-        Optional[str],
-        typer.Option("--input", metavar="FILE", help=_("Send the JSON in FILE as the body ('-': standard input).")),
-    ] = None,
-    form: FormOption = None,
-    paginate: Annotated[
-        bool, typer.Option("--paginate", help=_("Fetch every page of a list or report: one JSON line per page."))
-    ] = False,
-    ulogin: Annotated[
-        Optional[str], typer.Option("--ulogin", metavar="LOGIN", help=_("Act for this represented account."))
-    ] = None,
-    include: Annotated[
-        bool, typer.Option("--include", "-i", help=_("Print the status line and headers (on stderr) first."))
-    ] = False,
-    output: OutputOption = None,
-    profile: ProfileOption = None,
+def checked_run(
+    env: Env,
+    path: str,
+    method: str | None,
+    fields: list[str] | None,
+    input_file: str | None,
+    form: list[str] | None,
+    paginate: bool,
+    ulogin: str | None,
+    include: bool,
+    output: str | None,
+    profile: str | None,
 ) -> int:
-    env: Env = ctx.obj
+    """The options as parsed (by Typer in commands/signatures.py, or by main.py's lean path), checked, then run."""
     name = checked_profile(profile_name(env, profile))
     request = Request(method, fields or [], input_file, form or [], paginate, ulogin, include, output)
     call = build_call(env, path, request)
@@ -464,9 +420,9 @@ async def download(env: Env, http: Client, call: Call) -> Reply | None:
     from .. import api as client
 
     with destination(env, call.output or "-") as (handle, keep):
-        with transfer_progress(env) as advance, Writer(handle) as writer:
+        with transfer_progress(env) as advance:
             outgoing = outgoing_of(call)
-            outgoing.sink = client.Sink(writer.write, advance)
+            outgoing.sink = client.Sink(handle.write, advance)  # each piece written as it comes
             reply = await http.request(call.method, call.url, client.API, outgoing=outgoing, on_retry=retrying(env))
         if call.include:
             show_headers(env, reply)
@@ -508,46 +464,6 @@ def destination(env: Env, name: str) -> Iterator[tuple[Any, Callable[[], None]]]
             handle.close()
             with contextlib.suppress(OSError):
                 os.unlink(handle.name)
-
-
-class Writer:
-    """Writes to a file in a thread of its own, so that the disk and the network work at the same
-    time; at most QUEUED pieces wait (bounded memory: the network waits for the disk)."""
-
-    QUEUED = 32
-
-    def __init__(self, handle: Any) -> None:
-        import queue
-        import threading
-
-        self.handle = handle
-        self.pieces: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._drain, name="metrika-writer", daemon=True)
-
-    def _drain(self) -> None:
-        while (piece := self.pieces.get()) is not None:
-            if self.error is None:
-                try:
-                    self.handle.write(piece)
-                except BaseException as exc:  # kept, and raised in the command's thread
-                    self.error = exc
-
-    def write(self, piece: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        if piece:
-            self.pieces.put(piece)
-
-    def __enter__(self) -> Writer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.pieces.put(None)
-        self.thread.join()
-        if self.error is not None and exc[0] is None:
-            raise self.error
 
 
 class _TextSink:

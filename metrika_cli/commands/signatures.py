@@ -1,7 +1,8 @@
-"""The Typer functions of `check-access` and `whoami`: their options, parsed by Typer, handed to
-the commands' `checked_run`. Kept apart so that commands/check_access.py and commands/whoami.py
-import no Typer: main.py's lean path parses a plain call itself and runs them without Typer or
-click (tests/test_lean_checks.py proves it reads every call it takes as this does)."""
+"""The Typer functions of `check-access`, `whoami` and `api`: their options, parsed by Typer, handed
+to the commands' `checked_run`. Kept apart so that commands/check_access.py, commands/whoami.py and
+commands/api.py import no Typer: main.py's lean path parses a plain call itself and runs them
+without Typer or click (tests/test_lean_checks.py and tests/test_lean_api.py prove it reads every
+call it takes as this does)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..i18n import _
+from . import api as api_command
 from . import check_access as check_access_command
 from . import whoami as whoami_command
 from .options import ExpiringWithinOption, JsonOption, ProfileOption
@@ -46,3 +48,65 @@ def whoami(
     expiring_within: ExpiringWithinOption = None,
 ) -> int:
     return whoami_command.checked_run(ctx.obj, profile, as_json, expiring_within)
+
+
+FormOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--form",
+        "-F",
+        metavar="KEY=VALUE|KEY=@FILE",
+        help=_("A multipart/form-data field, or a file to upload with @ (CSV uploads); repeatable."),
+    ),
+]
+OutputOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help=_("Write the body to FILE as it arrives, with no size limit ('-': standard output)."),
+    ),
+]
+
+
+def api(
+    ctx: typer.Context,
+    path: Annotated[
+        str, typer.Argument(metavar="PATH", help=_("A path under METRIKA_API_URL, e.g. /management/v1/counters."))
+    ],
+    method: Annotated[
+        Optional[str],
+        typer.Option(
+            "--method", "-X", metavar="METHOD", help=_("GET (the default; POST with --form), POST, PUT or DELETE.")
+        ),
+    ] = None,
+    fields: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--field",
+            "-f",
+            metavar="KEY=VALUE",
+            help=_("A query parameter (GET, DELETE, or with --input) or a JSON body field (POST, PUT); repeatable."),
+        ),
+    ] = None,
+    input_file: Annotated[
+        Optional[str],
+        typer.Option("--input", metavar="FILE", help=_("Send the JSON in FILE as the body ('-': standard input).")),
+    ] = None,
+    form: FormOption = None,
+    paginate: Annotated[
+        bool, typer.Option("--paginate", help=_("Fetch every page of a list or report: one JSON line per page."))
+    ] = False,
+    ulogin: Annotated[
+        Optional[str], typer.Option("--ulogin", metavar="LOGIN", help=_("Act for this represented account."))
+    ] = None,
+    include: Annotated[
+        bool, typer.Option("--include", "-i", help=_("Print the status line and headers (on stderr) first."))
+    ] = False,
+    output: OutputOption = None,
+    profile: ProfileOption = None,
+) -> int:
+    return api_command.checked_run(
+        ctx.obj, path, method, fields, input_file, form, paginate, ulogin, include, output, profile
+    )
