@@ -205,7 +205,8 @@ class Env:
 
     @cached_property
     def store(self) -> Store:
-        from .store import Store, config_dir, default_config_dir
+        from .files import config_dir, default_config_dir
+        from .store import Store
 
         folder = config_dir(self.environ)
         self.secrets.allow(str(folder))  # a long folder name is shown in messages as it is

@@ -1,7 +1,10 @@
 """The OS keyring through the `keyring` library: every call time-limited, errors in the user's words.
 
-The only module that imports keyring (lazily: `metrika token` is called in loops). store.py
-decides what is kept under which name; this module only reads, writes and deletes entries.
+The only module that imports keyring (lazily: `metrika token` is called in loops). Here are the
+entries' names: a config folder's service (`metrika-cli`, or `metrika-cli:HASH` for any folder but
+the default one), the usernames (`PROFILE`, `PROFILE#refresh`, `client-secret:CLIENTID`), and the
+entries metrika 0.3 left under the shared service. store.py decides when a profile's entry is read,
+written or moved, and records the backend class.
 
 Which backend: PYTHON_KEYRING_BACKEND when set; else the class a profile recorded at login,
 imported and instantiated directly (no entry-point discovery: that costs more than the read);
@@ -19,7 +22,9 @@ from typing import Any, TypeVar
 from .errors import MetrikaError, StoreUnavailable
 from .i18n import N_, _
 
-SERVICE = "metrika-cli"
+SERVICE = "metrika-cli"  # the default config folder's service, and every folder's in metrika 0.3
+REFRESH_SUFFIX = "#refresh"  # username of a profile's refresh token: NAME#refresh
+APP_SECRET_PREFIX = "client-secret:"  # username of an app's secret: client-secret:CLIENTID
 T = TypeVar("T")
 
 # Backends reached over the D-Bus session bus: out of reach without one.
@@ -648,6 +653,45 @@ class Keyring:
             return True
 
         return self._call(_("deleting the token"), delete, lambda: False)
+
+    # ---- this folder's entries: the backend class to record, 0.3's entries
+
+    def recordable(self) -> str | None:
+        """The backend class a profile records, to be loaded directly next time (None: none loaded)."""
+        return recordable(self.loaded())
+
+    @property
+    def legacy_service(self) -> str | None:
+        """Where metrika 0.3 kept this folder's tokens (one service for every folder), when that is
+        not where they go now."""
+        return SERVICE if self.service != SERVICE else None
+
+    def legacy_entries(self, fingerprints: Mapping[str, str | None]) -> dict[str, str]:
+        """The entries 0.3 wrote under the shared service for these usernames whose token has the
+        fingerprint given (the one the profile records): this folder's own. Any other belongs to
+        another folder and is left alone; so is everything when this folder's service is the shared one."""
+        from .text import fingerprint
+
+        if not self.legacy_service or not fingerprints:
+            return {}
+        old = self.get_many(list(fingerprints), service=SERVICE)
+        return {
+            name: value
+            for name, value in old.items()
+            if value and fingerprints[name] and fingerprint(value) == fingerprints[name]
+        }
+
+    def move_legacy(self, username: str, value: str, keep_old: bool) -> None:
+        """Move an entry 0.3 left (`legacy_entries`) to this folder's service, unless an entry is
+        there already (a login meanwhile wins); the old one stays when `keep_old` (another folder uses it)."""
+        if self.get(username) is None:
+            self.set(username, value)
+        if not keep_old:
+            self.delete(username, service=SERVICE)
+
+    def delete_legacy(self, username: str) -> bool:
+        """Delete the entry 0.3 left under the shared service; False when there was none."""
+        return self.delete(username, SERVICE)
 
 
 def _text(value: object, username: str) -> str | None:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from .errors import Diagnosis, ExitCode, Failed, Interrupted, MetrikaError
 from .i18n import _
+from .keyrings import backend_id, backend_path
 from .os_errors import os_reason
-from .store import backend_id, backend_path
 from .text import escape_controls, fingerprint, with_profile
 
 if TYPE_CHECKING:

@@ -22,9 +22,10 @@ from .errors import Diagnosis, ExitCode, MetrikaError, NoToken
 from .evidence import Evidence, Reply
 from .expiry import days_left, expires_in
 from .i18n import _
+from .keyrings import REFRESH_SUFFIX
 from .oauth import app_page_url
 from .probe import Options, collect_async
-from .store import REFRESH_SUFFIX, Profile, Saving
+from .store import Profile, Saving
 from .tokens import Token, recorded_token
 
 AT_ONCE = 16  # profiles renewed at the same time (their Metrika requests wait for the pacer anyway)
@@ -188,12 +189,13 @@ def exit_code(outcomes: list[Outcome]) -> int:
 
 
 class Shared:
-    """What the renewals of one run share: one pacer and one connection pool; the keyring read one
-    profile at a time (once it did not answer in time, nobody waits for it again); and the store,
+    """What the renewals of one run share: one pacer and one connection pool; the keyring, read for
+    every profile it keeps at once, tokens and refresh tokens in one conversation (once it did not
+    answer in time, nobody waits for it again); credentials.toml, read once; and the store,
     written by one batch at a time: the renewals checked while a batch is being written go in the
     next one, each batch one transaction (a token and its metadata change together, or not)."""
 
-    def __init__(self, env: Env) -> None:
+    def __init__(self, env: Env, kept: dict[str, Profile] | None = None) -> None:
         from .api import SharedTransport
         from .pacing import Pacer
 
@@ -204,6 +206,8 @@ class Shared:
         self.writing = asyncio.Lock()
         self.hung: MetrikaError | None = None
         self.files: dict[str, Any] | None = None
+        self.kept = kept or {}  # the profiles whose tokens the keyring keeps, read at once
+        self.keyring: dict[str, str | None] | MetrikaError | None = None
         self.waiting: list[tuple[Saving, asyncio.Future[Profile]]] = []
         self.on_the_way = 0  # renewals started and not yet stored or failed
 
@@ -224,9 +228,7 @@ class Shared:
     def _read(self, name: str, profile: Profile) -> str | None:
         store = self.env.store
         if profile.storage == "keyring":
-            token, value = recorded_token(name, profile, store.keyring.get(name)), None
-            if token:
-                value = store.keyring.get(name + REFRESH_SUFFIX)
+            token, value = self._keyring(name, profile)
         else:  # credentials.toml, read once: each profile's entry changes only by its own renewal
             if self.files is None:
                 self.files = store.file_entries()
@@ -239,6 +241,27 @@ class Shared:
             self.env.secrets.add(value)
             return value
         return None
+
+    def _keyring(self, name: str, profile: Profile) -> tuple[Token | None, str | None]:
+        """The profile's token (if its metadata describes it) and refresh token from the keyring:
+        on the first call every kept profile's, in one read (Store.keyring_tokens: one connection,
+        one unlock, one search), whose failure is the keyring's for them all. An entry left out of
+        it (not text) is read alone, which says what is wrong with it."""
+        store = self.env.store
+        if self.keyring is None:
+            try:
+                self.keyring = store.keyring_tokens(self.kept or {name: profile}, refresh_tokens=True)
+            except MetrikaError as exc:
+                self.keyring = exc
+        if isinstance(self.keyring, MetrikaError):
+            raise self.keyring
+        found, refresh = self.keyring, name + REFRESH_SUFFIX
+        if name not in found:
+            found[name] = store.keyring_token(name, profile)
+        token = recorded_token(name, profile, found[name])
+        if token and refresh not in found:
+            found[refresh] = store.keyring.get(refresh)
+        return token, found.get(refresh) if token else None
 
     async def save(self, name: str, grant: Grant, profile: Profile) -> Profile:
         """Store this renewal, with the others waiting meanwhile; its stored metadata."""
@@ -344,7 +367,7 @@ async def renew_all(
 ) -> list[Outcome]:
     """Renew each (name, profile, the app's secret) in one event loop: AT_ONCE at a time ask
     Yandex, and the store takes the checked ones one by one meanwhile."""
-    shared = Shared(env)
+    shared = Shared(env, {name: profile for name, profile, _secret in due if profile.storage == "keyring"})
     gate = asyncio.Semaphore(AT_ONCE)
 
     async def renew(name: str, profile: Profile, secret: str) -> Outcome:

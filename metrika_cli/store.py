@@ -1,42 +1,25 @@
-"""Where tokens and profile metadata live: the OS keyring, config.toml, credentials.toml.
+"""Profiles: what each one records (config.toml) and where its token is (the keyring, or
+credentials.toml), changed only by transactions: a token and its metadata change together, or not.
 
-The keyring itself is keyrings.py's (the only module that imports keyring); here is which entry
-is whose: the config folder's service, the backend class a profile recorded, 0.3's entries moved.
+The files themselves are files.py's (the config folder, atomic writes, private modes, the lock);
+the keyring's entries are keyrings.py's (the folder's service, 0.3's entries, the backend class).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import errno
-import os
 import re
-import stat
-import sys
-import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, MetrikaError, StoreUnavailable
+from .errors import ConfigError, MetrikaError
+from .files import locked, read_toml, table, write_toml
 from .i18n import _
-from .keyrings import (
-    SERVICE,
-    Keyring,
-    backend_id,
-    backend_path,
-    describe_backend,
-    folder_service,
-    no_keyring_error,
-    recordable,
-)
-from .os_errors import os_reason
+from .keyrings import APP_SECRET_PREFIX, REFRESH_SUFFIX, Keyring, folder_service
 
-# Re-exported: callers have always found the keyring's names here (the adapter itself is keyrings.py).
-__all__ = ["SERVICE", "Keyring", "backend_id", "backend_path", "describe_backend", "no_keyring_error"]
-REFRESH_SUFFIX = "#refresh"  # keyring username of a profile's refresh token: NAME#refresh
-APP_SECRET_PREFIX = "client-secret:"  # keyring username of an app's secret: client-secret:CLIENTID
 PROFILE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")  # also the keyring user name
 Saving = tuple[str, str, "Profile", bool, "str | None"]  # name, token, metadata, insecure, refresh token
 
@@ -81,180 +64,6 @@ class Profile:
         return {key: value for key, value in asdict(self).items() if value not in (None, [], False)}
 
 
-def config_dir(environ: Mapping[str, str]) -> Path:
-    try:
-        explicit = environ.get("METRIKA_CONFIG_DIR")
-        if explicit:
-            return Path(explicit).expanduser()
-        if sys.platform.startswith("linux"):  # what platformdirs answers, without its import on every `metrika token`
-            xdg = environ.get("XDG_CONFIG_HOME", "")
-            return (Path(xdg) if xdg.strip() else Path("~/.config").expanduser()) / SERVICE
-        import platformdirs  # type: ignore[unreachable,unused-ignore]  # (mypy checks for Linux only)
-
-        return Path(platformdirs.user_config_dir(SERVICE, appauthor=False, roaming=True))
-    except RuntimeError:  # no HOME, and a user id that passwd does not know (docker run --user 4242)
-        raise ConfigError(
-            _("There is no home folder to keep the config in."),
-            fix=[
-                _(
-                    "Set METRIKA_CONFIG_DIR (or HOME) to a folder of your own, or give the token through "
-                    "METRIKA_TOKEN, which needs no config."
-                )
-            ],
-        ) from None
-
-
-def default_config_dir(environ: Mapping[str, str]) -> Path | None:
-    """The config folder metrika uses when METRIKA_CONFIG_DIR is not set; None when there is none."""
-    try:
-        return config_dir({key: value for key, value in environ.items() if key != "METRIKA_CONFIG_DIR"})
-    except ConfigError:
-        return None
-
-
-# ---- files -----------------------------------------------------------------------------
-
-
-def unreadable(path: Path, exc: BaseException) -> ConfigError:
-    """A config file or folder that cannot be read (or stat'ed), and why."""
-    return ConfigError(
-        _("Cannot read {path}: {error}.").format(path=path, error=os_reason(exc)),
-        fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
-    )
-
-
-def read_toml(path: Path, secret: bool = False) -> dict[str, Any]:
-    """The file's tables, {} when it does not exist; a clear error naming file and line."""
-    check_private(path.parent, secret=True)
-    check_private(path, secret)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise unreadable(path, exc) from None
-    try:
-        return tomllib.loads(text)
-    except RecursionError:
-        raise ConfigError(
-            _("{path} is nested too deeply to be a metrika config.").format(path=path),
-            fix=[_("Move the file away and run `metrika login` again.")],
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            _("{path} is not valid TOML: {error}").format(path=path, error=exc),
-            fix=[_("Correct that line, or move the file away and run `metrika login` again.")],
-        ) from None
-
-
-def write_toml(path: Path, data: dict[str, Any]) -> None:
-    """Replace `path` atomically with mode 0600: readers see the old file or the new one. A symlink
-    (a dotfile manager's) stays one: the file it points to is replaced."""
-    import tempfile
-
-    import tomli_w
-
-    ensure_dir(path.parent)
-    if path.is_symlink():
-        path = path.resolve()
-    try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), 0o600)
-                tomli_w.dump(data, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
-    except OSError as exc:
-        raise ConfigError(
-            _("Cannot write {path}: {error}.").format(path=path, error=os_reason(exc)),
-            fix=[_("Make the folder writable, or point METRIKA_CONFIG_DIR at one that is.")],
-        ) from None
-
-
-def ensure_dir(path: Path) -> None:
-    """Create `path` and every missing parent 0700, whatever the umask."""
-    try:
-        missing = [folder for folder in (path, *path.parents) if not folder.exists()]
-        for folder in reversed(missing):
-            folder.mkdir(mode=0o700)
-            folder.chmod(0o700)
-    except FileExistsError:  # another metrika made it meanwhile
-        ensure_dir(path)
-    except OSError as exc:
-        raise ConfigError(
-            _("Cannot create the folder {path}: {error}.").format(path=path, error=os_reason(exc)),
-            fix=[_("Point METRIKA_CONFIG_DIR at a folder you can write to.")],
-        ) from None
-
-
-def check_private(path: Path, secret: bool) -> None:
-    """Refuse a folder or file that another user owns or can change (or, for a secret, read), as
-    ssh treats ~/.ssh: what is in it could have been planted there. A symlink (stow, chezmoi) is
-    followed and its target judged, with the folder that holds the target."""
-    try:
-        link = path.lstat()
-        if stat.S_ISLNK(link.st_mode):
-            target = path.resolve()
-            info = target.stat()
-            holder = None if stat.S_ISDIR(info.st_mode) else (target.parent, target.parent.stat())
-    except FileNotFoundError:  # nothing there yet, or a link to nothing yet: written when needed
-        return
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop of links
-        raise unreadable(path, exc if isinstance(exc, OSError) else OSError(errno.ELOOP, str(exc))) from None
-    if not stat.S_ISLNK(link.st_mode):
-        _check_owned_and_closed(path, link, _closed_to(link, secret))
-        return
-    _check_owned_and_closed(path, link, 0)  # a link's own mode means nothing
-    _check_owned_and_closed(target, info, _closed_to(info, secret))
-    if holder and not holder[1].st_mode & stat.S_ISVTX:  # whoever writes in it can replace the target
-        _check_owned_and_closed(*holder, 0o022)
-
-
-def _closed_to(info: os.stat_result, secret: bool) -> int:
-    """The mode bits others must not have: a folder or a secret closed to them, a config unwritable."""
-    return 0o077 if secret or stat.S_ISDIR(info.st_mode) else 0o022
-
-
-def _check_owned_and_closed(path: Path, info: os.stat_result, closed: int) -> None:
-    if info.st_uid != os.geteuid():
-        raise ConfigError(
-            _("{path} belongs to another user (uid {uid}); metrika only uses files and folders you own.").format(
-                path=path, uid=info.st_uid
-            ),
-            fix=[
-                _("Make it yours: `sudo chown {user} {path}`, or point METRIKA_CONFIG_DIR elsewhere.").format(
-                    user=os.geteuid(), path=path
-                )
-            ],
-        )
-    if not info.st_mode & closed:
-        return
-    raise ConfigError(
-        _("{path} is open to other users (mode {mode}); metrika refuses to use it.").format(
-            path=path, mode=shown_mode(info.st_mode)
-        ),
-        fix=[_("Close it: `chmod {mode} {path}`.").format(mode=_closed_mode(info.st_mode, closed), path=path)],
-    )
-
-
-def _closed_mode(mode: int, closed: int) -> str:
-    """The chmod that closes it: 700 or 600, or for a folder only others must not write to, `go-w`."""
-    if closed == 0o022 and stat.S_ISDIR(mode):
-        return "go-w"
-    return "700" if stat.S_ISDIR(mode) else "600"
-
-
-def shown_mode(mode: int) -> str:
-    """A mode as `ls -l` shows it, then in full octal: `drwxrwxrwt, 1777`."""
-    return f"{stat.filemode(mode)}, {stat.S_IMODE(mode):04o}"
-
-
 # ---- the store -------------------------------------------------------------------------
 
 
@@ -287,20 +96,9 @@ class Store:
     def credentials_path(self) -> Path:
         return self.directory / "credentials.toml"
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> contextlib.AbstractContextManager[None]:
         """Serialise commands that change profiles, so a token and its metadata stay together."""
-        ensure_dir(self.directory)
-        check_private(self.directory, secret=True)
-        with ProfileLock(self.directory / ".lock", self.lock_timeout):
-            self._remove_temporary_files()
-            yield
-
-    def _remove_temporary_files(self) -> None:
-        """Half-written files an interrupted metrika left (one may hold a token); only under the lock."""
-        for leftover in self.directory.glob(".*.toml.*.tmp"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        return locked(self.directory, self.lock_timeout)
 
     def config(self) -> dict[str, Any]:
         return read_toml(self.config_path)
@@ -308,10 +106,10 @@ class Store:
     def profiles(self) -> dict[str, Profile]:
         from .text import shown_name  # a hand-edited name is named escaped in an error
 
-        tables = _table(self.config(), "profiles", self.config_path)
+        tables = table(self.config(), "profiles", self.config_path)
         return {
             name: Profile.from_toml(
-                _table(tables, name, self.config_path), f"{self.config_path}: profiles.{shown_name(name)}"
+                table(tables, name, self.config_path), f"{self.config_path}: profiles.{shown_name(name)}"
             )
             for name in tables
         }
@@ -326,7 +124,7 @@ class Store:
         if "active_profile" not in config:
             return None
         value = config["active_profile"]
-        names = _table(config, "profiles", self.config_path)
+        names = table(config, "profiles", self.config_path)
         if isinstance(value, str) and value in names:
             return value
         raise ActiveProfileError.about(self.config_path, value, sorted(names))
@@ -341,21 +139,25 @@ class Store:
                 return
             write_toml(self.config_path, config)
 
+    def _credentials(self, key: str) -> dict[str, Any]:
+        """credentials.toml's table `key` (profiles, client_secrets): {} when the file has none."""
+        return table(read_toml(self.credentials_path, secret=True), key, self.credentials_path)
+
     def file_tokens(self) -> dict[str, str]:
         """Every token in credentials.toml by profile, the file read once (status over many profiles)."""
-        tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
-        found = {name: _table(tables, name, self.credentials_path).get("token") for name in tables}
+        tables = self._credentials("profiles")
+        found = {name: table(tables, name, self.credentials_path).get("token") for name in tables}
         return {name: value for name, value in found.items() if isinstance(value, str) and value}
 
     def file_entries(self) -> dict[str, dict[str, Any]]:
         """Every profile's entry in credentials.toml (token, refresh token), the file read once."""
-        tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
-        return {name: _table(tables, name, self.credentials_path) for name in tables}
+        tables = self._credentials("profiles")
+        return {name: table(tables, name, self.credentials_path) for name in tables}
 
     def file_token(self, name: str) -> str | None:
         """The profile's token in credentials.toml, if it has one there."""
-        tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
-        value = _table(tables, name, self.credentials_path).get("token")
+        tables = self._credentials("profiles")
+        value = table(tables, name, self.credentials_path).get("token")
         return value if isinstance(value, str) and value else None
 
     def save(
@@ -363,15 +165,11 @@ class Store:
     ) -> Profile:
         """Store the token, its refresh token (None: an old one goes) and its metadata together,
         or leave the previous ones as they were."""
-        from .text import fingerprint
 
         with self.lock():
             config = self.config()
             previous = self.profiles().get(name)
-            profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
-            profile.renewable = refresh_token is not None
-            undo = self._write_token(name, token, insecure, refresh_token)
-            profile.keyring_backend = None if insecure else recordable(self.keyring.loaded())
+            undo = self._write_token(name, token, profile, insecure, refresh_token)
             try:
                 config.setdefault("profiles", {})[name] = profile.to_toml()
                 write_toml(self.config_path, config)  # the commit
@@ -385,19 +183,15 @@ class Store:
     def save_many(self, entries: list[Saving]) -> list[Profile]:
         """`save` for several profiles at once (refresh --all), with one commit for them all: each
         profile's token, refresh token and metadata change together, and on any failure none does."""
-        from .text import fingerprint
 
         with self.lock():
             config = self.config()
-            tables = _table(config, "profiles", self.config_path)
-            before = {name: _table(tables, name, self.config_path).get("storage") for name, *_rest in entries}
+            tables = table(config, "profiles", self.config_path)
+            before = {name: table(tables, name, self.config_path).get("storage") for name, *_rest in entries}
             undo: list[Callable[[], None]] = []
             try:
                 for name, token, profile, insecure, refresh_token in entries:
-                    profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
-                    profile.renewable = refresh_token is not None
-                    undo.append(self._write_token(name, token, insecure, refresh_token))
-                    profile.keyring_backend = None if insecure else recordable(self.keyring.loaded())
+                    undo.append(self._write_token(name, token, profile, insecure, refresh_token))
                 for name, _token, profile, *_rest in entries:
                     config.setdefault("profiles", {})[name] = profile.to_toml()
                 write_toml(self.config_path, config)  # the commit
@@ -411,10 +205,20 @@ class Store:
         return [profile for _name, _token, profile, *_rest in entries]
 
     def _write_token(
-        self, name: str, token: str, insecure: bool, refresh_token: str | None = None
+        self, name: str, token: str, profile: Profile, insecure: bool, refresh_token: str | None
     ) -> Callable[[], None]:
-        """Write the token, then its refresh token, where they go; returns how to put back what was
-        there. The token first: whatever a kill leaves, config.toml's fingerprint no longer matches."""
+        """Write the token, then its refresh token, where they go, and say so in `profile` (where,
+        the fingerprint, renewable, the keyring's class); returns how to put back what was there.
+        The token first: whatever a kill leaves, config.toml's fingerprint no longer matches."""
+        from .text import fingerprint
+
+        profile.storage, profile.fingerprint = ("file" if insecure else "keyring"), fingerprint(token)
+        profile.renewable = refresh_token is not None
+        undo = self._write_entries(name, token, insecure, refresh_token)
+        profile.keyring_backend = None if insecure else self.keyring.recordable()
+        return undo
+
+    def _write_entries(self, name: str, token: str, insecure: bool, refresh_token: str | None) -> Callable[[], None]:
         if insecure:
             credentials = read_toml(self.credentials_path, secret=True)
             before = copy.deepcopy(credentials)
@@ -447,8 +251,8 @@ class Store:
     def refresh_token(self, name: str) -> str | None:
         """The profile's refresh token, from where its storage says the token is."""
         if self.profile(name).storage == "file":
-            tables = _table(read_toml(self.credentials_path, secret=True), "profiles", self.credentials_path)
-            value = _table(tables, name, self.credentials_path).get("refresh_token")
+            tables = self._credentials("profiles")
+            value = table(tables, name, self.credentials_path).get("refresh_token")
             return value if isinstance(value, str) and value else None
         return self.keyring.get(name + REFRESH_SUFFIX)
 
@@ -459,7 +263,7 @@ class Store:
             value = self.keyring.get(APP_SECRET_PREFIX + client_id)
             if value:
                 return value
-        secrets = _table(read_toml(self.credentials_path, secret=True), "client_secrets", self.credentials_path)
+        secrets = self._credentials("client_secrets")
         value = secrets.get(client_id)
         return value if isinstance(value, str) and value else None
 
@@ -470,7 +274,7 @@ class Store:
                 self.keyring.set(APP_SECRET_PREFIX + client_id, secret)
                 return
             credentials = read_toml(self.credentials_path, secret=True)
-            _table(credentials, "client_secrets", self.credentials_path)
+            table(credentials, "client_secrets", self.credentials_path)
             credentials.setdefault("client_secrets", {})[client_id] = secret
             write_toml(self.credentials_path, credentials)
 
@@ -491,7 +295,7 @@ class Store:
             self.keyring.delete(name + REFRESH_SUFFIX)
             return self.keyring.delete(name)
         credentials = read_toml(self.credentials_path, secret=True)
-        if name not in _table(credentials, "profiles", self.credentials_path):
+        if name not in table(credentials, "profiles", self.credentials_path):
             return False
         credentials["profiles"].pop(name)
         write_toml(self.credentials_path, credentials)
@@ -509,20 +313,14 @@ class Store:
                     had.append(self.keyring.delete(name))
                     had.append(self._forget_legacy(name))
                 config = self.config()
-                had.append(_table(config, "profiles", self.config_path).pop(name, None) is not None)
+                had.append(table(config, "profiles", self.config_path).pop(name, None) is not None)
                 if had[-1]:
                     write_toml(self.config_path, config)
                 if any(had):
                     forgotten.append(name)
         return forgotten
 
-    # ---- tokens in the keyring: this folder's service, the recorded backend, 0.3's entries moved
-
-    @property
-    def legacy_service(self) -> str | None:
-        """Where metrika 0.3 kept this folder's tokens (one service for every folder), when that is
-        not where they go now."""
-        return SERVICE if self.keyring.service != SERVICE else None
+    # ---- tokens in the keyring: the recorded backend, 0.3's entries moved (see keyrings.Keyring)
 
     def keyring_token(self, name: str, profile: Profile) -> str | None:
         """The profile's token in the keyring, read through the backend class it recorded (no
@@ -531,39 +329,31 @@ class Store:
         self.keyring.prefer(profile.keyring_backend)
         value = self.keyring.get(name)
         moved: dict[str, str] = {}
-        if value is None and self.legacy_service:
-            moved = self._legacy_entries({name: profile})
+        if value is None and self.keyring.legacy_service:
+            moved = self.keyring.legacy_entries({name: profile.fingerprint})
             value = moved.get(name)
         self._settle({name: profile}, {name: value}, moved)
         return value
 
-    def keyring_tokens(self, profiles: Mapping[str, Profile]) -> dict[str, str | None]:
+    def keyring_tokens(self, profiles: Mapping[str, Profile], refresh_tokens: bool = False) -> dict[str, str | None]:
         """keyring_token for many profiles at once: one connection, one unlock, one search, one
         file read (`status`, `refresh --all`). Any failure is the keyring's, for all of them; a
-        profile whose entry is not text is left out (keyring_token of it says so)."""
+        profile whose entry is not text is left out (keyring_token of it says so). With
+        `refresh_tokens`, each profile's refresh token is read in the same search, under NAME#refresh."""
         if not profiles:
             return {}
         recorded = [profile.keyring_backend for profile in profiles.values() if profile.keyring_backend]
         if recorded:
             self.keyring.prefer(max(set(recorded), key=recorded.count))
-        found = self.keyring.get_many(list(profiles))
-        missing = {name: profile for name, profile in profiles.items() if name in found and found[name] is None}
-        moved = self._legacy_entries(missing) if missing and self.legacy_service else {}
-        found.update(moved)
-        self._settle(profiles, found, moved)
-        return found
-
-    def _legacy_entries(self, profiles: Mapping[str, Profile]) -> dict[str, str]:
-        """The entries 0.3 wrote under the shared service that are these profiles' own: the
-        fingerprint matches. Any other belongs to another folder and is left alone."""
-        from .text import fingerprint
-
-        old = self.keyring.get_many(list(profiles), service=SERVICE)
-        return {
-            name: value
-            for name, value in old.items()
-            if value and profiles[name].fingerprint and fingerprint(value) == profiles[name].fingerprint
+        usernames = [*profiles, *(name + REFRESH_SUFFIX for name in profiles if refresh_tokens)]
+        found = self.keyring.get_many(usernames)
+        missing = {
+            name: profile.fingerprint for name, profile in profiles.items() if name in found and found[name] is None
         }
+        moved = self.keyring.legacy_entries(missing) if missing and self.keyring.legacy_service else {}
+        found.update(moved)
+        self._settle(profiles, {name: found[name] for name in profiles if name in found}, moved)
+        return found
 
     def _settle(self, profiles: Mapping[str, Profile], found: Mapping[str, str | None], moved: dict[str, str]) -> None:
         """After a successful read: move 0.3's entries to this folder's service, and record the
@@ -571,7 +361,7 @@ class Store:
         the read has succeeded whatever happens here."""
         from .text import fingerprint
 
-        backend = recordable(self.keyring.loaded())
+        backend = self.keyring.recordable()
         stale = [
             name
             for name, value in found.items()
@@ -584,10 +374,7 @@ class Store:
             return
         with contextlib.suppress(MetrikaError), self.lock():
             for name, value in moved.items():
-                if self.keyring.get(name) is None:  # a login meanwhile wins
-                    self.keyring.set(name, value)
-                if not self._default_folder_keeps(name, value):
-                    self.keyring.delete(name, service=SERVICE)
+                self.keyring.move_legacy(name, value, keep_old=self._default_folder_keeps(name, value))
             if stale and backend:
                 self._record_backend({name: found[name] or "" for name in stale}, backend)
 
@@ -596,12 +383,12 @@ class Store:
         from .text import fingerprint
 
         config = self.config()
-        tables = _table(config, "profiles", self.config_path)
+        tables = table(config, "profiles", self.config_path)
         changed = False
         for name, token in tokens.items():
-            table = tables.get(name)
-            if isinstance(table, dict) and table.get("fingerprint") in (None, fingerprint(token)):
-                table["keyring_backend"], changed = backend, True
+            found = tables.get(name)
+            if isinstance(found, dict) and found.get("fingerprint") in (None, fingerprint(token)):
+                found["keyring_backend"], changed = backend, True
         if changed:
             write_toml(self.config_path, config)
 
@@ -619,11 +406,10 @@ class Store:
     def _forget_legacy(self, name: str) -> bool:
         """Delete the entry 0.3 left for this profile under the shared service, if it is this
         profile's own and the default folder does not use it; True when there was one."""
-        if not self.legacy_service:
+        if not self.keyring.legacy_service:
             return False
-        profile = self.profile(name)
-        mine = self._legacy_entries({name: profile}).get(name)
-        return bool(mine) and not self._default_folder_keeps(name, mine or "") and self.keyring.delete(name, SERVICE)
+        mine = self.keyring.legacy_entries({name: self.profile(name).fingerprint}).get(name)
+        return bool(mine) and not self._default_folder_keeps(name, mine or "") and self.keyring.delete_legacy(name)
 
 
 class ActiveProfileError(ConfigError):
@@ -655,85 +441,3 @@ class ActiveProfileError(ConfigError):
             )
         message = _("{path}: active_profile = {value}, but no profile of that name is stored there.")
         return cls(message.format(path=path, value=shown_name(written)), fix)
-
-
-def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    """data[key] as a table ({} when absent); anything else names the file and key."""
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(
-            _("{path}: {key} must be a table.").format(path=path, key=key),
-            fix=[_("Correct it, or move the file away and run `metrika login` again.")],
-        )
-    return value
-
-
-class ProfileLock:
-    """An exclusive lock on a file that is never a symlink, held at most `timeout` seconds in waiting;
-    the holder writes its pid in it, so whoever waits can say who holds it."""
-
-    def __init__(self, path: Path, timeout: float) -> None:
-        self.path, self.timeout, self.fd = path, timeout, -1
-
-    def __enter__(self) -> ProfileLock:
-        import fcntl
-        import time
-
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            os.fchmod(self.fd, 0o600)
-        except OSError as exc:
-            raise ConfigError(
-                _("Cannot open the lock file {path}: {error}.").format(path=self.path, error=os_reason(exc)),
-                fix=[_("Remove it if it is not a plain file (a symlink is never followed), then try again.")],
-            ) from None
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    self._give_up()
-                time.sleep(0.05)
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, f"{os.getpid()}\n".encode())
-        return self
-
-    def _give_up(self) -> None:
-        holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip()
-        os.close(self.fd)
-        if not _is_running(holder):  # a pid left by a holder that is gone, or of another pid namespace
-            raise StoreUnavailable(
-                _("Another process has been holding the lock {path} for over {seconds:g} s.").format(
-                    path=self.path, seconds=self.timeout
-                ),
-                fix=[
-                    _("Find it with `fuser -v {path}`, wait for it or stop it, and try again.").format(path=self.path)
-                ],
-            )
-        raise StoreUnavailable(
-            _("Another metrika (pid {pid}) has been changing the profiles for over {seconds:g} s.").format(
-                pid=holder, seconds=self.timeout
-            ),
-            fix=[_("Wait for it to finish and try again, or stop it: `kill {pid}`.").format(pid=holder)],
-        )
-
-    def __exit__(self, *exc: object) -> None:
-        import fcntl
-
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
-def _is_running(pid: str) -> bool:
-    """Whether `pid` (as read from a lock file) names a process that exists now."""
-    if not pid.isascii() or not pid.isdigit() or not 0 < int(pid) < 2**22:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, another user's
-        return True
-    return True

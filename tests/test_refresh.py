@@ -22,7 +22,8 @@ from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 
 from metrika_cli import store as store_module
 from metrika_cli.errors import ConfigError
-from metrika_cli.store import Profile, Store, default_config_dir
+from metrika_cli.files import default_config_dir
+from metrika_cli.store import Profile, Store
 from metrika_cli.text import fingerprint
 
 SECRET = "0123456789abcdef0123456789abcdef"  # the fake app's secret
@@ -437,6 +438,47 @@ def test_renewals_stored_in_one_batch_change_together_or_not_at_all(fake, isolat
     assert FileKeyring.entries()[f"{keyring_service()}/a#refresh"] == "1:new-a"
     assert tomllib.loads((isolated / "credentials.toml").read_text())["profiles"]["b"]["refresh_token"] == "1:new-b"
     assert {first.access_token, second.access_token}.isdisjoint(FileKeyring.entries().values())
+
+
+# ---- many profiles in the keyring ------------------------------------------------------
+
+OLD_SHAPES = [  # the tokens stored before the renewal, of every shape people have
+    "y0__xFolderTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijk",
+    "y0_AgAAAABkZXZlbG9wZXJfdG9rZW5fZm9yX3Rlc3RzXzEyMzQ1Njc4",
+    "AQAAAAAbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "0123456789abcdef0123456789abcdef",
+    "odd-lower-case-token-0123456789abcdefghij",
+]
+
+
+def test_refresh_all_reads_every_token_and_refresh_token_in_one_secret_service_conversation(
+    fake, metrika, isolated, real_keyring, monkeypatch
+):
+    """As status does: one connection, one unlock, one search, one GetSecrets for every profile,
+    not two single reads a profile; the only single reads left are the transaction's own (what
+    each write replaces, to put it back on a failure)."""
+    from keyring.backends.SecretService import Keyring as SecretService
+
+    from metrika_cli import keyrings
+
+    store = Store(isolated, os.environ["PYTHON_KEYRING_BACKEND"], default_directory=default_config_dir(os.environ))
+    names = [f"client-{number}" for number in range(len(OLD_SHAPES))]
+    for name, old_token in zip(names, OLD_SHAPES, strict=True):
+        account = Account(login=name, uid=str(2_000_000 + len(name + old_token)), counters=[{"id": 101}])
+        issued = fake.issue(CLIENT_ID, device_id=f"metrika-{name}", account=account)
+        profile = Profile(client_id=CLIENT_ID, login=name, uid=account.uid, expires_at=in_days(10))
+        store.save(name, old_token, profile, insecure=False, refresh_token=issued.refresh_token)
+    batches, single, written = [], [], []
+    read_many, get_password, set_password = keyrings.read_many, SecretService.get_password, SecretService.set_password
+    monkeypatch.setattr(keyrings, "read_many", lambda *args: batches.append(args[2]) or read_many(*args))
+    monkeypatch.setattr(SecretService, "get_password", lambda self, *a: single.append(a[1]) or get_password(self, *a))
+    monkeypatch.setattr(SecretService, "set_password", lambda self, *a: written.append(a[1]) or set_password(self, *a))
+    result = metrika("refresh", "--all", "--json", env=WITH_SECRET)
+    assert result.code == 0, result.output
+    assert [item["renewed"] for item in json.loads(result.stdout)["profiles"]] == [True] * len(names)
+    assert batches == [[*names, *(name + "#refresh" for name in names)]]
+    assert sorted(single) == sorted(written) == sorted([*names, *(name + "#refresh" for name in names)])
+    assert not set(OLD_SHAPES) & {metrika("token", "--profile", name).stdout.strip() for name in names}
 
 
 # ---- at a terminal ---------------------------------------------------------------------

@@ -70,6 +70,8 @@ def test_the_lower_floors_import_nothing_of_the_commands_or_the_app():
         "metrika_cli.rules",
         "metrika_cli.advice",
         "metrika_cli.diagnose",
+        "metrika_cli.files",
+        "metrika_cli.keyrings",
         "metrika_cli.store",
         "metrika_cli.env",
         "metrika_cli.tokens",
@@ -137,3 +139,13 @@ def test_the_lean_path_reaches_no_typer_or_click_and_rich_only_lazily():
         if package in ("typer", "click") or (package == "rich" and (top or module != "metrika_cli.output"))
     ]
     assert wrong == []
+
+
+def test_the_store_has_three_floors_files_then_the_keyring_then_profiles():
+    """files.py (the config folder, atomic TOML, modes, the lock) knows neither the keyring nor
+    profiles; keyrings.py (the adapter, which entry is whose) knows no profiles; store.py's profile
+    transactions stand on both."""
+    edges = graph()
+    assert edges["metrika_cli.files"] <= {"metrika_cli.errors", "metrika_cli.i18n", "metrika_cli.os_errors"}
+    assert not edges["metrika_cli.keyrings"] & {"metrika_cli.store", "metrika_cli.files"}
+    assert {"metrika_cli.files", "metrika_cli.keyrings"} <= edges["metrika_cli.store"]

@@ -10,7 +10,7 @@ import pytest
 from conftest import CLIENT_ID, TOKEN, keyring_service
 from keyring_backends import FileKeyring, backend_env
 
-from metrika_cli.store import describe_backend
+from metrika_cli.keyrings import describe_backend
 
 LOGIN = ("login", "--with-token", "--client-id", CLIENT_ID)
 PLAIN = "keyrings.alt.file.PlaintextKeyring"

@@ -17,12 +17,12 @@ from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
 from ..evidence import same_login
 from ..i18n import _
-from ..keyrings import keyring_unreached
+from ..keyrings import keyring_unreached, no_keyring_error
 from ..loopback import check_redirect_uri
 from ..output import render_verdict, say, stored_where, warn
 from ..probe import Options, collect, configured_client_id
 from ..revoke import revoke_unstored
-from ..store import Profile, no_keyring_error
+from ..store import Profile
 from ..text import close_names, fingerprint, shown_name
 from ..tokens import Token, checked_profile, profile_name, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
