@@ -87,10 +87,23 @@ _constant_msgids: dict[tuple[str, str], str] = {}
 _msgid_of: dict[str, str] = {}  # a framework text as translated -> its msgid
 
 
+# The translator of the last pass. `speaking` is the only one to change the translator, and it
+# makes a pass each time; so with the same translator as the last pass's, every constant is in
+# its language: those of a module imported since were translated by it as they were defined.
+# (In-process tests make thousands of runs in one process, each in English.)
+_last_pass: list[gettext.NullTranslations] = []
+
+
 def _translate_framework_constants() -> None:
-    for name, module in list(sys.modules.items()):
-        if module is None or name.partition(".")[0] not in _FRAMEWORKS:
-            continue
+    if _last_pass == [_speaking[-1]]:
+        return
+    _last_pass[:] = [_speaking[-1]]
+    modules = [
+        (name, module)
+        for name, module in list(sys.modules.items())
+        if module is not None and name.partition(".")[0] in _FRAMEWORKS
+    ]
+    for name, module in modules:
         namespace = vars(module)
         for attribute, value in list(namespace.items()):
             if isinstance(value, str) and attribute.isupper() and value:

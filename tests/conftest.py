@@ -20,6 +20,11 @@ from secret_service import running_secret_service
 from metrika_cli.env import KEYRING_TIMEOUT, LOCK_TIMEOUT, Env
 from metrika_cli.main import main
 
+# The suite keeps its compiled bytecode (the gitignored __pycache__ folders) even where
+# PYTHONDONTWRITEBYTECODE is set: else each worker rewrites and compiles every test module
+# again (about 2 s of CPU a worker) and each `metrika` child compiles metrika_cli (about 50 ms).
+sys.dont_write_bytecode = False
+
 CLIENT_ID = "4760187d81bc4b7799476b42b5103713"
 OTHER_CLIENT_ID = "0f9e8d7c6b5a49382716051423324150"
 TOKEN = "y0__xCanaryTokenAbCdEfGh0123456789_QrStUvWxYz-abcdefghijk"
@@ -44,6 +49,7 @@ HOST_VARIABLES = (
     "DISPLAY",
     "WAYLAND_DISPLAY",
     "DBUS_SESSION_BUS_ADDRESS",
+    "PYTHONDONTWRITEBYTECODE",  # children keep their bytecode too (see sys.dont_write_bytecode above)
 )
 
 
@@ -104,13 +110,20 @@ def real_keyring(monkeypatch: pytest.MonkeyPatch, secret_service_env: dict[str, 
     for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "PYTHON_KEYRING_BACKEND"):
         monkeypatch.setenv(name, secret_service_env[name])
     yield secret_service_env
-    clear = (  # every entry of metrika's, whichever config folder's service it is under
-        "import contextlib, secretstorage\n"
-        "with contextlib.closing(secretstorage.dbus_init()) as bus:\n"
-        "    for item in secretstorage.get_default_collection(bus).get_all_items():\n"
-        "        if item.get_attributes().get('service', '').startswith('metrika-cli'): item.delete()\n"
-    )
-    subprocess.run([sys.executable, "-c", clear], env=dict(os.environ), timeout=30, check=True)
+    forget_metrikas_entries(secret_service_env["DBUS_SESSION_BUS_ADDRESS"])
+
+
+def forget_metrikas_entries(bus_address: str) -> None:
+    """Delete every entry of metrika's in the Secret Service at `bus_address`, whichever config
+    folder's service it is under (in this process: a child would only add its start-up)."""
+    import secretstorage
+
+    with mock.patch.dict(os.environ, {"DBUS_SESSION_BUS_ADDRESS": bus_address}):
+        bus = secretstorage.dbus_init()
+    with contextlib.closing(bus):
+        for item in secretstorage.get_default_collection(bus).get_all_items():
+            if item.get_attributes().get("service", "").startswith("metrika-cli"):
+                item.delete()
 
 
 @contextlib.contextmanager

@@ -7,10 +7,12 @@ is missing fails the test, naming the Debian package: .ci/run installs them, so 
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pexpect
@@ -92,23 +94,71 @@ def spawn(argv: list[str], env: dict[str, str], cwd: Path) -> pexpect.spawn:
     return pexpect.spawn(argv[0], argv[1:], env=env, cwd=str(cwd), encoding="utf-8", timeout=30, dimensions=(50, 200))
 
 
+@dataclass
+class _Zsh:
+    """An interactive zsh that stays for the next Tab that starts it the same way (`zsh -f` and
+    the same `setup`; or the same home's ~/.zshrc): compinit and the script are loaded once a
+    worker, not once a Tab, and a second Tab is pressed in the zsh of the first, as people do.
+    Each Tab still runs in the caller's environment, exported before it, and in its home."""
+
+    key: tuple[bool, str, str]
+    shell: pexpect.spawn
+    env: dict[str, str]
+
+    def switch_to(self, env: dict[str, str]) -> None:
+        """Export what differs from the last Tab's environment, unset what is gone, cd to HOME."""
+        lines = [f"export {name}={quote_sh(value)}" for name, value in env.items() if self.env.get(name) != value]
+        lines += [f"unset {name}" for name in self.env if name not in env]
+        self.shell.sendline("; ".join([*lines, "cd -- ~", "print READ''Y"]))
+        self.shell.expect("READY")
+        self.env = env
+
+
+_zsh: list[_Zsh] = []  # the one kept, if any
+
+
+def _zsh_for(key: tuple[bool, str, str], env: dict[str, str], home: Path) -> _Zsh:
+    if _zsh and _zsh[0].key == key:
+        _zsh[0].switch_to(env)
+        return _zsh[0]
+    _forget_zsh()
+    rc, setup, _home = key
+    (home / ".capture.zsh").write_text(ZSH_CAPTURE)
+    shell = spawn([need("zsh"), "-i"] if rc else [need("zsh"), "-f", "-i"], env, home)
+    _zsh.append(_Zsh(key, shell, env))
+    shell.sendline(f"{setup}; source ~/.capture.zsh; print READ''Y")
+    shell.expect("READY")
+    return _zsh[0]
+
+
+def _forget_zsh() -> None:
+    while _zsh:
+        _zsh.pop().shell.close(force=True)
+
+
+atexit.register(_forget_zsh)
+
+
 def zsh_tab(line: str, env: dict[str, str], setup: str, rc: bool = False) -> tuple[str, list[str]]:
     """(the line after Tab, the candidates offered) in an interactive zsh: its ~/.zshrc when
-    `rc`, else `zsh -f`; `setup` runs first (compinit, the script)."""
+    `rc`, else `zsh -f`; `setup` runs first (compinit, the script). The zsh of the last call
+    answers if it started the same way (see _Zsh)."""
     home = Path(env["HOME"])
     offered, left = home / ".offered", home / ".line"
     offered.write_text("")
     env = {**env, "METRIKA_TEST_OFFERED": str(offered), "METRIKA_TEST_LINE": str(left)}
-    (home / ".capture.zsh").write_text(ZSH_CAPTURE)
-    shell = spawn([need("zsh"), "-i"] if rc else [need("zsh"), "-f", "-i"], env, home)
     try:
-        shell.sendline(f"{setup}; source ~/.capture.zsh; print READ''Y")
-        shell.expect("READY")
+        shell = _zsh_for((rc, setup, str(home) if rc else ""), env, home).shell
         shell.send(line + "\x14")  # ^T: the capturing widget
         shell.expect("TAB-DONE")
-    finally:
-        shell.close(force=True)
+    except BaseException:
+        _forget_zsh()
+        raise
     return left.read_text().rstrip("\n"), sorted(set(offered.read_text().split()))
+
+
+def quote_sh(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def fish_tab(line: str, env: dict[str, str], setup: str = "") -> list[str]:

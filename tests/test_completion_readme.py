@@ -62,6 +62,7 @@ def test_zsh_from_fpath_with_compinit_in_zshrc(home: Path) -> None:
     run_as_written("zsh", readme_block("zsh", "metrika completion zsh >"), env)
     (home / ".zshrc").write_text(readme_block("zsh", "compinit"))
     assert zsh_tab("metrika wh", env, ":", rc=True) == ("metrika whoami ", ["whoami"])
+    # the second Tab in the same zsh: the script once registered itself there and offered nothing
     assert zsh_tab("metrika switch wo", env, ":", rc=True) == ("metrika switch wolf ", ["wolf"])
 
 

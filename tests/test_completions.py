@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN
+from conftest import TOKEN, call_metrika
 from real_shells import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,12 +99,13 @@ def test_bash_offers_the_json_option_of_check_access() -> None:
         ("powershell", {"_TYPER_COMPLETE_ARGS": "metrika ch", "_TYPER_COMPLETE_WORD_TO_COMPLETE": "ch"}),
     ],
 )
-def test_zsh_fish_and_powershell_answers_offer_check_access_not_check(shell: str, extra: dict[str, str]) -> None:
-    env = {**os.environ, "_METRIKA_COMPLETE": f"complete_{shell}", **extra}
-    completed = subprocess.run(
-        [sys.executable, "-m", "metrika_cli"], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert completed.returncode == 0, completed.stderr
+def test_zsh_fish_and_powershell_answers_offer_check_access_not_check(
+    metrika, shell: str, extra: dict[str, str]
+) -> None:
+    """The answers of the completion protocol, in-process (the real shells ask a real metrika in
+    test_completion_shells.py)."""
+    completed = metrika(env={"_METRIKA_COMPLETE": f"complete_{shell}", **extra})
+    assert completed.code == 0, completed.stderr
     assert "check-access" in completed.stdout
     candidates = completed.stdout.replace('"', "\n").replace("\t", "\n").replace(":::", "\n").split("\n")
     assert "check" not in candidates
@@ -127,17 +128,15 @@ def test_need_completes_to_read_and_write() -> None:
 
 
 def powershell_answer(line: str, word: str) -> list[str]:
-    """The candidates metrika gives PowerShell's completer (no PowerShell on Debian: the protocol)."""
+    """The candidates metrika gives PowerShell's completer (no PowerShell on Debian: the protocol),
+    in-process."""
     env = {
-        **os.environ,
         "_METRIKA_COMPLETE": "complete_powershell",
         "_TYPER_COMPLETE_ARGS": line,
         "_TYPER_COMPLETE_WORD_TO_COMPLETE": word,
     }
-    completed = subprocess.run(
-        [sys.executable, "-m", "metrika_cli"], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert completed.returncode == 0 and completed.stderr == "", completed.stderr
+    completed = call_metrika(env=env)
+    assert completed.code == 0 and completed.stderr == "", completed.stderr
     return [row.split(":::")[0] for row in completed.stdout.splitlines() if row]
 
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 try:
-    from fake_yandex import FakeYandex, Recorded
+    from fake_yandex import NO_TLS, FakeYandex, Recorded
 except ImportError:  # tests/ turned into a package
-    from tests.fake_yandex import FakeYandex, Recorded
+    from tests.fake_yandex import NO_TLS, FakeYandex, Recorded
 
 TOKEN = "y0__good-token"
 NO_METRIKA_TOKEN = "y0__no-metrika"
@@ -48,7 +48,7 @@ def fake():
 
 @pytest.fixture
 def client(fake):
-    with httpx.Client(base_url=fake.url, timeout=5) as http:
+    with httpx.Client(base_url=fake.url, verify=NO_TLS, timeout=5) as http:
         yield http
 
 
@@ -546,7 +546,7 @@ def concurrently(fake, calls: list[tuple[str, dict[str, str]]], latency: float) 
     barrier = threading.Barrier(len(calls), action=lambda: setattr(fake, "latency", latency))
 
     def call(index: int, path: str, headers: dict[str, str]) -> None:
-        with httpx.Client(base_url=fake.url, timeout=10) as http:
+        with httpx.Client(base_url=fake.url, verify=NO_TLS, timeout=10) as http:
             http.get("/info?format=json")
             barrier.wait()
             responses[index] = http.get(path, headers=headers)
@@ -635,7 +635,7 @@ def test_quota_parallel_three_in_flight_are_fine(fake):
     statuses = []
 
     def worker() -> None:
-        with httpx.Client(base_url=fake.url, timeout=5) as http:
+        with httpx.Client(base_url=fake.url, verify=NO_TLS, timeout=5) as http:
             statuses.extend(http.get("/management/v1/counters", headers=oauth()).status_code for _ in range(10))
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
@@ -717,7 +717,7 @@ def test_fault_cut(fake, client):
 
 def test_fault_hang_times_out_the_client(fake):
     fake.fail("/info", "hang", seconds=5)
-    with httpx.Client(base_url=fake.url, timeout=0.2) as http:
+    with httpx.Client(base_url=fake.url, verify=NO_TLS, timeout=0.2) as http:
         began = time.monotonic()
         with pytest.raises(httpx.TimeoutException):
             http.get("/info?format=json", headers=oauth())

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, keyring_service
 from fake_oauth import DEVICE_URL, VERIFICATION_PATH
+from fake_yandex import NO_TLS
 from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
 
 from metrika_cli import oauth
@@ -40,7 +41,7 @@ def code_from(response: httpx.Response) -> tuple[str, dict[str, list[str]]]:
 
 @pytest.fixture
 def client(fake):
-    with httpx.Client(base_url=fake.url, timeout=5) as http:
+    with httpx.Client(base_url=fake.url, verify=NO_TLS, timeout=5) as http:
         yield http
 
 

@@ -3,6 +3,8 @@ and many profiles read at once: against the real gnome-keyring in a private D-Bu
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, keyring_service
+from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, keyring_service, process_environment
 from keyring_backends import backend_env
 from secret_service import SECRET_SERVICE_BACKEND
 
@@ -31,11 +33,19 @@ SHAPES = [  # the token shapes people have: new, old, short hex, and an odd lowe
 
 
 def python(code: str, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    """What `code` prints, run as another program using `keyring` would run it (the environment
+    plus `env`, the backend PYTHON_KEYRING_BACKEND names made anew), in this process: a child
+    would only add its start-up. keyring's own backend is left as it was."""
+    import keyring.core
+
+    kept, printed = keyring.core._keyring_backend, io.StringIO()
+    try:
+        with process_environment({**os.environ, **(env or {})}), contextlib.redirect_stdout(printed):
+            keyring.core._keyring_backend = None
+            exec(code, {})
+    finally:
+        keyring.core._keyring_backend = kept
+    return printed.getvalue().strip()
 
 
 def entry(service: str, user: str) -> str | None:
