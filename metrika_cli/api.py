@@ -12,7 +12,7 @@ import ssl
 import time
 import urllib.request
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,8 +160,9 @@ class Client:
         # The Env is the only route out: proxies (and SSL_CERT_FILE) from env.environ, through
         # SharedTransport and proxy_for; never os.environ. `transport`: a pool shared by many Clients.
         self._own_transport = None if transport is not None else SharedTransport(env)
+        self.transport = transport or self._own_transport
         self.http = httpx.AsyncClient(
-            transport=transport or self._own_transport,
+            transport=self.transport,
             trust_env=False,
             timeout=self.endpoints.timeout,
             headers=headers,
@@ -237,8 +238,22 @@ class Client:
     async def _attempt(self, service: str, method: str, url: str, outgoing: Outgoing, left: float) -> Reply:
         if service != "Metrika":
             return await self.send(service, method, url, outgoing, left)
-        async with self.pacer.slot(self.user, kind_of(urlsplit(url).path)):
-            return await self.send(service, method, url, outgoing, left)
+        shared = self.transport
+        if not isinstance(shared, SharedTransport):
+            async with self.pacer.slot(self.user, kind_of(urlsplit(url).path)):
+                return await self.send(service, method, url, outgoing, left)
+        # A host known dead is not waited for: neither before the pacer, nor while in its queue.
+        sending = asyncio.Event()
+
+        async def paced() -> Reply:
+            async with self.pacer.slot(self.user, kind_of(urlsplit(url).path)):
+                sending.set()
+                return await self.send(service, method, url, outgoing, left)
+
+        reply = await shared.unless_dead(url, paced(), sending)
+        if isinstance(reply, Reply):
+            return reply
+        return self._failed(service, urlsplit(url).hostname or url, reply, "DeadHost")
 
     async def send(self, service: str, method: str, url: str, outgoing: Outgoing, left: float | None = None) -> Reply:
         """One request, bounded from start to end by METRIKA_TIMEOUT (a server that drips bytes
@@ -683,37 +698,6 @@ def classify_network_error(exc: httpx.HTTPError, url: str, environ: Mapping[str,
     return "other"
 
 
-Answers = tuple[Reply, Reply, dict[int, dict[str, Any]]]  # Yandex ID, Metrika, counters by id
-
-
-@dataclass
-class Questions:
-    """What to ask about a token, and what the requests of a run share (status: one pacer and
-    one connection pool for every profile)."""
-
-    counter_ids: list[int] | None = None
-    all_pages: bool = False
-    first_page: bool = False  # one page of counters, not all of them (status)
-    accounts: bool = False  # the accounts the owner represents (whoami, status)
-    pacer: Pacer | None = None
-    user: str = ""  # whose Metrika quota: the login, when known
-    transport: Any = None
-
-
-async def _no_answer() -> None:
-    return None
-
-
-async def gather_evidence_async(env: Env, token: str, ask: Questions) -> tuple[Answers, Reply | None]:
-    """Ask Yandex ID and Metrika at the same time: one round trip of waiting, not two. Awaitable,
-    so that many tokens are asked in one event loop; the accounts reply, when asked for, apart."""
-    async with Client(env, token, ask.pacer, ask.user, ask.transport) as client:
-        counters = client.first_counters_page() if ask.first_page else client.counters(ask.counter_ids, ask.all_pages)
-        accounts = client.accounts() if ask.accounts else _no_answer()
-        identity, (metrika, found), represented = await asyncio.gather(client.identity(), counters, accounts)
-    return (identity, metrika, found), represented
-
-
 class DeadHost(httpx.ConnectError):
     """A host that failed to connect DEAD_AFTER times this run: not asked again."""
 
@@ -753,6 +737,7 @@ class SharedTransport(httpx.AsyncBaseTransport):
         self.env = env
         self.pools: dict[str | None, httpx.AsyncBaseTransport] = {}
         self.failures: dict[tuple[str, int | None], list[str]] = {}  # (host, port) -> kinds of connect failures
+        self.deaths: dict[tuple[str, int | None], asyncio.Event] = {}  # set when that host is found dead
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         where = (request.url.host, request.url.port)
@@ -765,7 +750,41 @@ class SharedTransport(httpx.AsyncBaseTransport):
             kind = classify_network_error(exc, str(request.url), self.environ)
             if kind in DEAD_KINDS:
                 self.failures.setdefault(where, []).append(kind)
+                if len(self.failures[where]) >= DEAD_AFTER:
+                    self._died(where).set()
             raise
+
+    def _died(self, where: tuple[str, int | None]) -> asyncio.Event:
+        """Set when the host at `where` is found dead."""
+        return self.deaths.setdefault(where, asyncio.Event())
+
+    def dead(self, url: str) -> str | None:
+        """The kind of failure that made the host of `url` dead this run, or None."""
+        parts = httpx.URL(url)
+        kinds = self.failures.get((parts.host, parts.port), [])
+        return kinds[-1] if len(kinds) >= DEAD_AFTER else None
+
+    async def unless_dead(self, url: str, paced: Coroutine[Any, Any, Reply], sending: asyncio.Event) -> Reply | str:
+        """`paced` (a request waiting for its slot in the pacer, then sent), or the kind of failure
+        of its host as soon as that host is found dead while it still waits: the requests left
+        fail at once, not one pacer interval after another. One already being sent is awaited."""
+        kind = self.dead(url)
+        if kind is not None:
+            paced.close()
+            return kind
+        parts = httpx.URL(url)
+        died = self._died((parts.host, parts.port))
+        work, watch = asyncio.ensure_future(paced), asyncio.ensure_future(died.wait())
+        try:
+            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if work.done() or sending.is_set():
+                return await work
+            work.cancel()
+            return self.dead(url) or "refused"
+        finally:
+            watch.cancel()
+            if not work.done():
+                work.cancel()
 
     async def _forward(self, request: httpx.Request) -> httpx.Response:
         if self.inner is not None:

@@ -20,7 +20,7 @@ from .errors import BadInput, Diagnosis
 from .i18n import _, load, speaking
 from .output import CLOSED_OUTPUT, base_document, emit_json, redact, report_failure
 from .text import looks_like_token, shown
-from .tokens import command_failed, profile_name
+from .tokens import command_failed, profile_name, resolve_profile, resolve_profiles
 
 app = typer.Typer(
     name="metrika",
@@ -48,11 +48,26 @@ def main_callback(
     ] = False,
     profile: ProfileOption = None,
 ) -> None:
-    ctx.obj.global_profile = profile  # checked where it is used, with the command's error path
+    ctx.obj.global_profile = profile  # checked with the command's, by handles_errors (resolve_profile)
+
+
+def resolve_profiles_given(env: Env, options: dict[str, Any]) -> None:
+    """A command with a --profile NAME acts on that one profile (or the one metrika picks without
+    it), except `logout --all`; status and refresh take many (`profiles`: those named, checked),
+    except `refresh --all`; switch names its own."""
+    if options.get("all_profiles"):
+        return
+    if "profile" in options:
+        resolve_profile(env)
+    elif "profiles" in options:
+        resolve_profiles(env, options["profiles"])
 
 
 def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
-    """Every outcome of a command becomes its exit code; a failure, a message or one JSON object."""
+    """Every outcome of a command becomes its exit code; a failure, a message or one JSON object.
+    The command line's --profile and --json are resolved here, once, before the command runs: the
+    profile (checked) in `env.profile` (`env.profiles` for status and refresh), the output mode
+    in `env.as_json`."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> None:
@@ -60,6 +75,7 @@ def handles_errors(command: Callable[..., int]) -> Callable[..., None]:
         env.profile_option, env.as_json = kwargs.get("profile"), bool(kwargs.get("as_json", False))
         try:
             env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
+            resolve_profiles_given(env, kwargs)
             code = command(*args, **kwargs)
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise

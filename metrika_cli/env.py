@@ -103,6 +103,12 @@ class Env:
     # app's handles_errors, main.py's lean paths): every failure is reported with them.
     profile_option: str | None = None
     as_json: bool = False
+    # The profile a command that acts on one profile acts on: resolved and checked once, by the
+    # same dispatch (tokens.resolve_profile), before the command runs; None until then.
+    profile: str | None = None
+    # The profiles a command that takes many (--profile NAME, repeatable) was given, checked; [] for
+    # none (status: every stored profile); None when the command takes no such list.
+    profiles: list[str] | None = None
     secrets: Secrets = field(default_factory=Secrets)  # what this run knows: never printed
     core_limit: tuple[int, int] | None = None  # RLIMIT_CORE as found at start, for `metrika exec`
     # Metrika's requests a second per IP, as the pacer keeps it; None: Yandex's (pacing.PER_SECOND).

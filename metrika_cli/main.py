@@ -114,10 +114,13 @@ def lean_check_args(args: list[str]) -> tuple[str, str | None, dict[str, Any]] |
 
 def run_lean_check(env: Env, command: str, global_profile: str | None, params: dict[str, Any]) -> int:
     """check-access or whoami without Typer; any failure shown as the app's handles_errors shows it."""
+    from .tokens import command_failed, resolve_profile
+
     env.global_profile = global_profile
-    env.profile_option, env.as_json = params["profile"], params["as_json"]
+    env.profile_option, env.as_json = params.pop("profile"), params.pop("as_json")
     try:
         env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
+        resolve_profile(env)  # as the app's handles_errors does: once, before the command
         if command == "whoami":
             from .commands.whoami import checked_run
 
@@ -126,8 +129,6 @@ def run_lean_check(env: Env, command: str, global_profile: str | None, params: d
 
         return check(env, **params)
     except BaseException as exc:
-        from .tokens import command_failed
-
         return command_failed(env, exc)
 
 
@@ -187,36 +188,37 @@ def lean_api_args(args: list[str]) -> tuple[str | None, dict[str, Any]] | None:
 
 def run_lean_api(env: Env, global_profile: str | None, params: dict[str, Any]) -> int:
     """`metrika api` without Typer; any failure shown as the app's handles_errors shows it."""
+    from .tokens import command_failed, resolve_profile
+
     env.global_profile = global_profile
-    env.profile_option, env.as_json = params["profile"], False
+    env.profile_option, env.as_json = params.pop("profile"), False
     try:
         env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
+        resolve_profile(env)  # as the app's handles_errors does: once, before the command
         from .commands.api import checked_run
 
         return checked_run(env, **params)
     except BaseException as exc:
-        from .tokens import command_failed
-
         return command_failed(env, exc)
 
 
 def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list[str]) -> int:
     from .launch import run_with_token
-    from .tokens import command_failed, profile_name
+    from .tokens import command_failed, resolve_profile
 
     env.profile_option = profile
     try:
-        return run_with_token(env, profile_name(env, profile), names, command)
+        return run_with_token(env, resolve_profile(env), names, command)
     except BaseException as exc:
         return command_failed(env, exc)
 
 
 def run_lean_token(env: Env, profile: str | None, header: bool) -> int:
-    from .tokens import command_failed, print_token, profile_name
+    from .tokens import command_failed, print_token, resolve_profile
 
     env.profile_option = profile
     try:
-        return print_token(env, profile_name(env, profile), header)
+        return print_token(env, resolve_profile(env), header)
     except BaseException as exc:
         return command_failed(env, exc)
 
@@ -271,6 +273,7 @@ def main(argv: list[str] | None = None, env: Env | None = None) -> int:
 
 
 def dispatch(args: list[str], env: Env) -> int:
+    env.profile, env.profiles = None, None  # resolved by the path taken: nothing of an earlier run of this Env
     try:
         lean = lean_token_args(args)
         lean_exec = None if lean else lean_exec_args(args)

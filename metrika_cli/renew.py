@@ -24,7 +24,7 @@ from .expiry import days_left, expires_in
 from .i18n import _
 from .keyrings import REFRESH_SUFFIX
 from .oauth import app_page_url
-from .probe import Options, collect_async
+from .probe import Inquiry, inspect_async
 from .store import Profile, Saving
 from .tokens import Token, recorded_token
 
@@ -325,18 +325,16 @@ async def renew_one(env: Env, shared: Shared, name: str, profile: Profile, secre
 async def verify(env: Env, shared: Shared, name: str, profile: Profile, grant: Grant) -> Outcome | Checked:
     """The renewed token must work as a login's must: Yandex ID knows it, Metrika reads with it,
     and it is the same account's."""
-    options = Options(name=name, pacer=shared.pacer, user=profile.login or name, transport=shared.transport)
-    verdict, evidence = await collect_async(
-        env,
-        Token(grant.access_token, "login"),
-        profile,
-        [],
-        "read",
-        profile.login,
-        all_pages=False,
+    inquiry = Inquiry(
+        name,
+        expected_login=profile.login,
         client_id=profile.client_id,
-        options=options,
+        pacer=shared.pacer,
+        user=profile.login or name,
+        transport=shared.transport,
     )
+    report = await inspect_async(env, Token(grant.access_token, "login"), profile, inquiry)
+    verdict, evidence = report.verdict, report.evidence
     warnings = verdict.warnings
     if verdict.exit_code is ExitCode.RETRY_LATER:
         # Yandex has just issued it, and may have spent the old refresh token for it: a renewal

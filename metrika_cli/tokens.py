@@ -44,13 +44,39 @@ def profile_name(env: Env, option: str | None = None) -> str:
     return option or env.global_profile or implicit_profile(env)
 
 
+def resolve_profile(env: Env) -> str:
+    """The profile the command acts on, resolved (profile_name) and checked (checked_profile) once,
+    where the command line is parsed: the app's handles_errors and main.py's lean paths call it
+    before the command runs, and the command reads `env.profile` (or `chosen_profile`)."""
+    env.profile = checked_profile(profile_name(env, env.profile_option))
+    return env.profile
+
+
+def resolve_profiles(env: Env, options: list[str] | None) -> list[str]:
+    """The profiles a command that takes many was given (each --profile, else the global one),
+    each checked, once: the dispatch's, as resolve_profile is for one."""
+    names = options or ([env.global_profile] if env.global_profile else [])
+    env.profiles = [checked_profile(name) for name in dict.fromkeys(names)]
+    return env.profiles
+
+
+def named_profiles(env: Env, options: list[str] | None) -> list[str]:
+    """env.profiles, as the dispatch resolved them; resolved now for a command run without one."""
+    return env.profiles if env.profiles is not None else resolve_profiles(env, options)
+
+
+def chosen_profile(env: Env) -> str:
+    """env.profile, as the dispatch resolved it; resolved now for a command run without one."""
+    return env.profile if env.profile is not None else resolve_profile(env)
+
+
 def command_failed(env: Env, exc: BaseException) -> int:
     """Any failure of a command as its message or one JSON object, and its exit code: with the
     profile and --json recorded on the Env. The one path, for the app and the lean path alike."""
     from .output import report_failure
 
     try:
-        profile = shown(profile_name(env, env.profile_option), 80)
+        profile = shown(env.profile or profile_name(env, env.profile_option), 80)
     except Exception:  # a broken config or a bad name: the failure being reported says so
         profile = "default"
     return report_failure(env, exc, profile, env.as_json, fix_profile(env))

@@ -166,3 +166,32 @@ def test_a_plain_run_imports_neither_typer_click_nor_rich(fake, args):
     assert completed.returncode == 0, completed.stderr
     last = completed.stdout.splitlines()[-1]
     assert last.split(" ", 1)[1] == "[]", completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("whoami",), ("default", False)),
+        (("--profile", "work", "whoami", "--json"), ("work", True)),
+        (("--profile", "work", "check-access", "--profile", "b", "101"), ("b", False)),
+        (("check", "--json"), ("env-chosen", True)),
+    ],
+)
+def test_the_command_gets_the_profile_and_json_resolved_by_either_path(both, metrika, monkeypatch, args, expected):
+    """The lean path and the app resolve --profile (with METRIKA_PROFILE and the rest) and --json
+    once, before the command: it finds them on the Env (tests/test_structure.py: and resolves
+    nothing itself)."""
+    from metrika_cli.commands import check_access, whoami
+
+    seen = []
+
+    def command(env, name, *rest, **options):
+        seen.append((name, env.profile, env.as_json))
+        return 0
+
+    monkeypatch.setattr(whoami, "run", command)
+    monkeypatch.setattr(check_access, "run", command)
+    env = {"METRIKA_PROFILE": "env-chosen"} if expected[0] == "env-chosen" else {}
+    assert metrika(*args, env=env).code == 0
+    name, as_json = expected
+    assert seen == [(name, name, as_json)]

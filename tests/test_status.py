@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import tomli_w
 from conftest import CLIENT_ID, OTHER_CLIENT_ID, OTHER_TOKEN, TOKEN, call_metrika
 from keyring_backends import backend_env
@@ -187,6 +188,80 @@ def test_one_stored_expiring_token_is_one_warning_line(fake, isolated, metrika):
     assert warnings == [
         f"warning: 1 token expires within 14 days: soon ({in_days(5)[:10]}); renew with `metrika login --profile NAME`."
     ]
+
+
+def expiry_warnings(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+
+
+def test_the_expiry_warning_names_refresh_for_tokens_with_a_refresh_token(isolated, metrika):
+    store_profiles(isolated, {"default": {"token": TOKEN, "expires_at": in_days(5), "renewable": True}})
+    alone = metrika("status", "--offline")
+    date = in_days(5)[:10]
+    assert expiry_warnings(alone) == [
+        f"warning: 1 token expires within 14 days: default ({date}); renew it with `metrika refresh`."
+    ]
+    store_profiles(
+        isolated,
+        {
+            "default": {"token": TOKEN, "expires_at": in_days(300), "renewable": True},
+            "a": {"token": TOKEN, "expires_at": in_days(5), "renewable": True},
+            "b c": {"token": TOKEN, "expires_at": in_days(5), "renewable": True},
+        },
+    )
+    both = metrika("status", "--offline")
+    assert expiry_warnings(both) == [
+        f"warning: 2 tokens expire within 14 days: a ({date}), b c ({date}); "
+        "renew them with `metrika refresh --profile a --profile 'b c'`."
+    ]
+
+
+def test_the_expiry_warning_of_a_mix_names_refresh_for_some_and_login_for_the_others(isolated, metrika):
+    store_profiles(
+        isolated,
+        {
+            "pasted": {"token": TOKEN, "expires_at": in_days(3)},
+            "work": {"token": TOKEN, "expires_at": in_days(5), "renewable": True},
+        },
+    )
+    result = metrika("status", "--offline")
+    assert expiry_warnings(result) == [
+        f"warning: 2 tokens expire within 14 days: pasted ({in_days(3)[:10]}), work ({in_days(5)[:10]}); renew "
+        "those with a refresh token with `metrika refresh --profile work`, each of the others with "
+        "`metrika login --profile NAME`."
+    ]
+    many = {f"p{n}": {"token": TOKEN, "expires_at": in_days(5), "renewable": True} for n in range(7)}
+    store_profiles(isolated, many)
+    assert (
+        "renew them with `metrika refresh --all --expiring-within 15`."
+        in expiry_warnings(metrika("status", "--offline"))[0]
+    )
+
+
+def test_no_profiles_says_a_login_that_runs_as_it_is(metrika):
+    for args in (["status"], ["status", "--offline"]):
+        result = metrika(*args)
+        assert result.code == 3
+        assert "Log in to store one: `metrika login`." in result.stderr
+        document = json.loads(metrika(*args, "--json").stdout)
+        assert document["fix"][0] == "Log in to store one: `metrika login`."
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("status",), []),
+        (("--profile", "a", "status", "--json"), ["a"]),
+        (("--profile", "a", "status", "--profile", "b", "--profile", "c", "--profile", "b"), ["b", "c"]),
+    ],
+)
+def test_status_gets_its_profiles_resolved_by_the_dispatch(metrika, monkeypatch, args, expected):
+    from metrika_cli.commands import status
+
+    seen = []
+    monkeypatch.setattr(status, "run", lambda env, names, *rest: seen.append((names, env.profiles, env.as_json)) or 0)
+    assert metrika(*args).code == 0
+    assert seen == [(expected, expected, "--json" in args)]
 
 
 def test_no_profiles_is_no_token(metrika):

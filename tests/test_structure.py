@@ -82,6 +82,51 @@ def test_the_lower_floors_import_nothing_of_the_commands_or_the_app():
     assert edges["metrika_cli.errors"] == set()
 
 
+def test_no_command_imports_another_command():
+    """A command's module works through the floors below it (probe's Report, output's rendering),
+    never through another command: only signatures.py (the Typer functions of the lean commands)
+    imports check-access, whoami and api, and every command may import the shared options."""
+    edges = graph()
+    shared = {"metrika_cli.commands", "metrika_cli.commands.options"}
+    lean = {"metrika_cli.commands.check_access", "metrika_cli.commands.whoami", "metrika_cli.commands.api"}
+    allowed = {"metrika_cli.commands.signatures": lean}
+    wrong = {
+        module: sorted(
+            target for target in targets if target.startswith("metrika_cli.commands") and target not in shared
+        )
+        for module, targets in edges.items()
+        if module.startswith("metrika_cli.commands.")
+    }
+    wrong = {module: [t for t in targets if t not in allowed.get(module, set())] for module, targets in wrong.items()}
+    assert {module: targets for module, targets in wrong.items() if targets} == {}
+
+
+def test_the_profile_is_resolved_by_the_dispatch_not_by_each_command():
+    """--profile (with METRIKA_PROFILE, `switch` and the checks of a name) is resolved once, where
+    the command line is parsed: app.py's handles_errors and main.py's lean paths call
+    tokens.resolve_profile; a command reads env.profile and never resolves an option of its own."""
+    resolving = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            if node.func.id in ("resolve_profile", "resolve_profiles") or (
+                node.func.id == "profile_name" and len(node.args) > 1
+            ):
+                resolving.append(f"{path.relative_to(PACKAGE)}:{node.func.id}")
+    # tokens.py: resolve_profile itself, and chosen_profile and named_profiles for a command run
+    # without the dispatch
+    expected = [
+        "app.py:resolve_profile",
+        "app.py:resolve_profiles",
+        "main.py:resolve_profile",
+        "tokens.py:profile_name",
+        "tokens.py:resolve_profile",
+        "tokens.py:resolve_profiles",
+    ]
+    assert sorted(set(resolving)) == expected
+
+
 def test_the_diagnosis_is_evidence_then_rules_then_advice_under_the_engine():
     """evidence.py knows no judgement and no words; rules.py judges without words (no i18n);
     advice.py words what the rules find; diagnose.py runs the rules and asks the advice."""

@@ -28,10 +28,10 @@ from ..i18n import _
 from ..os_errors import os_reason
 from ..output import for_terminal, pretty_json, progress, say, transfer_progress, warn
 from ..pacing import PARALLEL
-from ..probe import Options, collect
+from ..probe import Inquiry, inspect
 from ..store import Profile
 from ..text import escape_controls, fingerprint, shown, with_profile
-from ..tokens import Token, checked_profile, fix_profile, profile_name, usable_token
+from ..tokens import Token, chosen_profile, fix_profile, usable_token
 
 if TYPE_CHECKING:  # httpx is imported only when a call is sent
     from ..api import Client, Outgoing, Pager
@@ -73,10 +73,10 @@ def checked_run(
     ulogin: str | None,
     include: bool,
     output: str | None,
-    profile: str | None,
 ) -> int:
-    """The options as parsed (by Typer in commands/signatures.py, or by main.py's lean path), checked, then run."""
-    name = checked_profile(profile_name(env, profile))
+    """The options as parsed (by Typer in commands/signatures.py, or by main.py's lean path), checked, then
+    run: the profile as the dispatch resolved it."""
+    name = chosen_profile(env)
     request = Request(method, fields or [], input_file, form or [], paginate, ulogin, include, output)
     call = build_call(env, path, request)
     return run(env, name, call)
@@ -620,8 +620,8 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
     need = "read" if call.method == "GET" else "write"
     ids = [] if call.ulogin else counter_ids_of(call)
     expected_login = saved.login if token.stored else None
-    options = Options(name=call.profile)
-    verdict, _evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False, options=options)
+    inquiry = Inquiry(call.profile, counter_ids=tuple(ids), need=need, expected_login=expected_login)
+    verdict = inspect(env, token, saved, inquiry).verdict
     if not verdict.ok:
         # check-access's `--need read` is no way out for a call that writes
         fix = [step for step in verdict.fix if "--need" not in step]

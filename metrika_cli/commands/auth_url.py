@@ -8,7 +8,7 @@ from .. import oauth
 from ..errors import BadInput
 from ..i18n import _
 from ..probe import configured_client_id
-from ..tokens import checked_profile, profile_name
+from ..tokens import chosen_profile
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
 
@@ -21,7 +21,7 @@ def auth_url(
     force_confirm: ForceConfirmOption = False,
 ) -> int:
     env = ctx.obj
-    name = checked_profile(profile_name(env, profile))
+    name = chosen_profile(env)  # --profile, resolved by app.handles_errors
     app_id = configured_client_id(env, lambda: env.store.profile(name).client_id, client_id)
     if not app_id:
         raise BadInput(

@@ -12,22 +12,17 @@ from ..errors import BadInput
 from ..evidence import Evidence, identity_data
 from ..i18n import _
 from ..output import base_document, emit_json, render_checks, render_verdict, say
-from ..probe import Options, collect, parse_counter_ids
+from ..probe import Inquiry, inspect, parse_counter_ids
 from ..text import fingerprint, looks_like_token, shown
-from ..tokens import Token, checked_profile, profile_name, token_in_use
+from ..tokens import Token, chosen_profile, token_in_use
 
 
 def checked_run(
-    env: Env,
-    counter_ids: list[str] | None,
-    profile: str | None,
-    need: str,
-    login_name: str | None,
-    as_json: bool,
-    expiring_within: int | None,
+    env: Env, counter_ids: list[str] | None, need: str, login_name: str | None, expiring_within: int | None
 ) -> int:
-    """The options as parsed (by Typer, or by main.py's lean path), checked, then run."""
-    name = checked_profile(profile_name(env, profile))
+    """The options as parsed (by Typer, or by main.py's lean path), checked, then run: the profile
+    and --json as the dispatch resolved them."""
+    name = chosen_profile(env)
     if need not in ("read", "write"):
         raise BadInput(_("--need takes read or write; got {value!r}.").format(value=shown(need, 20)))
     if login_name is not None and looks_like_token(login_name.strip()):
@@ -37,7 +32,7 @@ def checked_run(
                 "in an option."
             ).format(fp=fingerprint(login_name.strip()))
         )
-    return run(env, name, parse_counter_ids(counter_ids or []), need, login_name, as_json, expiring_within)
+    return run(env, name, parse_counter_ids(counter_ids or []), need, login_name, env.as_json, expiring_within)
 
 
 def run(
@@ -51,8 +46,11 @@ def run(
 ) -> int:
     token, saved = token_in_use(env, name)
     expected_login = login_name or (saved.login if token and token.stored else None)
-    options = Options(name=name, expiring_within=expiring_within)
-    verdict, evidence = collect(env, token, saved, ids, need, expected_login, all_pages=False, options=options)
+    inquiry = Inquiry(
+        name, counter_ids=tuple(ids), need=need, expected_login=expected_login, expiring_within=expiring_within
+    )
+    report = inspect(env, token, saved, inquiry)
+    verdict, evidence = report.verdict, report.evidence
     if as_json:
         emit_json(env, document(verdict, evidence, name, token))
     else:

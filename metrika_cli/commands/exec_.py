@@ -10,7 +10,7 @@ import typer
 from ..env import Env
 from ..i18n import _
 from ..launch import run_with_token
-from ..tokens import profile_name
+from ..tokens import chosen_profile
 from .options import ProfileOption
 
 # `metrika exec -- ls -la`, and `metrika exec ls -la` alike: options end at the command's name.
@@ -60,4 +60,4 @@ def exec_command(
     profile: ProfileOption = None,
 ) -> int:
     env: Env = ctx.obj
-    return run_with_token(env, profile_name(env, profile), env_names or [], command)
+    return run_with_token(env, chosen_profile(env), env_names or [], command)  # --profile: resolved

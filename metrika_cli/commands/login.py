@@ -20,11 +20,11 @@ from ..i18n import _
 from ..keyrings import keyring_unreached, no_keyring_error
 from ..loopback import check_redirect_uri
 from ..output import render_verdict, say, stored_where, warn
-from ..probe import Options, collect, configured_client_id
+from ..probe import Inquiry, configured_client_id, inspect
 from ..revoke import revoke_unstored
 from ..store import Profile
 from ..text import close_names, fingerprint, shown_name
-from ..tokens import Token, checked_profile, profile_name, stored_token
+from ..tokens import Token, chosen_profile, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
 
 MAX_TOKEN_INPUT = 64 * 1024
@@ -116,7 +116,7 @@ def login(
         return run(
             env,
             LoginOptions(
-                checked_profile(profile_name(env, profile)),
+                chosen_profile(env),  # --profile, resolved by app.handles_errors
                 client_id,
                 with_token,
                 no_browser,
@@ -174,9 +174,8 @@ def _keep(env: Env, opts: LoginOptions, saved: Profile, app_id: str | None, gran
         new.expires_at = (now + timedelta(seconds=grant.expires_in)).isoformat(timespec="seconds")
     issued_to = None
     if not opts.no_verify:
-        verdict, evidence = collect(
-            env, Token(grant.token, "login"), new, [], "read", None, all_pages=False, options=Options(opts.profile)
-        )
+        report = inspect(env, Token(grant.token, "login"), new, Inquiry(opts.profile))
+        verdict, evidence = report.verdict, report.evidence
         if not verdict.ok:
             render_verdict(env, verdict)
             say(env, _("Nothing was stored."))

@@ -12,7 +12,7 @@ from ..errors import BadInput, MetrikaError
 from ..i18n import _, ngettext
 from ..output import render_verdict, say, steps, warn
 from ..text import shown_name, with_profile
-from ..tokens import checked_profile, fix_profile, profile_name, unknown_profile
+from ..tokens import chosen_profile, fix_profile, unknown_profile
 from .options import ProfileOption
 
 
@@ -27,12 +27,12 @@ def logout(
     ] = False,
 ) -> int:
     env: Env = ctx.obj
-    return run(env, "" if all_profiles else profile_name(env, profile), all_profiles, yes, revoke)
+    return run(env, "" if all_profiles else chosen_profile(env), all_profiles, yes, revoke)  # --profile: resolved
 
 
 def run(env: Env, profile: str, all_profiles: bool, yes: bool = False, revoke: bool = False) -> int:
     store = env.store
-    names = sorted(store.profiles()) if all_profiles else [checked_profile(profile)]
+    names = sorted(store.profiles()) if all_profiles else [profile]
     if all_profiles and names and not yes and not all_agreed(env, names):
         say(env, _("Nothing was forgotten."))
         return 1

@@ -38,7 +38,8 @@ def check_access(
     as_json: JsonOption = False,
     expiring_within: ExpiringWithinOption = None,
 ) -> int:
-    return check_access_command.checked_run(ctx.obj, counter_ids, profile, need, login_name, as_json, expiring_within)
+    # --profile and --json: resolved by app.handles_errors, read from the Env
+    return check_access_command.checked_run(ctx.obj, counter_ids, need, login_name, expiring_within)
 
 
 def whoami(
@@ -47,7 +48,7 @@ def whoami(
     as_json: JsonOption = False,
     expiring_within: ExpiringWithinOption = None,
 ) -> int:
-    return whoami_command.checked_run(ctx.obj, profile, as_json, expiring_within)
+    return whoami_command.checked_run(ctx.obj, expiring_within)  # --profile and --json: on the Env
 
 
 FormOption = Annotated[
@@ -107,6 +108,5 @@ def api(
     output: OutputOption = None,
     profile: ProfileOption = None,
 ) -> int:
-    return api_command.checked_run(
-        ctx.obj, path, method, fields, input_file, form, paginate, ulogin, include, output, profile
-    )
+    # --profile: resolved by app.handles_errors, read from the Env
+    return api_command.checked_run(ctx.obj, path, method, fields, input_file, form, paginate, ulogin, include, output)

@@ -9,6 +9,7 @@ pool; at most two Metrika requests a profile (the first page of counters, the ac
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections import Counter
 from contextlib import nullcontext
 from dataclasses import replace
@@ -17,19 +18,17 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..advice import unknown_profile_words
-from ..diagnose import Verdict, carrying_profile, diagnose
+from ..diagnose import Verdict, carrying_profile
 from ..env import Env
 from ..errors import Diagnosis, MetrikaError, NoToken
 from ..evidence import Evidence
 from ..expiry import WARN_DAYS
 from ..i18n import _, ngettext
 from ..output import emit_json, progress, render_lines, render_table, say, warn
-from ..probe import Options, prepare
-from ..rules import OFFLINE_RULES
+from ..probe import Inquiry, Report, inspect, inspect_async
 from ..store import Profile
 from ..text import fingerprint, profile_command, shown_name
-from ..tokens import Token, checked_profile, fix_profile, profile_name, recorded_token, stored_profiles
-from . import whoami
+from ..tokens import Token, fix_profile, named_profiles, profile_name, recorded_token, stored_profiles
 from .options import ExpiringWithinOption, JsonOption, complete_profiles
 
 PROGRESS_OVER = 10  # profiles: fewer finish before a bar is worth drawing
@@ -58,16 +57,21 @@ def status(
     expiring_within: ExpiringWithinOption = None,
     as_json: JsonOption = False,
 ) -> int:
-    env: Env = ctx.obj
-    names = profiles or ([env.global_profile] if env.global_profile else [])
-    return run(env, [checked_profile(name) for name in dict.fromkeys(names)], offline, expiring_within, as_json)
+    env: Env = ctx.obj  # --profile (each, checked) and --json: resolved by app.handles_errors
+    return run(env, named_profiles(env, profiles), offline, expiring_within, env.as_json)
 
 
 def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, as_json: bool) -> int:
     saved = env.store.profiles()
     names = names or sorted(saved)
     if not names:
-        raise NoToken(_("No profile is stored yet."), [_("Log in to store one: `metrika login --profile NAME`.")])
+        raise NoToken(
+            _("No profile is stored yet."),
+            [
+                _("Log in to store one: `{command}`.").format(command="metrika login"),
+                _("To give it a name of your own instead: `metrika login --profile NAME`, with that name for NAME."),
+            ],
+        )
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set: status checks each profile's stored token instead."))
     entries = [(name, saved.get(name) or Profile()) for name in names]
@@ -142,7 +146,7 @@ class Tokens:
         return self.keyring[name]
 
 
-def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: str) -> whoami.Report:
+def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: str) -> Report:
     """A profile without a token to ask about: the store failed, holds nothing for it, or has no
     profile of that name (named with the closest stored ones)."""
     evidence = Evidence(now=env.now(), profile=name, implicit_profile=implicit, profiles=tokens_names(env))
@@ -161,7 +165,7 @@ def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: 
             _("No token for profile {profile}: {where}.").format(profile=name, where=where),
             [_("Log in to store one: `{command}`.").format(command="metrika login")],
         )
-    return whoami.Report(name, None, profile, carrying_profile(verdict, evidence), evidence, None)
+    return Report(name, None, profile, carrying_profile(verdict, evidence), evidence, None)
 
 
 def tokens_names(env: Env) -> list[str]:
@@ -172,42 +176,39 @@ def tokens_names(env: Env) -> list[str]:
 # ---- checking --------------------------------------------------------------------------
 
 
-def check_offline(env: Env, name: str, profile: Profile, tokens: Tokens, expiring_within: int | None) -> whoami.Report:
+def check_offline(env: Env, name: str, profile: Profile, tokens: Tokens, expiring_within: int | None) -> Report:
     """What can be said without a server: the token is there, well formed, the one login recorded."""
     stored = tokens.read(name, profile)
     if not isinstance(stored, Token):
         return unreadable(env, name, profile, stored, tokens.implicit)
-    evidence = prepare(env, stored, profile, [], "read", None)
-    evidence.profile, evidence.expiring_within = name, expiring_within
-    evidence.implicit_profile = tokens.implicit
-    verdict = diagnose(evidence, OFFLINE_RULES)
-    return whoami.Report(name, stored, profile, verdict, evidence, evidence.expected_client_id)
+    inquiry = Inquiry(name, expiring_within=expiring_within, implicit=tokens.implicit, offline=True)
+    return inspect(env, stored, profile, inquiry)
 
 
 async def check_all(
     env: Env, entries: list[tuple[str, Profile]], tokens: Tokens, expiring_within: int | None, advance: Any
-) -> list[whoami.Report]:
+) -> list[Report]:
     """Every profile in one event loop, one pacer and one connection pool for all."""
     from ..api import SharedTransport
 
     transport = SharedTransport(env)
-    template = Options(
-        expiring_within=expiring_within,
+    template = Inquiry(
+        counters="first_page",
         accounts=True,
-        first_page=True,
+        expiring_within=expiring_within,
+        implicit=tokens.implicit,
         pacer=env.pacer(),
         transport=transport,
-        implicit=tokens.implicit,
     )
     gate = asyncio.Semaphore(AT_ONCE)
 
-    async def check(name: str, profile: Profile) -> whoami.Report:
+    async def check(name: str, profile: Profile) -> Report:
         async with gate:
             stored = await tokens.read_async(name, profile)
             if isinstance(stored, Token):
                 # Metrika counts parallel requests per login: the recorded one, else the token's own key.
-                options = replace(template, name=name, user=profile.login or fingerprint(stored.value))
-                report = await whoami.inspect_async(env, name, stored, profile, options)
+                inquiry = replace(template, name=name, user=profile.login or fingerprint(stored.value))
+                report = await inspect_async(env, stored, profile, inquiry)
             else:
                 report = unreadable(env, name, profile, stored, tokens.implicit)
         advance()
@@ -219,7 +220,7 @@ async def check_all(
         await transport.close()
 
 
-def exit_code(reports: list[whoami.Report]) -> int:
+def exit_code(reports: list[Report]) -> int:
     """0 when every profile is ok; else the exit code the failing ones share, or 1."""
     codes = {int(report.verdict.exit_code) for report in reports if not report.verdict.ok}
     return codes.pop() if len(codes) == 1 else 0 if not codes else 1
@@ -232,7 +233,7 @@ def active_profile(env: Env) -> str:
     return profile_name(env)
 
 
-def row(env: Env, report: whoami.Report, active: str) -> list[str]:
+def row(env: Env, report: Report, active: str) -> list[str]:
     """profile (active marked *), login, app, storage, renewable, days left, diagnosis."""
     identity, saved = report.identity, report.saved
     app = str(identity.get("client_id") or saved.client_id or "")
@@ -251,7 +252,7 @@ def row(env: Env, report: whoami.Report, active: str) -> list[str]:
 STYLES = {Diagnosis.OK: "green", Diagnosis.TOKEN_EXPIRING: "yellow"}
 
 
-def show(env: Env, reports: list[whoami.Report]) -> None:
+def show(env: Env, reports: list[Report]) -> None:
     active = active_profile(env)
     rows = [row(env, report, active) for report in reports]
     if env.stdout_tty:
@@ -280,40 +281,67 @@ def pointers(env: Env, failing: list[str]) -> None:
         say(env, "  " + _("and {count} more").format(count=len(failing) - POINTERS))
 
 
-def count_line(reports: list[whoami.Report]) -> str:
+def count_line(reports: list[Report]) -> str:
     """`12 ok, 1 token_invalid, 2 token_expiring`: ok first, then in the order of the diagnoses."""
     counts = Counter(report.verdict.code for report in reports)
     return ", ".join(f"{counts[code]} {code}" for code in Diagnosis if counts[code])
 
 
-def expiring_warning(env: Env, reports: list[whoami.Report]) -> None:
-    """The tokens that expire within WARN_DAYS days, in one line on stderr."""
+def expiring_warning(env: Env, reports: list[Report]) -> None:
+    """The tokens that expire within WARN_DAYS days, in one line on stderr, with the command that
+    renews them: `metrika refresh` for those with a refresh token, a new login for the others."""
     now = env.now()
     soon = []
     for report in reports:
         days = report.days_left(now)
         if days is not None and days <= WARN_DAYS and report.verdict.code is not Diagnosis.TOKEN_INVALID:
-            soon.append((shown_name(report.name), report.expires_at or ""))
+            soon.append(report)
     if not soon:
         return
-    listed = ", ".join(f"{name} ({date[:10]})" for name, date in soon[:5])
+    listed = ", ".join(f"{shown_name(report.name)} ({(report.expires_at or '')[:10]})" for report in soon[:5])
     if len(soon) > 5:
         listed += " " + _("and {count} more").format(count=len(soon) - 5)
-    warn(
-        env,
-        ngettext(
+    # as a single profile's warning says: an expired token takes a new login
+    renewable = [report.name for report in soon if report.renewable and (report.days_left(now) or 0) > 0]
+    words = {"count": len(soon), "days": WARN_DAYS, "listed": listed}
+    if not renewable:
+        line = ngettext(
             "{count} token expires within {days} days: {listed}; renew with `metrika login --profile NAME`.",
             "{count} tokens expire within {days} days: {listed}; renew each with `metrika login --profile NAME`.",
             len(soon),
-        ).format(count=len(soon), days=WARN_DAYS, listed=listed),
-    )
+        ).format(**words)
+    elif len(renewable) == len(soon):
+        line = ngettext(
+            "{count} token expires within {days} days: {listed}; renew it with `{command}`.",
+            "{count} tokens expire within {days} days: {listed}; renew them with `{command}`.",
+            len(soon),
+        ).format(**words, command=refresh_command(env, renewable))
+    else:
+        line = ngettext(
+            "{count} token expires within {days} days: {listed}; renew those with a refresh token with "
+            "`{command}`, each of the others with `metrika login --profile NAME`.",
+            "{count} tokens expire within {days} days: {listed}; renew those with a refresh token with "
+            "`{command}`, each of the others with `metrika login --profile NAME`.",
+            len(soon),
+        ).format(**words, command=refresh_command(env, renewable))
+    warn(env, line)
 
 
-def status_document(env: Env, reports: list[whoami.Report], code: int, offline: bool) -> dict[str, Any]:
+def refresh_command(env: Env, names: list[str]) -> str:
+    """`metrika refresh` for the profiles `names`, as it can be run: one --profile each (none for
+    the profile metrika picks without one); for more than a few, every profile due within WARN_DAYS."""
+    if len(names) == 1:
+        return profile_command("metrika refresh", names[0], fix_profile(env))
+    if len(names) <= 5:
+        return "metrika refresh " + " ".join(f"--profile {shlex.quote(shown_name(name))}" for name in names)
+    return f"metrika refresh --all --expiring-within {WARN_DAYS + 1}"
+
+
+def status_document(env: Env, reports: list[Report], code: int, offline: bool) -> dict[str, Any]:
     active = active_profile(env)
     items = []
     for report in reports:
-        item = whoami.document(env, report)
+        item = report.document(env)
         if offline:
             saved = report.saved
             recorded = {"login": saved.login, "uid": saved.uid, "client_id": saved.client_id}

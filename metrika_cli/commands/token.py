@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..i18n import _
-from ..tokens import print_token, profile_name
+from ..tokens import chosen_profile, print_token
 from .options import ProfileOption
 
 
@@ -18,4 +18,4 @@ def token(
         bool, typer.Option("--header", help=_("Print it as an HTTP header: Authorization: OAuth <token>."))
     ] = False,
 ) -> int:
-    return print_token(ctx.obj, profile_name(ctx.obj, profile), header)
+    return print_token(ctx.obj, chosen_profile(ctx.obj), header)  # --profile: resolved by the dispatch
