@@ -456,6 +456,16 @@ NETWORK = {
 }
 
 
+def quota_words(quota: str) -> str:
+    """Which quota a refusal names (its error_type), in words; an unknown one as it was named."""
+    return _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
+
+
+def network_words(kind: str | None, host: str, proxy: str | None, timeout: float) -> str:
+    """What went wrong on the network (a Reply's `network`), in a few words."""
+    return _(NETWORK.get(kind or "other", NETWORK["other"])).format(host=host, proxy=proxy or "", timeout=timeout)
+
+
 def transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list[str]] | None:
     """The network, a quota or a broken service, if this reply of any service says so (refresh and
     revocation ask Yandex OAuth, and say its failures as the checks say theirs)."""
@@ -465,9 +475,7 @@ def transport_trouble(reply: Reply, ev: Evidence) -> tuple[Diagnosis, str, list[
 
 @words.register(NetworkError)
 def _network_error(finding: NetworkError, ev: Evidence) -> Words:
-    what = _(NETWORK.get(finding.kind, NETWORK["other"])).format(
-        host=finding.host, proxy=ev.proxy or "", timeout=ev.timeout
-    )
+    what = network_words(finding.kind, finding.host, ev.proxy, ev.timeout)
     summary = _("Network error talking to {service}: {what}.").format(service=service_name(finding.service), what=what)
     return summary, _network_fix(finding.kind, ev)
 
@@ -509,10 +517,9 @@ def _too_large(finding: TooLarge, ev: Evidence) -> Words:
 @words.register(RateLimited)
 def _rate_limited(finding: RateLimited, ev: Evidence) -> Words:
     quota = finding.quota
-    what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
     return (
         _("{service} refused the request: {what} was exceeded.").format(
-            service=service_name(finding.service), what=what
+            service=service_name(finding.service), what=quota_words(quota)
         ),
         [rate_limit_reset(quota, ev.now, finding.retry_after)],
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
 import re
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..advice import NETWORK, QUOTAS, rate_limit_reset, service_name
+from ..advice import network_words, quota_words, rate_limit_reset, service_name
 from ..env import Env
 from ..errors import BadInput, Diagnosis, ExitCode, Failed
 from ..evidence import Reply
@@ -538,9 +537,7 @@ def answered(env: Env, reply: Reply) -> str:
         from ..api import proxy_for
 
         proxy = proxy_for(env.environ, env.endpoints.api_url)
-        return _(NETWORK.get(reply.network, NETWORK["other"])).format(
-            host=reply.host, proxy=proxy[1] if proxy else "", timeout=env.endpoints.timeout
-        )
+        return network_words(reply.network, reply.host, proxy[1] if proxy else None, env.endpoints.timeout)
     if reply.html:
         return _("an HTML page (HTTP {status}), probably from a proxy").format(status=reply.status)
     error_type, message = error_of(reply)
@@ -564,7 +561,7 @@ def explain(env: Env, token: Token, saved: Profile, call: Call, reply: Reply) ->
     if reply.status in (401, 403, 420, 429):
         diagnose_refusal(env, token, saved, call, reply)
     diagnosis = Diagnosis.SERVICE_UNAVAILABLE if reply.status >= 500 else Diagnosis.UNEXPECTED_RESPONSE
-    fix = [retry_after_hint(reply)] if reply.retry_after is not None else []
+    fix = [rate_limit_reset("", env.now(), reply.retry_after)] if reply.retry_after is not None else []
     raise Failed(diagnosis, _("Metrika answered {what}.").format(what=answered(env, reply)), fix)
 
 
@@ -597,11 +594,6 @@ def body_trouble(reply: Reply) -> Failed:
     )
 
 
-def retry_after_hint(reply: Reply) -> str:
-    seconds = math.ceil(reply.retry_after or 0)
-    return _("Retry in {seconds} s, as the server asks (Retry-After).").format(seconds=seconds)
-
-
 def counter_ids_of(call: Call) -> list[int]:
     """The counters a call is about: /counter/{id}/… in the path, else the ids= of a report."""
     match = COUNTER_IN_PATH.search(call.path)
@@ -628,8 +620,7 @@ def diagnose_refusal(env: Env, token: Token, saved: Profile, call: Call, reply: 
         raise Failed(verdict.code, f"{verdict.code}: {verdict.summary}", fix, [*verdict.evidence, *verdict.warnings])
     details = [_("check-access finds nothing wrong with the token: {summary}").format(summary=verdict.summary)]
     if reply.status in (420, 429):
-        quota = reply.error_type or ""
-        what = _(QUOTAS[quota]) if quota in QUOTAS else (quota or _("a request quota"))
+        what = quota_words(reply.error_type or "")
         details.append(
             _("{service} refused the request: {what} was exceeded.").format(service=service_name("Metrika"), what=what)
         )
