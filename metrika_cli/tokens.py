@@ -70,6 +70,17 @@ def chosen_profile(env: Env) -> str:
     return env.profile if env.profile is not None else resolve_profile(env)
 
 
+def nothing_stored() -> NoToken:
+    """status and refresh with no profile stored: a login to run as it is, then a named one."""
+    return NoToken(
+        _("No profile is stored yet."),
+        [
+            _("Log in to store one: `{command}`.").format(command="metrika login"),
+            _("To give it a name of your own instead: `metrika login --profile NAME`, with that name for NAME."),
+        ],
+    )
+
+
 def command_failed(env: Env, exc: BaseException) -> int:
     """Any failure of a command as its message or one JSON object, and its exit code: with the
     profile and --json recorded on the Env. The one path, for the app and the lean path alike."""

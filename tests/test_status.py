@@ -239,7 +239,7 @@ def test_the_expiry_warning_of_a_mix_names_refresh_for_some_and_login_for_the_ot
 
 
 def test_no_profiles_says_a_login_that_runs_as_it_is(metrika):
-    for args in (["status"], ["status", "--offline"]):
+    for args in (["status"], ["status", "--offline"], ["refresh", "--all"]):
         result = metrika(*args)
         assert result.code == 3
         assert "Log in to store one: `metrika login`." in result.stderr

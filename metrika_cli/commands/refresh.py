@@ -16,13 +16,13 @@ import typer
 from ..advice import unknown_profile_words
 from ..diagnose import Verdict
 from ..env import Env
-from ..errors import BadInput, Diagnosis, MetrikaError, NoToken
+from ..errors import BadInput, Diagnosis, MetrikaError
 from ..i18n import _
 from ..output import emit_json, progress, say, steps, warn
 from ..renew import Outcome, exit_code, failed, is_due, not_due, not_renewable, not_stored, renew_all
 from ..store import Profile
 from ..text import with_profile
-from ..tokens import checked_profile, fix_profile, profile_name
+from ..tokens import chosen_profile, fix_profile, named_profiles, nothing_stored
 from .options import JsonOption, complete_profiles
 
 PROGRESS_OVER = 10  # profiles: fewer finish before a bar is worth drawing
@@ -51,11 +51,11 @@ def refresh(
     ] = None,
     as_json: JsonOption = False,
 ) -> int:
-    env: Env = ctx.obj
-    names = profiles or ([env.global_profile] if env.global_profile else [])
-    if all_profiles and names:
+    env: Env = ctx.obj  # --profile (each, checked) and --json: resolved by app.handles_errors
+    if all_profiles and (profiles or env.global_profile):
         raise BadInput(_("Give --all or --profile NAME, not both."))
-    return run(env, [checked_profile(name) for name in dict.fromkeys(names)], all_profiles, expiring_within, as_json)
+    names = [] if all_profiles else named_profiles(env, profiles)
+    return run(env, names, all_profiles, expiring_within, env.as_json)
 
 
 def run(env: Env, names: list[str], all_profiles: bool, expiring_within: int | None, as_json: bool) -> int:
@@ -63,8 +63,8 @@ def run(env: Env, names: list[str], all_profiles: bool, expiring_within: int | N
     if all_profiles:
         names = sorted(saved)
         if not names:
-            raise NoToken(_("No profile is stored yet."), [_("Log in to store one: `metrika login --profile NAME`.")])
-    names = names or [checked_profile(profile_name(env))]
+            raise nothing_stored()
+    names = names or [chosen_profile(env)]
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set: refresh renews the stored tokens, not that one."))
     outcomes, due = plan(env, names, saved, expiring_within)

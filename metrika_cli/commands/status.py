@@ -20,7 +20,7 @@ import typer
 from ..advice import unknown_profile_words
 from ..diagnose import Verdict, carrying_profile
 from ..env import Env
-from ..errors import Diagnosis, MetrikaError, NoToken
+from ..errors import Diagnosis, MetrikaError
 from ..evidence import Evidence
 from ..expiry import WARN_DAYS
 from ..i18n import _, ngettext
@@ -28,7 +28,7 @@ from ..output import emit_json, progress, render_lines, render_table, say, warn
 from ..probe import Inquiry, Report, inspect, inspect_async
 from ..store import Profile
 from ..text import fingerprint, profile_command, shown_name
-from ..tokens import Token, fix_profile, named_profiles, profile_name, recorded_token, stored_profiles
+from ..tokens import Token, fix_profile, named_profiles, nothing_stored, profile_name, recorded_token, stored_profiles
 from .options import ExpiringWithinOption, JsonOption, complete_profiles
 
 PROGRESS_OVER = 10  # profiles: fewer finish before a bar is worth drawing
@@ -65,13 +65,7 @@ def run(env: Env, names: list[str], offline: bool, expiring_within: int | None, 
     saved = env.store.profiles()
     names = names or sorted(saved)
     if not names:
-        raise NoToken(
-            _("No profile is stored yet."),
-            [
-                _("Log in to store one: `{command}`.").format(command="metrika login"),
-                _("To give it a name of your own instead: `metrika login --profile NAME`, with that name for NAME."),
-            ],
-        )
+        raise nothing_stored()
     if env.environ.get("METRIKA_TOKEN") or env.environ.get("METRIKA_TOKEN_FILE"):
         warn(env, _("METRIKA_TOKEN or METRIKA_TOKEN_FILE is set: status checks each profile's stored token instead."))
     entries = [(name, saved.get(name) or Profile()) for name in names]
