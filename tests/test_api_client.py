@@ -21,7 +21,7 @@ import pytest
 from conftest import TOKEN
 from hostile_server import HostileServer, drip, gzip_bomb, identity
 
-from metrika_cli import api
+from metrika_cli import api, connections
 from metrika_cli.api import API, PROBE, Client, Pager, retry_wait
 from metrika_cli.env import Env
 from metrika_cli.evidence import Reply
@@ -360,10 +360,10 @@ def test_a_read_takes_what_came_up_to_read_size_and_waits_at_most_its_time_out()
     """httpcore asks for 64 KiB a read: a 256 MiB part took 4,096 trips through the event loop."""
 
     async def go() -> tuple[bytes, bytes, float]:
-        receiver = api.Receiver()
+        receiver = connections.Receiver()
         receiver.connection_made(asyncio.Transport())
-        stream = api.LoopStream(receiver.transport, receiver)
-        receiver.data_received(b"x" * (api.READ_SIZE + 10))
+        stream = connections.LoopStream(receiver.transport, receiver)
+        receiver.data_received(b"x" * (connections.READ_SIZE + 10))
         first, second = await stream.read(65536, 1.0), await stream.read(65536, 1.0)
         started = time.monotonic()
         with pytest.raises(httpcore.ReadTimeout):
@@ -371,7 +371,7 @@ def test_a_read_takes_what_came_up_to_read_size_and_waits_at_most_its_time_out()
         return first, second, time.monotonic() - started
 
     first, second, waited = asyncio.run(go())
-    assert (len(first), len(second)) == (api.READ_SIZE, 10) and api.READ_SIZE >= 1024 * 1024
+    assert (len(first), len(second)) == (connections.READ_SIZE, 10) and connections.READ_SIZE >= 1024 * 1024
     assert 0.15 < waited < 2
 
 
@@ -386,29 +386,29 @@ def test_a_connection_stops_reading_while_buffered_bytes_wait_and_reads_on_once_
         def resume_reading(self) -> None:
             calls.append("resume")
 
-    receiver = api.Receiver()
+    receiver = connections.Receiver()
     receiver.connection_made(Transport())
     piece = b"x" * (256 * 1024)
-    for _ in range(api.BUFFERED // len(piece) + 2):
+    for _ in range(connections.BUFFERED // len(piece) + 2):
         receiver.data_received(piece)
     assert calls == ["pause"]
-    while receiver.size > api.BUFFERED // 2:
-        receiver.take(api.READ_SIZE)
+    while receiver.size > connections.BUFFERED // 2:
+        receiver.take(connections.READ_SIZE)
     assert calls == ["pause", "resume"]
 
 
 def test_a_connection_cut_mid_read_is_a_read_error_and_its_end_is_eof():
     async def go() -> tuple[bytes, bytes]:
-        cut, closed = api.Receiver(), api.Receiver()
+        cut, closed = connections.Receiver(), connections.Receiver()
         for receiver in (cut, closed):
             receiver.connection_made(asyncio.Transport())
             receiver.data_received(b"rows")
         cut.connection_lost(ConnectionResetError(104, "Connection reset by peer"))
         closed.eof_received()
-        first = await api.LoopStream(cut.transport, cut).read(65536)
+        first = await connections.LoopStream(cut.transport, cut).read(65536)
         with pytest.raises(httpcore.ReadError, match="reset"):
-            await api.LoopStream(cut.transport, cut).read(65536)
-        ended = api.LoopStream(closed.transport, closed)
+            await connections.LoopStream(cut.transport, cut).read(65536)
+        ended = connections.LoopStream(closed.transport, closed)
         return first, (await ended.read(65536)) + (await ended.read(65536))
 
     assert asyncio.run(go()) == (b"rows", b"rows")

@@ -1,4 +1,4 @@
-"""metrika's connections over TLS, end to end: api.py makes them on asyncio itself (LoopBackend),
+"""metrika's connections over TLS, end to end: connections.py makes them on asyncio itself (LoopBackend),
 so the handshake, the certificate check and the reads of a long body are tested against a real
 loopback HTTPS server, its certificate from a test CA (trustme) trusted through SSL_CERT_FILE."""
 
