@@ -195,3 +195,34 @@ def test_the_command_gets_the_profile_and_json_resolved_by_either_path(both, met
     assert metrika(*args, env=env).code == 0
     name, as_json = expected
     assert seen == [(name, name, as_json)]
+
+
+@pytest.mark.parametrize(
+    "args, environ",
+    [
+        (["switch"], {}),
+        (["logout", "--help"], {}),
+        ([], {"_METRIKA_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "metrika sw"}),
+    ],
+    ids=["switch", "help", "tab"],
+)
+def test_commands_that_ask_no_server_import_no_http_client(tmp_path, args, environ):
+    """The app is built for every Tab, `switch` and `--help`: building it imports no httpx (login's
+    flows, and with them httpx, are imported when a login runs), so those stay quick."""
+    probe = (
+        "import sys\n"
+        "from metrika_cli.main import main\n"
+        f"code = main({args!r})\n"
+        "print(code, sorted(m for m in ('httpx', 'httpcore', 'metrika_cli.api') if m in sys.modules))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "METRIKA_CONFIG_DIR": str(tmp_path), **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    last = completed.stdout.splitlines()[-1]
+    assert last.split(" ", 1)[1] == "[]", completed.stdout + completed.stderr
+    if not args:  # the Tab did complete
+        assert "switch" in completed.stdout, completed.stdout

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from .. import flows, oauth
+from .. import oauth
 from ..advice import unknown_profile_words
 from ..env import Env
 from ..errors import BadInput, Interrupted, MetrikaError
@@ -26,6 +26,9 @@ from ..store import Profile
 from ..text import close_names, fingerprint, shown_name
 from ..tokens import Token, chosen_profile, stored_token
 from .options import ClientIdOption, ForceConfirmOption, LoginHintOption, ProfileOption, ScopeOption
+
+if TYPE_CHECKING:  # flows brings httpx: imported when a login runs, not when the app is built (Tab, switch)
+    from .. import flows
 
 MAX_TOKEN_INPUT = 64 * 1024
 
@@ -142,6 +145,8 @@ def run(env: Env, opts: LoginOptions) -> int:
         return 1
     ask = None if opts.with_token or not env.may_prompt else lambda: _ask_client_id(env)
     app_id = configured_client_id(env, lambda: saved.client_id, opts.client_id, ask)
+    from .. import flows
+
     if opts.with_token:
         pasted = oauth.parse_pasted_token(_read_pasted(env, True), app_id)
         grant = flows.Grant(pasted.token, pasted.expires_in)
@@ -195,6 +200,8 @@ def _keep(env: Env, opts: LoginOptions, saved: Profile, app_id: str | None, gran
 
 
 def _flow_request(opts: LoginOptions) -> flows.Request:
+    from .. import flows
+
     return flows.Request(
         opts.profile,
         opts.flow,
