@@ -19,8 +19,8 @@ from .env import Env
 from .errors import BadInput, Diagnosis
 from .i18n import _, load, speaking
 from .output import CLOSED_OUTPUT, base_document, emit_json, redact, report_failure
-from .text import looks_like_token, shown
-from .tokens import command_failed, profile_name, resolve_profile, resolve_profiles
+from .text import looks_like_token
+from .tokens import command_failed, reported_profile, resolve_profile, resolve_profiles
 
 app = typer.Typer(
     name="metrika",
@@ -149,7 +149,7 @@ def usage_error(env: Env, exc: click.UsageError, args: list[str]) -> int:
         if looks_like_token(arg.strip()):
             env.secrets.add(arg)
     if wants_json(exc, args):
-        emit_json(env, base_document(Diagnosis.BAD_INPUT, shown(profile_name(env), 80), exc.format_message(), []))
+        emit_json(env, base_document(Diagnosis.BAD_INPUT, reported_profile(env), exc.format_message(), []))
     else:
         text = io.StringIO()
         exc.show(file=text)

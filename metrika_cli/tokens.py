@@ -86,11 +86,16 @@ def command_failed(env: Env, exc: BaseException) -> int:
     profile and --json recorded on the Env. The one path, for the app and the lean path alike."""
     from .output import report_failure
 
+    return report_failure(env, exc, reported_profile(env), env.as_json, fix_profile(env))
+
+
+def reported_profile(env: Env) -> str:
+    """The profile a failure's JSON document names: "default" when the name itself cannot be
+    read (a broken config or a bad name), since the failure being reported comes first."""
     try:
-        profile = shown(env.profile or profile_name(env, env.profile_option), 80)
-    except Exception:  # a broken config or a bad name: the failure being reported says so
-        profile = "default"
-    return report_failure(env, exc, profile, env.as_json, fix_profile(env))
+        return shown(env.profile or profile_name(env, env.profile_option), 80)
+    except Exception:
+        return "default"
 
 
 def implicit_profile(env: Env) -> str:

@@ -237,6 +237,19 @@ def test_a_broken_active_profile_is_a_config_error_naming_file_and_value(
         assert "Did you mean acme-shop?" in result.stderr
 
 
+@pytest.mark.parametrize("command", [("status",), ("refresh",), ("whoami",), ("check-access",)])
+def test_a_usage_error_under_a_broken_active_profile_is_still_one_json_usage_error(metrika, isolated, command):
+    """The usage error comes first (exit 2, one JSON object): reading the profile's name for the
+    document must not turn it into the config error, printed as text."""
+    store_profiles(isolated, {"default": {"token": TOKEN}})
+    config = isolated / "config.toml"
+    config.write_text('active_profile = "b@d"\n' + config.read_text())
+    result = metrika(*command, "--json", "--bogus")
+    assert result.code == 2, result.output
+    document = json.loads(result.stdout)
+    assert document["diagnosis"] == "bad_input" and "--bogus" in document["summary"]
+
+
 def test_a_broken_active_profile_leaves_the_ways_out_open(metrika, isolated):
     store_profiles(isolated, {"default": {"token": TOKEN}, "acme": {"token": TOKEN}})
     config = isolated / "config.toml"
