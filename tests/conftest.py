@@ -15,6 +15,7 @@ from unittest import mock
 
 import pytest
 from fake_yandex import FakeYandex
+from keyring_backends import FILE_VARIABLE, backend_env
 from secret_service import running_secret_service
 
 from metrika_cli.env import KEYRING_TIMEOUT, LOCK_TIMEOUT, Env
@@ -218,3 +219,13 @@ def call_metrika(
 def metrika():
     """Run metrika in-process (fast); `run_metrika` for a real process."""
     return call_metrika
+
+
+@pytest.fixture
+def keyring_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """FileKeyring for every metrika of this test, in-process or not: the entries in one JSON file."""
+    path = tmp_path / "keyring.json"
+    monkeypatch.setenv(FILE_VARIABLE, str(path))
+    for name, value in backend_env("FileKeyring").items():
+        monkeypatch.setenv(name, value)
+    return path

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import hashlib
 import tomllib
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, keyring_service
 from fake_oauth import DEVICE_URL, VERIFICATION_PATH
 from fake_yandex import NO_TLS
-from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
+from keyring_backends import FileKeyring
 
 from metrika_cli import oauth
 from metrika_cli.api import oauth_post
@@ -245,15 +244,6 @@ def test_oauth_post_reports_a_network_failure_without_raising():
 
 
 # ---- store ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def keyring_file(monkeypatch, tmp_path) -> Path:
-    path = tmp_path / "keyring.json"
-    monkeypatch.setenv(FILE_VARIABLE, str(path))
-    for name, value in backend_env("FileKeyring").items():
-        monkeypatch.setenv(name, value)
-    return path
 
 
 def store_env(**extra: str) -> Env:

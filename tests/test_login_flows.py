@@ -23,7 +23,7 @@ import httpx
 import pexpect
 import pytest
 from conftest import CLIENT_ID, TOKEN, Result, closed_port, keyring_service, process_environment
-from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
+from keyring_backends import FILE_VARIABLE, FileKeyring
 
 from metrika_cli import flows
 from metrika_cli.env import Env
@@ -32,15 +32,6 @@ from metrika_cli.main import main
 
 SECRET = "0123456789abcdef0123456789abcdef"
 URL_PATTERN = re.compile(r"http://127\.0\.0\.1:\d+/authorize\?\S+")
-
-
-@pytest.fixture
-def keyring_file(monkeypatch, tmp_path) -> Path:
-    path = tmp_path / "keyring.json"
-    monkeypatch.setenv(FILE_VARIABLE, str(path))
-    for name, value in backend_env("FileKeyring").items():
-        monkeypatch.setenv(name, value)
-    return path
 
 
 def profile(directory: Path, name: str = "default") -> dict:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 import pytest
 from conftest import CLIENT_ID, TOKEN, disk_full_at_the_config_commit, keyring_service
 from fake_yandex import Account
-from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
+from keyring_backends import FileKeyring, backend_env
 
 from metrika_cli import store as store_module
 from metrika_cli.errors import ConfigError
@@ -71,15 +71,6 @@ def refresh_requests(fake) -> list[dict[str, str]]:
         {key: values[0] for key, values in parse_qs(r.body.decode()).items()}
         for r in fake.requests_to("/token", method="POST")
     ]
-
-
-@pytest.fixture
-def keyring_file(monkeypatch, tmp_path) -> Path:
-    path = tmp_path / "keyring.json"
-    monkeypatch.setenv(FILE_VARIABLE, str(path))
-    for name, value in backend_env("FileKeyring").items():
-        monkeypatch.setenv(name, value)
-    return path
 
 
 # ---- renewing --------------------------------------------------------------------------

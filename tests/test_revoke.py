@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from conftest import CLIENT_ID, TOKEN, closed_port, disk_full_at_the_config_commit
-from keyring_backends import FILE_VARIABLE, FileKeyring, backend_env
+from keyring_backends import FileKeyring
 from test_refresh import SECRET, WITH_SECRET, pasted, renewable
 
 DATA_ACCESS = "https://id.yandex.ru/personal/data-access"
@@ -23,15 +23,6 @@ def profiles(directory: Path) -> dict:
 
 def files(directory: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in directory.glob("*.toml")}
-
-
-@pytest.fixture
-def keyring_file(monkeypatch, tmp_path) -> Path:
-    path = tmp_path / "keyring.json"
-    monkeypatch.setenv(FILE_VARIABLE, str(path))
-    for name, value in backend_env("FileKeyring").items():
-        monkeypatch.setenv(name, value)
-    return path
 
 
 @pytest.mark.parametrize("keyring", [False, True])

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import tomli_w
 from conftest import CLIENT_ID, OTHER_TOKEN, TOKEN, Result, keyring_service
-from keyring_backends import FILE_VARIABLE, PAUSED_VARIABLE, FileKeyring, backend_env
+from keyring_backends import PAUSED_VARIABLE, FileKeyring, backend_env
 
 from metrika_cli.text import fingerprint
 
@@ -34,16 +34,6 @@ def entry(user: str = "default") -> str:
 
 
 TESTS = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def keyring_file(monkeypatch, tmp_path) -> Path:
-    """FileKeyring for every metrika of this test, in-process or not: the entries in one JSON file."""
-    path = tmp_path / "keyring.json"
-    monkeypatch.setenv(FILE_VARIABLE, str(path))
-    for name, value in backend_env("FileKeyring").items():
-        monkeypatch.setenv(name, value)
-    return path
 
 
 @pytest.fixture
