@@ -229,3 +229,22 @@ def keyring_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for name, value in backend_env("FileKeyring").items():
         monkeypatch.setenv(name, value)
     return path
+
+
+def parsed_by_the_app(args: list[str]) -> tuple[str, dict, dict] | None:
+    """(the command's name, the global options, the command's parameters) as the Typer app reads
+    `args`; None for a usage error, --help or --version. The lean paths' parity tests hold their
+    readings against it."""
+    import click
+
+    from metrika_cli.app import click_command
+
+    group = click_command()
+    try:
+        ctx = group.make_context("metrika", list(args))
+        name, command, rest = group.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+        assert command is not None
+        params = command.make_context(name, rest, parent=ctx).params
+    except (click.UsageError, click.exceptions.Exit):
+        return None
+    return name or "", ctx.params, params

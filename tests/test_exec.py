@@ -11,12 +11,10 @@ import subprocess
 import sys
 from unittest.mock import ANY
 
-import click
 import pytest
-from conftest import CLIENT_ID, TOKEN, run_metrika
+from conftest import CLIENT_ID, TOKEN, parsed_by_the_app, run_metrika
 
 import metrika_cli.main as entry
-from metrika_cli.app import click_command
 from metrika_cli.env import Env
 from metrika_cli.main import lean_exec_args, lean_token_args
 
@@ -129,14 +127,11 @@ def test_the_lean_path_takes_only_plain_calls(args, parsed):
 
 def click_reads(args: list[str]) -> tuple[str, str | None, dict] | None:
     """(command, profile, the command's parameters) as the app would read `args`; None for an error."""
-    group = click_command()
-    try:
-        ctx = group.make_context("metrika", list(args))
-        name, command, rest = group.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
-        params = command.make_context(name, rest, parent=ctx).params
-    except (click.UsageError, click.exceptions.Exit):
+    read = parsed_by_the_app(args)
+    if read is None:
         return None
-    return name or "", params.get("profile") or ctx.params.get("profile"), params
+    name, options, params = read
+    return name, params.get("profile") or options.get("profile"), params
 
 
 def test_the_lean_path_reads_every_call_it_takes_as_the_app_would():

@@ -9,12 +9,10 @@ import os
 import subprocess
 import sys
 
-import click
 import pytest
-from conftest import TOKEN
+from conftest import TOKEN, parsed_by_the_app
 
 import metrika_cli.main as entry
-from metrika_cli.app import click_command
 from metrika_cli.main import lean_api_args
 
 HEAVY = ("typer", "click", "rich", "httpx._main", "pygments")
@@ -23,18 +21,13 @@ PART = "/management/v1/counter/101/logrequest/7/part/0/download"
 
 def click_reads(args: list[str]) -> tuple[str | None, dict] | None:
     """(the global --profile, `api`'s parameters) as the app reads `args`; None for an error or another command."""
-    group = click_command()
-    try:
-        ctx = group.make_context("metrika", list(args))
-        name, command, rest = group.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
-        params = command.make_context(name, rest, parent=ctx).params
-    except (click.UsageError, click.exceptions.Exit):
+    read = parsed_by_the_app(args)
+    if read is None or read[0] != "api":
         return None
-    if name != "api":
-        return None
+    _name, options, params = read
     for key in ("fields", "form"):  # click's empty tuple is the Typer function's None
         params[key] = list(params[key]) if params[key] else None
-    return ctx.params.get("profile"), params
+    return options.get("profile"), params
 
 
 WORDS = [

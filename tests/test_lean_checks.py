@@ -9,12 +9,10 @@ import os
 import subprocess
 import sys
 
-import click
 import pytest
-from conftest import CLIENT_ID, TOKEN
+from conftest import CLIENT_ID, TOKEN, parsed_by_the_app
 
 import metrika_cli.main as entry
-from metrika_cli.app import click_command
 from metrika_cli.main import lean_check_args
 
 HEAVY = ("typer", "click", "rich", "httpx._main", "pygments")
@@ -22,16 +20,13 @@ HEAVY = ("typer", "click", "rich", "httpx._main", "pygments")
 
 def click_reads(args: list[str]) -> tuple[str, str | None, dict] | None:
     """(command, the global --profile, the command's parameters) as the app reads `args`; None for an error."""
-    group = click_command()
-    try:
-        ctx = group.make_context("metrika", list(args))
-        name, command, rest = group.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
-        params = command.make_context(name, rest, parent=ctx).params
-    except (click.UsageError, click.exceptions.Exit):
+    read = parsed_by_the_app(args)
+    if read is None:
         return None
+    name, options, params = read
     if "counter_ids" in params:
         params["counter_ids"] = list(params["counter_ids"] or [])
-    return ("whoami" if name == "whoami" else "check-access"), ctx.params.get("profile"), params
+    return ("whoami" if name == "whoami" else "check-access"), options.get("profile"), params
 
 
 WORDS = [
