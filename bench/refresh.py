@@ -32,14 +32,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import tomli_w
-
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_yandex import Account, FakeYandex  # noqa: E402
-from startup import file_keyring_environ, yandex_at  # noqa: E402
+from startup import file_keyring_environ, written_store, yandex_at  # noqa: E402
 
 from metrika_cli.text import fingerprint  # noqa: E402
 
@@ -75,11 +73,7 @@ def environment(folder: Path, count: int, fake: FakeYandex) -> dict[str, str]:
             "renewable": True,
             "device_id": f"metrika-{name}",
         }
-    (folder / "keyring.json").write_text(json.dumps(secrets))
-    config = folder / "metrika-cli"
-    config.mkdir(mode=0o700, exist_ok=True)
-    (config / "config.toml").write_text(tomli_w.dumps({"profiles": profiles}))
-    (config / "config.toml").chmod(0o600)
+    written_store(folder, profiles, secrets)
     return env
 
 

@@ -66,6 +66,20 @@ def file_keyring_environ(folder: Path) -> dict[str, str]:
     return env
 
 
+def written_store(folder: Path, profiles: dict[str, dict[str, object]], secrets: dict[str, object]) -> None:
+    """config.toml's `profiles` in the default config folder under `folder`, and the keyring's
+    entries in the JSON file that file_keyring_environ names."""
+    import json
+
+    import tomli_w
+
+    (folder / "keyring.json").write_text(json.dumps(secrets))
+    config = folder / "metrika-cli"
+    config.mkdir(mode=0o700, exist_ok=True)
+    (config / "config.toml").write_text(tomli_w.dumps({"profiles": profiles}))
+    (config / "config.toml").chmod(0o600)
+
+
 def environment(folder: Path) -> dict[str, str]:
     """The file backend: keyrings.alt's plain-text keyring under `folder`, found by keyring's own choice."""
     env = clean_environ()

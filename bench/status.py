@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fake_yandex import FakeYandex  # noqa: E402
 from secret_service import running_secret_service  # noqa: E402
-from startup import file_keyring_environ, secret_service_environ, yandex_at  # noqa: E402
+from startup import file_keyring_environ, secret_service_environ, written_store, yandex_at  # noqa: E402
 
 from metrika_cli.text import fingerprint  # noqa: E402
 
@@ -77,11 +76,7 @@ def environment(folder: Path, count: int, fake_url: str | None) -> dict[str, str
             "expires_at": expires,
             "fingerprint": fingerprint(token),
         }
-    (folder / "keyring.json").write_text(json.dumps(secrets))
-    config = folder / "metrika-cli"
-    config.mkdir(mode=0o700, exist_ok=True)
-    (config / "config.toml").write_text(tomli_w.dumps({"profiles": profiles}))
-    (config / "config.toml").chmod(0o600)
+    written_store(folder, profiles, secrets)
     return env
 
 
