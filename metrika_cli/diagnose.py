@@ -62,9 +62,15 @@ def verdict_of(finding: Finding, ev: Evidence) -> Verdict:
 def carrying_profile(verdict: Verdict, ev: Evidence) -> Verdict:
     """Every command the verdict names acts on the profile it is about (`--profile NAME` where
     metrika would otherwise pick another), so following the fix mends the profile that failed."""
+    return carried(verdict, ev.profile, ev.implicit_profile)
+
+
+def carried(verdict: Verdict, name: str, implicit: str) -> Verdict:
+    """carrying_profile for a verdict made without evidence (refresh's outcomes): profile `name`,
+    `implicit` the one metrika picks without --profile."""
 
     def carry(text: str) -> str:
-        return with_profile(text, ev.profile, ev.implicit_profile)
+        return with_profile(text, name, implicit)
 
     verdict.summary = carry(verdict.summary)
     verdict.fix = [carry(step) for step in verdict.fix]

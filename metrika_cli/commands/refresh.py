@@ -14,14 +14,13 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..advice import unknown_profile_words
-from ..diagnose import Verdict
+from ..diagnose import Verdict, carried
 from ..env import Env
 from ..errors import BadInput, Diagnosis, MetrikaError
 from ..i18n import _
 from ..output import emit_json, progress, say, steps, warn
 from ..renew import Outcome, exit_code, failed, is_due, not_due, not_renewable, not_stored, renew_all
 from ..store import Profile
-from ..text import with_profile
 from ..tokens import chosen_profile, fix_profile, named_profiles, nothing_stored
 from .options import JsonOption, complete_profiles
 
@@ -82,7 +81,9 @@ def run(env: Env, names: list[str], all_profiles: bool, expiring_within: int | N
         for outcome in asyncio.run(renew_all(env, work, advance)) if work else []:
             outcomes[outcome.name] = outcome
     implicit = fix_profile(env)  # read once: it reads config.toml
-    ordered = [carrying_profile(outcomes[name], implicit) for name in names]
+    ordered = [outcomes[name] for name in names]
+    for outcome in ordered:
+        carried(outcome.verdict, outcome.name, implicit)
     code = exit_code(ordered)
     if code and any(isinstance(secret, BadInput) for secret in secrets.values()):
         code = int(BadInput.diagnosis.exit_code)  # without the app's secret: 2, whatever else failed
@@ -91,15 +92,6 @@ def run(env: Env, names: list[str], all_profiles: bool, expiring_within: int | N
     else:
         show(env, ordered)
     return code
-
-
-def carrying_profile(outcome: Outcome, implicit: str) -> Outcome:
-    """Every command the outcome names acts on its profile: `--profile NAME` unless metrika would
-    pick that profile anyway."""
-    verdict = outcome.verdict
-    verdict.summary = with_profile(verdict.summary, outcome.name, implicit)
-    verdict.fix = [with_profile(step, outcome.name, implicit) for step in verdict.fix]
-    return outcome
 
 
 def plan(
