@@ -22,10 +22,9 @@ from .errors import Diagnosis, ExitCode, MetrikaError, NoToken
 from .evidence import Evidence, Reply
 from .expiry import days_left, expires_in
 from .i18n import _
-from .keyrings import REFRESH_SUFFIX
 from .oauth import app_page_url
 from .probe import Inquiry, inspect_async
-from .store import Profile, Saving
+from .store import KeyringBatch, Profile, Saving
 from .tokens import Token, recorded_token
 
 AT_ONCE = 16  # profiles renewed at the same time (their Metrika requests wait for the pacer anyway)
@@ -207,7 +206,7 @@ class Shared:
         self.hung: MetrikaError | None = None
         self.files: dict[str, Any] | None = None
         self.kept = kept or {}  # the profiles whose tokens the keyring keeps, read at once
-        self.keyring: dict[str, str | None] | MetrikaError | None = None
+        self.keyring = KeyringBatch(env.store, self.kept, refresh_tokens=True)
         self.waiting: list[tuple[Saving, asyncio.Future[Profile]]] = []
         self.on_the_way = 0  # renewals started and not yet stored or failed
 
@@ -244,24 +243,9 @@ class Shared:
 
     def _keyring(self, name: str, profile: Profile) -> tuple[Token | None, str | None]:
         """The profile's token (if its metadata describes it) and refresh token from the keyring:
-        on the first call every kept profile's, in one read (Store.keyring_tokens: one connection,
-        one unlock, one search), whose failure is the keyring's for them all. An entry left out of
-        it (not text) is read alone, which says what is wrong with it."""
-        store = self.env.store
-        if self.keyring is None:
-            try:
-                self.keyring = store.keyring_tokens(self.kept or {name: profile}, refresh_tokens=True)
-            except MetrikaError as exc:
-                self.keyring = exc
-        if isinstance(self.keyring, MetrikaError):
-            raise self.keyring
-        found, refresh = self.keyring, name + REFRESH_SUFFIX
-        if name not in found:
-            found[name] = store.keyring_token(name, profile)
-        token = recorded_token(name, profile, found[name])
-        if token and refresh not in found:
-            found[refresh] = store.keyring.get(refresh)
-        return token, found.get(refresh) if token else None
+        on the first call every kept profile's, in one read (KeyringBatch)."""
+        token = recorded_token(name, profile, self.keyring.token(name, profile))
+        return token, self.keyring.refresh_token(name, profile) if token else None
 
     async def save(self, name: str, grant: Grant, profile: Profile) -> Profile:
         """Store this renewal, with the others waiting meanwhile; its stored metadata."""

@@ -412,6 +412,40 @@ class Store:
         return bool(mine) and not self._default_folder_keeps(name, mine or "") and self.keyring.delete_legacy(name)
 
 
+class KeyringBatch:
+    """The keyring entries of many profiles (`kept`), read in one conversation when the first is
+    asked for (Store.keyring_tokens: one connection, one unlock, one search); a failure of that
+    read is the keyring's for them all, and nobody waits for the keyring again. An entry left out
+    of it (not text), or of a profile not in `kept`, is read alone, which says what is wrong with
+    it. For status (tokens) and refresh --all (tokens and refresh tokens)."""
+
+    def __init__(self, store: Store, kept: Mapping[str, Profile], refresh_tokens: bool = False) -> None:
+        self.store, self.kept, self.refresh_tokens = store, kept, refresh_tokens
+        self.found: dict[str, str | None] | MetrikaError | None = None
+
+    def token(self, name: str, profile: Profile) -> str | None:
+        found = self._read(name, profile)
+        if name not in found:
+            found[name] = self.store.keyring_token(name, profile)
+        return found[name]
+
+    def refresh_token(self, name: str, profile: Profile) -> str | None:
+        found, key = self._read(name, profile), name + REFRESH_SUFFIX
+        if key not in found:
+            found[key] = self.store.keyring.get(key)
+        return found[key]
+
+    def _read(self, name: str, profile: Profile) -> dict[str, str | None]:
+        if self.found is None:
+            try:
+                self.found = self.store.keyring_tokens(self.kept or {name: profile}, self.refresh_tokens)
+            except MetrikaError as exc:
+                self.found = exc
+        if isinstance(self.found, MetrikaError):
+            raise self.found
+        return self.found
+
+
 class ActiveProfileError(ConfigError):
     """config.toml's active_profile names no stored profile, or is not a name at all."""
 

@@ -26,7 +26,7 @@ from ..expiry import WARN_DAYS
 from ..i18n import _, ngettext
 from ..output import emit_json, progress, render_lines, render_table, say, warn
 from ..probe import Inquiry, Report, inspect, inspect_async
-from ..store import Profile
+from ..store import KeyringBatch, Profile
 from ..text import fingerprint, profile_command, shown_name
 from ..tokens import Token, fix_profile, named_profiles, nothing_stored, profile_name, recorded_token, stored_profiles
 from .options import ExpiringWithinOption, JsonOption, complete_profiles
@@ -98,14 +98,15 @@ class Tokens:
         self.env = env
         self.profiles = profiles or {}
         self.files: dict[str, str] | None = None
-        self.keyring: dict[str, str | None] | MetrikaError | None = None
+        kept = {other: saved for other, saved in self.profiles.items() if saved.storage == "keyring"}
+        self.keyring = KeyringBatch(env.store, kept)
         self.lock = asyncio.Lock()
         self.implicit = fix_profile(env)  # the profile whose fixes need no --profile
 
     def read(self, name: str, profile: Profile) -> Stored:
         try:
             if profile.storage == "keyring":
-                stored = recorded_token(name, profile, self._keyring(name, profile))
+                stored = recorded_token(name, profile, self.keyring.token(name, profile))
             else:
                 stored = recorded_token(name, profile, self._files().get(name) if profile.storage == "file" else None)
         except MetrikaError as exc:
@@ -125,19 +126,6 @@ class Tokens:
         if self.files is None:
             self.files = self.env.store.file_tokens()
         return self.files
-
-    def _keyring(self, name: str, profile: Profile) -> str | None:
-        if self.keyring is None:
-            kept = {other: saved for other, saved in self.profiles.items() if saved.storage == "keyring"}
-            try:
-                self.keyring = self.env.store.keyring_tokens(kept or {name: profile})
-            except MetrikaError as exc:
-                self.keyring = exc
-        if isinstance(self.keyring, MetrikaError):
-            raise self.keyring
-        if name not in self.keyring:  # not among the profiles read at once
-            self.keyring[name] = self.env.store.keyring_token(name, profile)
-        return self.keyring[name]
 
 
 def unreadable(env: Env, name: str, profile: Profile, stored: Stored, implicit: str) -> Report:
