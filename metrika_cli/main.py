@@ -6,9 +6,12 @@ without Typer, click or Rich. Everything else goes to the app, through one lazy 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .env import Env
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # The options of the commands the lean path runs without Typer: flags, then options with a value
 # (and the name of the parameter each fills, as in the Typer function); whether COUNTER_IDs follow.
@@ -113,21 +116,32 @@ def lean_check_args(args: list[str]) -> tuple[str, str | None, dict[str, Any]] |
 
 
 def run_lean_check(env: Env, command: str, global_profile: str | None, params: dict[str, Any]) -> int:
-    """check-access or whoami without Typer; any failure shown as the app's handles_errors shows it."""
-    from .tokens import command_failed, resolve_profile
+    """check-access or whoami without Typer."""
 
-    env.global_profile = global_profile
-    env.profile_option, env.as_json = params.pop("profile"), params.pop("as_json")
-    try:
-        env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
-        resolve_profile(env)  # as the app's handles_errors does: once, before the command
+    def check() -> int:
         if command == "whoami":
             from .commands.whoami import checked_run
 
             return checked_run(env, **params)
-        from .commands.check_access import checked_run as check
+        from .commands.check_access import checked_run as check_access
 
-        return check(env, **params)
+        return check_access(env, **params)
+
+    return run_lean(env, global_profile, params.pop("profile"), params.pop("as_json"), check)
+
+
+def run_lean(env: Env, global_profile: str | None, profile: str | None, as_json: bool, run: Callable[[], int]) -> int:
+    """A command the lean path read, run as the app's handles_errors runs one: METRIKA_DEADLINE
+    counted from here (a bad value refused now), the profile resolved once, before the command;
+    any failure shown as the app shows it."""
+    from .tokens import command_failed, resolve_profile
+
+    env.global_profile = global_profile
+    env.profile_option, env.as_json = profile, as_json
+    try:
+        env.time_left()
+        resolve_profile(env)
+        return run()
     except BaseException as exc:
         return command_failed(env, exc)
 
@@ -187,19 +201,14 @@ def lean_api_args(args: list[str]) -> tuple[str | None, dict[str, Any]] | None:
 
 
 def run_lean_api(env: Env, global_profile: str | None, params: dict[str, Any]) -> int:
-    """`metrika api` without Typer; any failure shown as the app's handles_errors shows it."""
-    from .tokens import command_failed, resolve_profile
+    """`metrika api` without Typer."""
 
-    env.global_profile = global_profile
-    env.profile_option, env.as_json = params.pop("profile"), False
-    try:
-        env.time_left()  # METRIKA_DEADLINE counts from here (and a bad value is refused now)
-        resolve_profile(env)  # as the app's handles_errors does: once, before the command
+    def api() -> int:
         from .commands.api import checked_run
 
         return checked_run(env, **params)
-    except BaseException as exc:
-        return command_failed(env, exc)
+
+    return run_lean(env, global_profile, params.pop("profile"), False, api)
 
 
 def run_lean_exec(env: Env, profile: str | None, names: list[str], command: list[str]) -> int:
