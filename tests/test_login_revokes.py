@@ -10,11 +10,11 @@ import dataclasses
 import pytest
 from conftest import CLIENT_ID, TOKEN
 from fake_yandex import Account
-from test_login_flows import DEVICE, LOGIN, SECRET, Person, at_terminal, keyring_file, stored, the_code, waits
+from test_login_flows import DEVICE, LOGIN, SECRET, Person, at_terminal, stored, the_code, waits
 
 from metrika_cli.text import fingerprint
 
-__all__ = ["keyring_file", "waits"]  # fixtures, used by name
+__all__ = ["waits"]  # a fixture, used by name
 DATA_ACCESS = "https://id.yandex.ru/personal/data-access"
 WITH_SECRET = {"METRIKA_CLIENT_SECRET": SECRET}
 
